@@ -1,0 +1,135 @@
+# ngx_http_q2api_module — build, test and run on Debian 12.
+#
+#   make            build build/ngx_http_q2api_module.so against Debian's nginx
+#   make run        install what is missing, build, serve on 127.0.0.1:8080
+#   make test       install what is missing, build, run every test suite
+#   make fuzz       run the libFuzzer targets for FUZZ_SECONDS each
+#
+# Packages come from apt only; "make deps" installs what is missing.
+
+NGX_SRC      ?= /usr/share/nginx/src
+NGINX        ?= /usr/sbin/nginx
+BUILD        := $(CURDIR)/build
+MODULE       := $(BUILD)/ngx_http_q2api_module.so
+RUNDIR       := $(CURDIR)/.run
+FUZZ_SECONDS ?= 60
+PROVE_JOBS   ?= 2
+
+CC           ?= cc
+CORE_SRCS    := $(wildcard src/core/*.c)
+CORE_HDRS    := $(wildcard src/core/*.h)
+GLUE_SRCS    := ngx_http_q2api_module.c $(wildcard src/*.c) $(wildcard src/*.h)
+UNIT_SRCS    := $(wildcard t/unit/test_*.c)
+UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+FUZZ_SRCS    := $(wildcard t/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+# nginx's own module flags already carry -Wall -Werror; the core, built alone
+# for the unit tests, is held to at least the same.
+CORE_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Wno-unused-parameter \
+                -Werror -Isrc/core
+CORE_LIBS    := -lcjson -lcrypto
+
+DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
+                build-essential clang libclang-rt-14-dev postgresql \
+                perl libtest-base-perl libtext-diff-perl libipc-run-perl \
+                libhttp-message-perl libtest-longstring-perl \
+                liblist-moreutils-perl liburi-perl curl
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
+        install clean
+
+all: build
+
+build: $(MODULE)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+
+# Debian's own recipe (debhelper's nginx_mod build system): configure from
+# the read-only nginx-dev tree with the packaged binary's flags, writing only
+# under --builddir, then "make modules".
+$(BUILD)/Makefile: config
+	@mkdir -p $(BUILD)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD) > $(BUILD)/configure.log \
+	    || { cat $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(MAKE) -f $(BUILD)/Makefile -C $(NGX_SRC) modules
+	@test -f $(MODULE)
+
+# --- unit tests of the pure core (TAP, run by prove) -----------------------
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CORE_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+unit: $(UNIT_BINS)
+	prove -e '' $(UNIT_BINS)
+
+# --- Test::Nginx suites against Debian's nginx with the built module -------
+
+integration: $(MODULE)
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	TEST_NGINX_SERVROOT=$(BUILD)/servroot \
+	prove -I t/lib -I t/mock/lib -j$(PROVE_JOBS) -r t/
+
+test: deps build unit fuzz-smoke integration
+
+# --- fuzzing -----------------------------------------------------------------
+
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -Isrc/core
+
+$(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
+	    echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILD)/corpus/$$n t/fuzz/corpus/$$n || exit 1; \
+	done
+
+# A short bounded run inside "make test": a regression in the decoder's
+# bounds checks shows up in seconds.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# --- running the gateway -----------------------------------------------------
+
+run: deps build
+	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/conf $(RUNDIR)/q2api
+	@ln -sfn $(BUILD) $(RUNDIR)/modules
+	@cp -f conf/*.conf $(RUNDIR)/conf/
+	@[ -f $(RUNDIR)/q2api/accounts.json ] \
+	    || cp conf/accounts.example.json $(RUNDIR)/q2api/accounts.json
+	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -t
+	@echo "q2api gateway on http://127.0.0.1:8080 (Ctrl-C stops it)"
+	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -g 'daemon off;'
+
+install: build
+	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
+	install -d /etc/nginx/q2api
+	install -m 0644 conf/q2api_upstream.conf /etc/nginx/q2api/
+
+clean:
+	rm -rf $(BUILD) $(RUNDIR) t/servroot
