@@ -36,6 +36,8 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 libhttp-message-perl libtest-longstring-perl \
                 liblist-moreutils-perl liburi-perl curl
 
+SHELL        := /bin/bash
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \

@@ -1,0 +1,633 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * ngx_http_q2api_module: nginx as an Anthropic Messages endpoint served by
+ * a pool of Amazon Q / Kiro accounts.  This file holds the directives, the
+ * configuration structures and the variables; see src/ for the request path
+ * and src/core/ for the protocols.
+ */
+
+
+#include "ngx_http_q2api.h"
+
+
+static ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_q2api_init(ngx_conf_t *cf);
+static void *ngx_http_q2api_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_q2api_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_q2api_add_zone(ngx_conf_t *cf,
+    ngx_http_q2api_main_conf_t *qmcf, ngx_str_t *name, ssize_t size);
+
+static ngx_int_t ngx_http_q2api_variable_authorization(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#define NGX_HTTP_Q2API_DEFAULT_ZONE_SIZE  (16 * 1024 * 1024)
+
+
+static ngx_conf_enum_t  ngx_http_q2api_fronts[] = {
+    { ngx_string("claude"), NGX_HTTP_Q2API_FRONT_CLAUDE },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_q2api_commands[] = {
+
+    { ngx_string("q2api_pass"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_q2api_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_q2api_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_amazonq_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, amazonq_location),
+      NULL },
+
+    { ngx_string("q2api_amazonq_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, amazonq_url),
+      NULL },
+
+    { ngx_string("q2api_stream_buffer_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, stream_buffer),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_q2api_module_ctx = {
+    ngx_http_q2api_add_variables,          /* preconfiguration */
+    ngx_http_q2api_init,                   /* postconfiguration */
+
+    ngx_http_q2api_create_main_conf,       /* create main configuration */
+    ngx_http_q2api_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_q2api_create_loc_conf,        /* create location configuration */
+    ngx_http_q2api_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_q2api_module = {
+    NGX_MODULE_V1,
+    &ngx_http_q2api_module_ctx,            /* module context */
+    ngx_http_q2api_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * The per-attempt variables are read by proxy_set_header in the internal
+ * location, with r being the attempt's subrequest: never cacheable, since
+ * a subrequest shares its parent's variable cache and every attempt may use
+ * another account.
+ */
+static ngx_http_variable_t  ngx_http_q2api_vars[] = {
+
+    { ngx_string("q2api_authorization"), NULL,
+      ngx_http_q2api_variable_authorization, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("q2api_upstream_url"), NULL,
+      ngx_http_q2api_variable_upstream_url, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_invocation_id"), NULL,
+      ngx_http_q2api_variable_invocation_id, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("q2api_account"), NULL,
+      ngx_http_q2api_variable_account, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_attempts"), NULL,
+      ngx_http_q2api_variable_attempts, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_q2api_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_q2api_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_init(ngx_conf_t *cf)
+{
+    return ngx_http_q2api_filter_init(cf);
+}
+
+
+static void *
+ngx_http_q2api_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_main_conf_t));
+    if (qmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     qmcf->pool = NULL;
+     *     qmcf->shm_zone = NULL;
+     *     qmcf->store_path = { 0, NULL };
+     */
+
+    qmcf->zone_implicit = NGX_CONF_UNSET;
+
+    return qmcf;
+}
+
+
+static char *
+ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_q2api_main_conf_t *qmcf = conf;
+
+    ngx_str_t  name = ngx_string("q2api");
+
+    if (qmcf->store_path.len == 0) {
+        ngx_str_set(&qmcf->store_path, "q2api/accounts.json");
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &qmcf->store_path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A location with q2api_pass but no q2api_zone gets a default zone, so
+     * that the smallest configuration is one line.
+     */
+    if (qmcf->shm_zone == NULL && qmcf->zone_implicit == 1) {
+        if (ngx_http_q2api_add_zone(cf, qmcf, &name,
+                                    NGX_HTTP_Q2API_DEFAULT_ZONE_SIZE)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (qmcf->pool != NULL) {
+        qmcf->pool->store_path = qmcf->store_path;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_q2api_loc_conf_t  *qlcf;
+
+    qlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_loc_conf_t));
+    if (qlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     qlcf->front = 0;
+     *     qlcf->amazonq_location = { 0, NULL };
+     */
+
+    qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
+    qlcf->stream_buffer = NGX_CONF_UNSET_SIZE;
+
+    return qlcf;
+}
+
+
+static char *
+ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_q2api_loc_conf_t *prev = parent;
+    ngx_http_q2api_loc_conf_t *conf = child;
+
+    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                          url;
+
+    ngx_conf_merge_str_value(conf->amazonq_location,
+                             prev->amazonq_location, "/_q2api/amazonq");
+
+    ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
+
+    if (conf->amazonq_url == NULL) {
+        ngx_str_set(&url, "https://q.us-east-1.amazonaws.com/");
+
+        conf->amazonq_url = ngx_pcalloc(cf->pool,
+                                        sizeof(ngx_http_complex_value_t));
+        if (conf->amazonq_url == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+        ccv.cf = cf;
+        ccv.value = &url;
+        ccv.complex_value = conf->amazonq_url;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* a slow client may hold this much decoded output before the module
+     * stops reading the upstream */
+    ngx_conf_merge_size_value(conf->stream_buffer, prev->stream_buffer,
+                              256 * 1024);
+
+    if (conf->amazonq_location.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api_amazonq_location \"%V\" must be a URI",
+                           &conf->amazonq_location);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_q2api_loc_conf_t *qlcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_conf_enum_t             *e;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    if (qlcf->front) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_q2api_fronts; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            qlcf->front = e->value;
+            break;
+        }
+    }
+
+    if (qlcf->front == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid q2api_pass front end \"%V\", "
+                           "it must be \"claude\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_q2api_handler;
+
+    qmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_q2api_module);
+
+    if (qmcf->zone_implicit == NGX_CONF_UNSET) {
+        qmcf->zone_implicit = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_q2api_main_conf_t *qmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (qmcf->shm_zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (64 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small, at least %uz bytes",
+                           &value[1], 64 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_q2api_add_zone(cf, qmcf, &value[1], size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    qmcf->zone_implicit = 0;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_add_zone(ngx_conf_t *cf, ngx_http_q2api_main_conf_t *qmcf,
+    ngx_str_t *name, ssize_t size)
+{
+    qmcf->pool = ngx_http_q2api_pool_create(cf);
+    if (qmcf->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    qmcf->shm_zone = ngx_shared_memory_add(cf, name, size,
+                                           &ngx_http_q2api_module);
+    if (qmcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (qmcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api zone \"%V\" is already used", name);
+        return NGX_ERROR;
+    }
+
+    qmcf->shm_zone->init = ngx_http_q2api_pool_init_zone;
+    qmcf->shm_zone->data = qmcf->pool;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_q2api_main_conf_t *qmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (qmcf->store_path.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "file") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid q2api_store type \"%V\", "
+                           "it must be \"file\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    qmcf->store_path = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/* variables --------------------------------------------------------------- */
+
+
+static ngx_http_q2api_attempt_t *
+ngx_http_q2api_get_attempt(ngx_http_request_t *r)
+{
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+
+    if (actx == NULL || actx->magic != NGX_HTTP_Q2API_CTX_ATTEMPT) {
+        return NULL;
+    }
+
+    return actx;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_authorization(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL || actx->account.access_token.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1
+                             + actx->account.access_token.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    p = ngx_cpymem(p, actx->account.access_token.data,
+                   actx->account.access_token.len);
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                   url;
+    ngx_http_q2api_loc_conf_t  *qlcf;
+    ngx_http_q2api_attempt_t   *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* the client location's setting, not the internal location's */
+    qlcf = actx->ctx->conf;
+
+    if (ngx_http_complex_value(actx->ctx->request, qlcf->amazonq_url, &url)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v->data = url.data;
+    v->len = url.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = actx->invocation_id;
+    v->len = 36;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_q2api_ctx_t *
+ngx_http_q2api_get_request_ctx(ngx_http_request_t *r)
+{
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_q2api_module);
+
+    if (ctx == NULL || ctx->magic != NGX_HTTP_Q2API_CTX_REQUEST) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_account(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = ngx_http_q2api_get_request_ctx(r);
+
+    if (ctx == NULL || ctx->attempt == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ctx->attempt->account.id.data;
+    v->len = ctx->attempt->account.id.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = ngx_http_q2api_get_request_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}

@@ -1,0 +1,92 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * The Amazon Q / Kiro back end (GenerateAssistantResponse): canonical
+ * request -> AWS JSON 1.0 body, and AWS event stream -> canonical events.
+ */
+
+#ifndef _Q2API_AMAZONQ_H_INCLUDED_
+#define _Q2API_AMAZONQ_H_INCLUDED_
+
+
+#include <time.h>
+
+#include "q2api_buf.h"
+#include "q2api_canon.h"
+#include "q2api_eventstream.h"
+
+
+typedef struct {
+    q2api_str_t              model_id;      /* the upstream modelId */
+    q2api_str_t              profile_arn;   /* IdC / Kiro accounts */
+    time_t                   now;           /* for the context entry */
+} q2api_amazonq_opts_t;
+
+
+int q2api_amazonq_build(const q2api_request_t *req,
+    const q2api_amazonq_opts_t *opts, q2api_buf_t *out, q2api_error_t *err);
+
+
+typedef struct {
+    q2api_es_decoder_t       es;
+    q2api_event_handler_pt   handler;
+    void                    *data;
+
+    long long                context_window;  /* tokens, for the % event */
+
+    q2api_buf_t              tool_id;       /* the open tool, if any */
+    q2api_buf_t              seen_tools;    /* ids that ended, "\0"-joined */
+    size_t                   frames;
+
+    unsigned                 begun:1;
+    unsigned                 tool_open:1;
+    unsigned                 tool_has_input:1;
+    unsigned                 ended:1;       /* an error event was sent */
+} q2api_amazonq_stream_t;
+
+
+void q2api_amazonq_stream_init(q2api_amazonq_stream_t *s,
+    q2api_event_handler_pt handler, void *data);
+void q2api_amazonq_stream_free(q2api_amazonq_stream_t *s);
+
+/*
+ * Decodes every complete message in "in" and delivers its events.  Returns
+ * Q2API_OK when all input was used, a Q2API_ES_E* error for a corrupt
+ * stream, or the handler's error.  *consumed says how much input was used
+ * (all of it unless an error stopped the decoding).
+ */
+int q2api_amazonq_stream_feed(q2api_amazonq_stream_t *s,
+    const unsigned char *in, size_t len, size_t *consumed);
+
+/* end of the upstream body: Q2API_OK, or Q2API_ES_ETRUNCATED when it ended
+ * inside a message */
+int q2api_amazonq_stream_finish(q2api_amazonq_stream_t *s);
+
+
+/*
+ * Classifies an upstream error response (HTTP status + JSON body) for the
+ * client and for account health.
+ */
+typedef enum {
+    Q2API_HEALTH_OK = 0,
+    Q2API_HEALTH_CLIENT,         /* the request's fault: no penalty */
+    Q2API_HEALTH_AUTH,           /* token expired or invalid: refresh */
+    Q2API_HEALTH_SUSPENDED,      /* account locked: out of rotation */
+    Q2API_HEALTH_QUOTA,          /* quota used up: out until reset */
+    Q2API_HEALTH_THROTTLED,      /* rate limited: cool down */
+    Q2API_HEALTH_CAPACITY,       /* service side: next account */
+    Q2API_HEALTH_FORBIDDEN       /* other 403 */
+} q2api_health_e;
+
+typedef struct {
+    q2api_health_e           health;
+    q2api_err_e              client_error;
+    char                     message[Q2API_ERR_MSG_LEN];
+    char                     reason[64];
+} q2api_upstream_error_t;
+
+void q2api_amazonq_classify(int status, const char *body, size_t len,
+    q2api_upstream_error_t *ue);
+
+
+#endif /* _Q2API_AMAZONQ_H_INCLUDED_ */

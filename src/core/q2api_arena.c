@@ -1,0 +1,111 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ */
+
+
+#include <stdlib.h>
+
+#include "q2api_arena.h"
+
+
+#define Q2API_ARENA_CHUNK   8192
+#define Q2API_ARENA_ALIGN   16
+
+
+struct q2api_arena_chunk_s {
+    q2api_arena_chunk_t  *next;
+    size_t                used;
+    size_t                size;
+    unsigned char         data[] __attribute__((aligned(Q2API_ARENA_ALIGN)));
+};
+
+
+void
+q2api_arena_init(q2api_arena_t *a)
+{
+    a->chunks = NULL;
+}
+
+
+void *
+q2api_arena_alloc(q2api_arena_t *a, size_t size)
+{
+    size_t                need;
+    q2api_arena_chunk_t  *c;
+
+    size = (size + Q2API_ARENA_ALIGN - 1) & ~((size_t) Q2API_ARENA_ALIGN - 1);
+
+    c = a->chunks;
+
+    if (c != NULL && c->size - c->used >= size) {
+        c->used += size;
+        return c->data + c->used - size;
+    }
+
+    /* large requests get a chunk of their own behind the current one */
+    need = size > Q2API_ARENA_CHUNK / 4 ? size : Q2API_ARENA_CHUNK;
+
+    c = malloc(sizeof(q2api_arena_chunk_t) + need);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->size = need;
+    c->used = size;
+
+    if (need != Q2API_ARENA_CHUNK && a->chunks != NULL) {
+        c->next = a->chunks->next;
+        a->chunks->next = c;
+
+    } else {
+        c->next = a->chunks;
+        a->chunks = c;
+    }
+
+    return c->data;
+}
+
+
+void *
+q2api_arena_calloc(q2api_arena_t *a, size_t size)
+{
+    void  *p;
+
+    p = q2api_arena_alloc(a, size);
+    if (p != NULL) {
+        memset(p, 0, size);
+    }
+
+    return p;
+}
+
+
+char *
+q2api_arena_strndup(q2api_arena_t *a, const char *s, size_t len)
+{
+    char  *p;
+
+    p = q2api_arena_alloc(a, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+void
+q2api_arena_free(q2api_arena_t *a)
+{
+    q2api_arena_chunk_t  *c, *next;
+
+    for (c = a->chunks; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+
+    a->chunks = NULL;
+}

@@ -1,0 +1,203 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/rand.h>
+
+#include "q2api_canon.h"
+
+
+void
+q2api_error_set(q2api_error_t *err, q2api_err_e kind, const char *fmt, ...)
+{
+    va_list  args;
+
+    err->kind = kind;
+
+    va_start(args, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, args);
+    va_end(args);
+}
+
+
+int
+q2api_err_status(q2api_err_e kind)
+{
+    switch (kind) {
+    case Q2API_ERR_INVALID_REQUEST:
+        return 400;
+    case Q2API_ERR_AUTHENTICATION:
+        return 401;
+    case Q2API_ERR_BILLING:
+        return 402;
+    case Q2API_ERR_PERMISSION:
+        return 403;
+    case Q2API_ERR_NOT_FOUND:
+        return 404;
+    case Q2API_ERR_METHOD:
+        return 405;
+    case Q2API_ERR_TOO_LARGE:
+        return 413;
+    case Q2API_ERR_RATE_LIMIT:
+        return 429;
+    case Q2API_ERR_BAD_GATEWAY:
+        return 502;
+    case Q2API_ERR_UNAVAILABLE:
+        return 503;
+    case Q2API_ERR_TIMEOUT:
+        return 504;
+    case Q2API_ERR_OVERLOADED:
+        return 529;
+    case Q2API_ERR_NONE:
+    case Q2API_ERR_API:
+    default:
+        return 500;
+    }
+}
+
+
+void
+q2api_request_init(q2api_request_t *req)
+{
+    memset(req, 0, sizeof(q2api_request_t));
+    q2api_arena_init(&req->arena);
+    req->max_tokens = -1;
+}
+
+
+void
+q2api_request_free(q2api_request_t *req)
+{
+    if (req->json != NULL) {
+        cJSON_Delete(req->json);
+        req->json = NULL;
+    }
+
+    q2api_arena_free(&req->arena);
+}
+
+
+q2api_message_t *
+q2api_request_add_message(q2api_request_t *req, q2api_role_e role)
+{
+    q2api_message_t  *msg;
+
+    if (req->last != NULL && req->last->role == role) {
+        return req->last;
+    }
+
+    msg = q2api_arena_calloc(&req->arena, sizeof(q2api_message_t));
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    msg->role = role;
+
+    if (req->last == NULL) {
+        req->messages = msg;
+
+    } else {
+        req->last->next = msg;
+    }
+
+    req->last = msg;
+    req->nmessages++;
+
+    return msg;
+}
+
+
+q2api_block_t *
+q2api_message_add_block(q2api_request_t *req, q2api_message_t *msg,
+    q2api_block_type_e type)
+{
+    q2api_block_t  *b, **tail;
+
+    b = q2api_arena_calloc(&req->arena, sizeof(q2api_block_t));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->type = type;
+
+    for (tail = &msg->blocks; *tail != NULL; tail = &(*tail)->next) {
+        /* void */
+    }
+
+    *tail = b;
+
+    return b;
+}
+
+
+long long
+q2api_estimate_tokens(size_t bytes)
+{
+    return (long long) ((bytes + 3) / 4);
+}
+
+
+long long
+q2api_request_estimate_tokens(const q2api_request_t *req)
+{
+    size_t                  bytes;
+    const q2api_tool_t     *t;
+    const q2api_block_t    *b;
+    const q2api_message_t  *m;
+
+    bytes = req->system.len;
+
+    for (m = req->messages; m != NULL; m = m->next) {
+        for (b = m->blocks; b != NULL; b = b->next) {
+            bytes += b->text.len + b->name.len;
+
+            if (b->type == Q2API_BLOCK_TOOL_USE) {
+                bytes += b->data.len;
+            }
+        }
+    }
+
+    for (t = req->tools; t != NULL; t = t->next) {
+        bytes += t->name.len + t->description.len + t->schema.len;
+    }
+
+    return q2api_estimate_tokens(bytes);
+}
+
+
+void
+q2api_usage_init(q2api_usage_t *u)
+{
+    u->input_tokens = -1;
+    u->output_tokens = -1;
+    u->cache_read_tokens = 0;
+    u->cache_write_tokens = 0;
+    u->context_percent = -1.0;
+}
+
+
+int
+q2api_uuid4(char *out)
+{
+    unsigned char  r[16];
+
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        return Q2API_ERROR;
+    }
+
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+             r[10], r[11], r[12], r[13], r[14], r[15]);
+
+    return Q2API_OK;
+}

@@ -1,0 +1,176 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * Types shared by the module's nginx glue.  The protocol itself lives in
+ * src/core (no nginx types); these files move bytes between nginx and it.
+ */
+
+#ifndef _NGX_HTTP_Q2API_H_INCLUDED_
+#define _NGX_HTTP_Q2API_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "q2api_buf.h"
+#include "q2api_canon.h"
+#include "q2api_claude.h"
+#include "q2api_amazonq.h"
+
+
+#define NGX_HTTP_Q2API_FRONT_CLAUDE     1
+
+#define NGX_HTTP_Q2API_ACCOUNT_AMAZONQ  1
+#define NGX_HTTP_Q2API_ACCOUNT_KIRO     2
+
+/* module ctx objects of both kinds start with this, so a filter can tell
+ * the client request's state from one attempt's */
+#define NGX_HTTP_Q2API_CTX_REQUEST      0x71327271
+#define NGX_HTTP_Q2API_CTX_ATTEMPT      0x71326174
+
+#define NGX_HTTP_Q2API_ERROR_BODY_MAX   4096
+
+
+typedef struct ngx_http_q2api_pool_sh_s  ngx_http_q2api_pool_sh_t;
+
+/* per cycle; the shared part is behind sh */
+typedef struct {
+    ngx_http_q2api_pool_sh_t  *sh;
+    ngx_slab_pool_t           *shpool;
+    ngx_shm_zone_t            *shm_zone;
+    ngx_str_t                  store_path;
+} ngx_http_q2api_pool_t;
+
+
+typedef struct {
+    ngx_http_q2api_pool_t     *pool;
+    ngx_shm_zone_t            *shm_zone;
+    ngx_str_t                  store_path;
+    ngx_flag_t                 zone_implicit;
+} ngx_http_q2api_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                 front;         /* q2api_pass */
+    ngx_str_t                  amazonq_location;
+    ngx_http_complex_value_t  *amazonq_url;
+    size_t                     stream_buffer;
+} ngx_http_q2api_loc_conf_t;
+
+
+/* the account chosen for one attempt, copied out of shared memory */
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  access_token;
+    ngx_str_t                  profile_arn;
+    ngx_uint_t                 type;
+} ngx_http_q2api_pick_t;
+
+
+typedef struct ngx_http_q2api_ctx_s  ngx_http_q2api_ctx_t;
+
+
+/* one upstream call, the module ctx of its subrequest */
+typedef struct {
+    uint32_t                   magic;
+    ngx_http_q2api_ctx_t      *ctx;
+    ngx_http_q2api_pick_t      account;
+    u_char                     invocation_id[37];
+
+    ngx_int_t                  status;        /* upstream HTTP status */
+    ngx_buf_t                 *error_body;    /* first bytes of a failure */
+
+    unsigned                   header_seen:1;
+    unsigned                   streaming:1;   /* 200, decoding frames */
+    unsigned                   eof:1;         /* last_in_chain seen */
+    unsigned                   corrupt:1;     /* bad frame / truncated */
+    unsigned                   finalized:1;   /* post_subrequest ran */
+} ngx_http_q2api_attempt_t;
+
+
+/* the client request */
+struct ngx_http_q2api_ctx_s {
+    uint32_t                   magic;
+    ngx_http_request_t        *request;
+    ngx_http_q2api_loc_conf_t *conf;
+
+    q2api_request_t            req;           /* canonical request */
+    q2api_buf_t                body;          /* the backend request body */
+    q2api_buf_t                out;           /* bytes for the client */
+    q2api_claude_stream_t      claude;
+    q2api_amazonq_stream_t     amazonq;
+
+    ngx_http_q2api_attempt_t  *attempt;
+    ngx_uint_t                 attempts;
+    u_char                     request_id[32];
+
+    ngx_chain_t               *in;            /* upstream bytes held back */
+    ngx_chain_t               *page;          /* replaces nginx's page */
+    ngx_chain_t               *free;          /* recycled output buffers */
+    ngx_chain_t               *busy;
+
+    q2api_err_e                error;         /* failure to report */
+    u_char                     error_message[Q2API_ERR_MSG_LEN];
+
+    unsigned                   stream:1;
+    unsigned                   committed:1;   /* bytes went to the client */
+    unsigned                   failed:1;      /* error before commit */
+    unsigned                   stream_error:1;/* error event was written */
+    unsigned                   done:1;
+    unsigned                   replied:1;     /* we set the response */
+    unsigned                   rewrite:1;     /* an nginx error page is
+                                                 being replaced */
+};
+
+
+extern ngx_module_t  ngx_http_q2api_module;
+
+
+/* handler */
+ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
+int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
+
+/* subrequest */
+ngx_int_t ngx_http_q2api_start_attempt(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+
+/* filter */
+ngx_int_t ngx_http_q2api_filter_init(ngx_conf_t *cf);
+ngx_chain_t *ngx_http_q2api_take_out(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_uint_t last);
+void ngx_http_q2api_recycle_out(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_chain_t *out);
+
+/* response */
+ngx_http_q2api_ctx_t *ngx_http_q2api_create_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_q2api_error_page(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_chain_t **out);
+ngx_int_t ngx_http_q2api_send_error(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_err_e kind, const char *message);
+ngx_int_t ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_send_json(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
+
+/* pool */
+ngx_int_t ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+ngx_int_t ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_http_q2api_pick_t *pick);
+void ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_uint_t success);
+ngx_int_t ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_pick_t *acc, ngx_str_t *label, ngx_flag_t enabled,
+    ngx_uint_t generation);
+void ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool,
+    ngx_uint_t generation);
+ngx_uint_t ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool);
+ngx_http_q2api_pool_t *ngx_http_q2api_pool_create(ngx_conf_t *cf);
+
+/* store_file */
+ngx_int_t ngx_http_q2api_store_file_load(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *path, ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_Q2API_H_INCLUDED_ */

@@ -1,0 +1,439 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * Header and body filters for the module's own attempt subrequests: the
+ * upstream's status decides between decoding and swallowing; upstream
+ * bytes are decoded as they arrive and the client's SSE is written in the
+ * same pass, with bounded memory.
+ */
+
+
+#include "ngx_http_q2api.h"
+
+
+/* how much upstream input is decoded before the output is checked */
+#define NGX_HTTP_Q2API_FEED_SLICE  16384
+
+
+static ngx_int_t ngx_http_q2api_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_q2api_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_q2api_decode(ngx_http_request_t *r,
+    ngx_http_q2api_attempt_t *actx);
+static void ngx_http_q2api_capture_error(ngx_http_q2api_attempt_t *actx,
+    ngx_http_request_t *r, ngx_chain_t *in);
+static size_t ngx_http_q2api_busy_size(ngx_http_q2api_ctx_t *ctx);
+static ngx_int_t ngx_http_q2api_page_filter(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_q2api_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_q2api_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_q2api_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_q2api_attempt_t *
+ngx_http_q2api_filter_attempt(ngx_http_request_t *r)
+{
+    ngx_http_q2api_attempt_t  *actx;
+
+    if (r == r->main) {
+        return NULL;
+    }
+
+    actx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+
+    if (actx == NULL || actx->magic != NGX_HTTP_Q2API_CTX_ATTEMPT) {
+        return NULL;
+    }
+
+    return actx;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_q2api_ctx_t       *ctx;
+    ngx_http_q2api_attempt_t   *actx;
+    ngx_http_q2api_loc_conf_t  *qlcf;
+
+    if (r == r->main && r->headers_out.status >= NGX_HTTP_BAD_REQUEST) {
+        qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+        ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+
+        if (qlcf->front == 0 || (ctx && ctx->replied)) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        if (ctx == NULL) {
+            ctx = ngx_http_q2api_create_ctx(r);
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (ngx_http_q2api_error_page(r, ctx, &ctx->page) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->rewrite = 1;
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    actx = ngx_http_q2api_filter_attempt(r);
+    if (actx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    actx->header_seen = 1;
+    actx->status = r->headers_out.status;
+
+    /*
+     * The backend's headers are never the client's: the client request
+     * sends its own once there is something to say.  Like lua's capture
+     * filter, stop here so no later filter treats this as a response.
+     */
+    r->header_sent = 1;
+    r->filter_need_in_memory = 1;
+
+    if (actx->status == NGX_HTTP_OK) {
+        if (r->headers_out.content_type.len
+            && ngx_strlcasestrn(r->headers_out.content_type.data,
+                                r->headers_out.content_type.data
+                                + r->headers_out.content_type.len,
+                                (u_char *) "eventstream", 11 - 1) == NULL)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "q2api: upstream answered 200 with "
+                          "content type \"%V\", not an event stream",
+                          &r->headers_out.content_type);
+
+            actx->status = NGX_HTTP_BAD_GATEWAY;
+            return NGX_OK;
+        }
+
+        actx->streaming = 1;
+        r->connection->log->action = "decoding the Amazon Q event stream";
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                  rc;
+    ngx_chain_t               *cl, *out;
+    ngx_http_q2api_ctx_t      *ctx;
+    ngx_http_q2api_attempt_t  *actx;
+
+    if (r == r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+
+        if (ctx == NULL || ctx->magic != NGX_HTTP_Q2API_CTX_REQUEST
+            || !ctx->rewrite)
+        {
+            return ngx_http_next_body_filter(r, in);
+        }
+
+        return ngx_http_q2api_page_filter(r, ctx, in);
+    }
+
+    actx = ngx_http_q2api_filter_attempt(r);
+    if (actx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = actx->ctx;
+
+    if (!actx->streaming) {
+        ngx_http_q2api_capture_error(actx, r, in);
+        return NGX_OK;
+    }
+
+    /* upstream buffers are reused by proxy: hold the links, not the data */
+    if (in && ngx_chain_add_copy(r->pool, &ctx->in, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_q2api_decode(r, actx);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->out.len == 0 || !ctx->stream || ctx->failed) {
+        if (ctx->failed && !ctx->committed) {
+            /* nothing was sent: keep nothing of this attempt's output */
+            q2api_buf_reset(&ctx->out);
+        }
+
+        if (!ctx->stream_error) {
+            return rc;
+        }
+    }
+
+    if (!ctx->committed) {
+        if (ngx_http_q2api_send_stream_header(r->main, ctx) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    out = ngx_http_q2api_take_out(r, ctx, 0);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_next_body_filter(r, out);
+
+    ngx_http_q2api_recycle_out(r, ctx, out);
+
+    for (cl = ctx->in; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf)) {
+            return rc == NGX_ERROR ? NGX_ERROR : NGX_AGAIN;
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * Feeds held upstream bytes to the decoder while the client keeps up.
+ * When decoded output the client has not taken yet passes
+ * q2api_stream_buffer_size, the rest stays unconsumed: proxy then stops
+ * reading the upstream until the client drains (back-pressure), and this
+ * filter is called again with no new input.
+ */
+static ngx_int_t
+ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
+{
+    int                    qrc;
+    size_t                 len, used;
+    ngx_buf_t             *b;
+    ngx_chain_t           *cl;
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = actx->ctx;
+
+    for (cl = ctx->in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        while (b->pos < b->last) {
+
+            if (ctx->failed || actx->corrupt) {
+                /* swallow what follows an error */
+                b->pos = b->last;
+                break;
+            }
+
+            if (ctx->stream
+                && ngx_http_q2api_busy_size(ctx) + ctx->out.len
+                   >= ctx->conf->stream_buffer)
+            {
+                ctx->in = cl;
+                return NGX_AGAIN;
+            }
+
+            len = ngx_min((size_t) (b->last - b->pos),
+                          NGX_HTTP_Q2API_FEED_SLICE);
+
+            qrc = q2api_amazonq_stream_feed(&ctx->amazonq, b->pos, len,
+                                            &used);
+            b->pos += used;
+
+            if (qrc == Q2API_NOMEM) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                              "q2api: out of memory decoding the stream");
+                return NGX_ERROR;
+            }
+
+            if (qrc != Q2API_OK) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "q2api: account \"%V\" sent a corrupt event "
+                              "stream: %s", &actx->account.id,
+                              q2api_es_strerror(qrc));
+                actx->corrupt = 1;
+                b->pos = b->last;
+            }
+        }
+
+        if (b->last_in_chain || b->last_buf) {
+            actx->eof = 1;
+
+            if (!actx->corrupt) {
+                qrc = q2api_amazonq_stream_finish(&ctx->amazonq);
+
+                if (qrc == Q2API_ES_ETRUNCATED) {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "q2api: account \"%V\" stream ended "
+                                  "inside an event", &actx->account.id);
+                    actx->corrupt = 1;
+
+                } else if (qrc != Q2API_OK) {
+                    actx->corrupt = 1;
+                }
+            }
+        }
+    }
+
+    ctx->in = NULL;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_q2api_busy_size(ngx_http_q2api_ctx_t *ctx)
+{
+    size_t        size;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = ctx->busy; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    return size;
+}
+
+
+/* nginx's error page goes; ours takes its place */
+static ngx_int_t
+ngx_http_q2api_page_filter(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    ngx_chain_t  *page;
+    ngx_uint_t    last;
+
+    last = 0;
+
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;
+
+        if (in->buf->in_file) {
+            in->buf->file_pos = in->buf->file_last;
+        }
+
+        if (in->buf->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (!last || ctx->page == NULL) {
+        return NGX_OK;
+    }
+
+    page = ctx->page;
+    ctx->page = NULL;
+
+    return ngx_http_next_body_filter(r, page);
+}
+
+
+/* a failed attempt: keep the start of its body for classification */
+static void
+ngx_http_q2api_capture_error(ngx_http_q2api_attempt_t *actx,
+    ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t       n;
+    ngx_buf_t   *b, *e;
+
+    for ( /* void */ ; in; in = in->next) {
+        b = in->buf;
+
+        if (actx->error_body == NULL) {
+            actx->error_body = ngx_create_temp_buf(r->pool,
+                                               NGX_HTTP_Q2API_ERROR_BODY_MAX);
+        }
+
+        e = actx->error_body;
+
+        if (e != NULL && !b->in_file) {
+            n = ngx_min((size_t) (b->last - b->pos),
+                        (size_t) (e->end - e->last));
+            e->last = ngx_cpymem(e->last, b->pos, n);
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_in_chain || b->last_buf) {
+            actx->eof = 1;
+        }
+    }
+}
+
+
+/* ctx->out as a flushed buffer, from the recycled ones when possible */
+ngx_chain_t *
+ngx_http_q2api_take_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_uint_t last)
+{
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+    size = ctx->out.len;
+
+    if (size && (b->start == NULL || (size_t) (b->end - b->start) < size)) {
+        b->start = ngx_palloc(r->pool, ngx_max(size, 4096));
+        if (b->start == NULL) {
+            return NULL;
+        }
+
+        b->end = b->start + ngx_max(size, 4096);
+    }
+
+    b->pos = b->start;
+    b->last = size ? ngx_cpymem(b->pos, ctx->out.data, size) : b->pos;
+    b->temporary = size ? 1 : 0;
+    b->tag = (ngx_buf_tag_t) &ngx_http_q2api_module;
+    b->flush = 1;
+
+    if (last) {
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+    }
+
+    q2api_buf_reset(&ctx->out);
+
+    if (size && ctx->stream) {
+        ctx->committed = 1;
+    }
+
+    return cl;
+}
+
+
+void
+ngx_http_q2api_recycle_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_chain_t *out)
+{
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_q2api_module);
+}

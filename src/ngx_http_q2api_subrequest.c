@@ -1,0 +1,157 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * One attempt = one subrequest to the internal location that proxies to
+ * the backend (conf/q2api_upstream.conf), with the backend body we built
+ * and the account chosen for it.
+ */
+
+
+#include "ngx_http_q2api.h"
+
+
+static ngx_int_t ngx_http_q2api_post_subrequest(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+
+
+static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
+
+
+ngx_int_t
+ngx_http_q2api_start_attempt(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx)
+{
+    ngx_buf_t                   *b;
+    ngx_int_t                    rc;
+    ngx_chain_t                 *cl;
+    ngx_http_request_t          *sr;
+    ngx_http_request_body_t     *rb;
+    ngx_http_q2api_attempt_t    *actx;
+    ngx_http_post_subrequest_t  *ps;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    actx = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_attempt_t));
+    if (actx == NULL) {
+        return NGX_ERROR;
+    }
+
+    actx->magic = NGX_HTTP_Q2API_CTX_ATTEMPT;
+    actx->ctx = ctx;
+
+    if (qmcf->pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &actx->account);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (q2api_uuid4((char *) actx->invocation_id) != Q2API_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "q2api: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_q2api_post_subrequest;
+    ps->data = actx;
+
+    if (ngx_http_subrequest(r, &ctx->conf->amazonq_location, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_set_ctx(sr, actx, ngx_http_q2api_module);
+
+    /* the backend body, in place of the client's */
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->body.data;
+    b->last = ctx->body.data + ctx->body.len;
+    b->start = b->pos;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    rb->bufs = cl;
+    rb->buf = b;
+
+    sr->request_body = rb;
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_http_q2api_post_method;
+    sr->headers_in.content_length_n = ctx->body.len;
+    sr->headers_in.chunked = 0;
+
+    ctx->attempt = actx;
+    ctx->attempts++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "q2api attempt %ui on account \"%V\", body %uz bytes",
+                   ctx->attempts, &actx->account.id, ctx->body.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Runs every time the subrequest is finalized; it only records the outcome
+ * and lets the parent decide (nginx then wakes the parent).  Returning
+ * NGX_OK keeps nginx from rendering an error page into the client's
+ * stream or tearing the client request down with the upstream.
+ */
+static ngx_int_t
+ngx_http_q2api_post_subrequest(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_q2api_attempt_t  *actx = data;
+
+    if (actx->finalized) {
+        return NGX_OK;
+    }
+
+    actx->finalized = 1;
+
+    if (actx->status == 0) {
+        /* no header came: connect error, timeout... */
+        if (sr->headers_out.status) {
+            actx->status = sr->headers_out.status;
+
+        } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            actx->status = rc;
+
+        } else {
+            actx->status = NGX_HTTP_BAD_GATEWAY;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "q2api attempt done rc:%i status:%i eof:%ui",
+                   rc, actx->status, (ngx_uint_t) actx->eof);
+
+    return NGX_OK;
+}
