@@ -34,7 +34,7 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 build-essential clang libclang-rt-14-dev postgresql \
                 perl libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libhttp-message-perl libtest-longstring-perl \
-                liblist-moreutils-perl liburi-perl curl
+                liblist-moreutils-perl liburi-perl curl ca-certificates
 
 SHELL        := /bin/bash
 

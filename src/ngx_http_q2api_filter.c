@@ -422,10 +422,6 @@ ngx_http_q2api_take_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     q2api_buf_reset(&ctx->out);
 
-    if (size && ctx->stream) {
-        ctx->committed = 1;
-    }
-
     return cl;
 }
 

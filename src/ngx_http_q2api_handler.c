@@ -13,7 +13,7 @@ static void ngx_http_q2api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, ngx_str_t *body);
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *body, q2api_error_t *err);
 static ngx_int_t ngx_http_q2api_resolve_model(ngx_http_q2api_ctx_t *ctx,
     q2api_str_t *model_id, q2api_error_t *err);
 static void ngx_http_q2api_parent_handler(ngx_http_request_t *r);
@@ -120,6 +120,7 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
     ngx_str_t              body;
+    q2api_error_t          err;
     ngx_http_q2api_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
@@ -133,10 +134,17 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "converting the client request";
 
-    rc = ngx_http_q2api_prepare(r, ctx, &body);
+    rc = ngx_http_q2api_prepare(r, ctx, &body, &err);
+
+    if (rc == NGX_DECLINED) {
+        /* the client's mistake, told in its dialect */
+        ngx_http_finalize_request(r,
+            ngx_http_q2api_send_error(r, ctx, err.kind, err.message));
+        return;
+    }
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -235,41 +243,45 @@ ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/*
+ * NGX_OK: ready for the backend; NGX_DECLINED: the request is wrong and
+ * err says why; NGX_ERROR: our failure (logged).
+ */
 static ngx_int_t
 ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
-    ngx_str_t *body)
+    ngx_str_t *body, q2api_error_t *err)
 {
     q2api_str_t           model_id;
-    q2api_error_t         err;
     q2api_amazonq_opts_t  opts;
 
-    if (q2api_claude_parse(&ctx->req, (char *) body->data, body->len, &err)
+    if (q2api_claude_parse(&ctx->req, (char *) body->data, body->len, err)
         != Q2API_OK)
     {
-        if (err.kind == Q2API_ERR_API) {
+        if (err->kind == Q2API_ERR_API) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "q2api: %s", err.message);
+                          "q2api: %s", err->message);
+            return NGX_ERROR;
         }
 
-        return ngx_http_q2api_send_error(r, ctx, err.kind, err.message);
+        return NGX_DECLINED;
     }
 
     ctx->stream = ctx->req.stream;
 
-    if (ngx_http_q2api_resolve_model(ctx, &model_id, &err) != NGX_OK) {
-        return ngx_http_q2api_send_error(r, ctx, err.kind, err.message);
+    if (ngx_http_q2api_resolve_model(ctx, &model_id, err) != NGX_OK) {
+        return err->kind == Q2API_ERR_API ? NGX_ERROR : NGX_DECLINED;
     }
 
     ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
     opts.model_id = model_id;
     opts.now = ngx_time();
 
-    if (q2api_amazonq_build(&ctx->req, &opts, &ctx->body, &err)
+    if (q2api_amazonq_build(&ctx->req, &opts, &ctx->body, err)
         != Q2API_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "q2api: %s", err.message);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                      "q2api: %s", err->message);
+        return NGX_ERROR;
     }
 
     if (q2api_claude_stream_init(&ctx->claude, &ctx->out, &ctx->req)
@@ -277,7 +289,7 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "q2api: RAND_bytes() failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     q2api_amazonq_stream_init(&ctx->amazonq, ngx_http_q2api_on_event, ctx);
@@ -473,16 +485,16 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
                                          (char *) ctx->error_message);
     }
 
-    out = ngx_http_q2api_take_out(r, ctx, 1);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
     if (!ctx->committed) {
         rc = ngx_http_q2api_send_stream_header(r, ctx);
         if (rc == NGX_ERROR || rc > NGX_OK) {
             return rc;
         }
+    }
+
+    out = ngx_http_q2api_take_out(r, ctx, 1);
+    if (out == NULL) {
+        return NGX_ERROR;
     }
 
     rc = ngx_http_output_filter(r, out);

@@ -172,7 +172,10 @@ nomem:
 static int
 q2api_amazonq_message_text(const q2api_message_t *m, q2api_buf_t *text)
 {
+    size_t                start;
     const q2api_block_t  *b;
+
+    start = text->len;
 
     for (b = m->blocks; b != NULL; b = b->next) {
 
@@ -180,7 +183,9 @@ q2api_amazonq_message_text(const q2api_message_t *m, q2api_buf_t *text)
             continue;
         }
 
-        if (text->len && q2api_buf_append_byte(text, '\n') != Q2API_OK) {
+        if (text->len > start
+            && q2api_buf_append_byte(text, '\n') != Q2API_OK)
+        {
             return Q2API_NOMEM;
         }
 
@@ -929,11 +934,14 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
         }
 
     } else if (cJSON_IsObject(input)
-               && (input->child != NULL || cJSON_IsTrue(stop))
-               && !s->tool_has_input)
+               && (input->child != NULL
+                   || (cJSON_IsTrue(stop) && !s->tool_has_input)))
     {
-        /* a whole input object; an empty one on a first frame only says
-         * that fragments follow */
+        /*
+         * Some frames carry the input, or a piece of it, as an object: it
+         * stands in the fragment sequence as its JSON text.  An empty one
+         * before any fragment only says that fragments follow.
+         */
         printed = cJSON_PrintUnformatted(input);
         if (printed == NULL) {
             return Q2API_NOMEM;
