@@ -89,7 +89,7 @@ unit: $(UNIT_BINS)
 integration: $(MODULE)
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(MODULE) \
-	TEST_NGINX_SERVROOT=$(BUILD)/servroot \
+	TEST_NGINX_SERVROOT=$(BUILD)/servroot TEST_NGINX_PER_FILE=1 \
 	prove -I t/lib -I t/mock/lib -j$(PROVE_JOBS) -r t/
 
 test: deps build unit fuzz-smoke integration

@@ -25,6 +25,8 @@ static char *ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_q2api_add_zone(ngx_conf_t *cf,
     ngx_http_q2api_main_conf_t *qmcf, ngx_str_t *name, ssize_t size);
 
@@ -84,6 +86,34 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_loc_conf_t, amazonq_url),
+      NULL },
+
+    { ngx_string("q2api_api_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_q2api_api_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_q2api_model_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_default_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, default_model),
+      NULL },
+
+    { ngx_string("q2api_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, ping_interval),
       NULL },
 
     { ngx_string("q2api_stream_buffer_size"),
@@ -261,10 +291,14 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *
      *     qlcf->front = 0;
      *     qlcf->amazonq_location = { 0, NULL };
+     *     qlcf->default_model = { 0, NULL };
      */
 
     qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
     qlcf->stream_buffer = NGX_CONF_UNSET_SIZE;
+    qlcf->api_keys = NGX_CONF_UNSET_PTR;
+    qlcf->models = NGX_CONF_UNSET_PTR;
+    qlcf->ping_interval = NGX_CONF_UNSET_MSEC;
 
     return qlcf;
 }
@@ -307,6 +341,15 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * stops reading the upstream */
     ngx_conf_merge_size_value(conf->stream_buffer, prev->stream_buffer,
                               256 * 1024);
+
+    ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
+    ngx_conf_merge_ptr_value(conf->models, prev->models, NULL);
+    ngx_conf_merge_str_value(conf->default_model, prev->default_model, "");
+
+    /* Anthropic's own API pings while the model thinks; proxies in front
+     * of this one cut idle connections after 60-100 s */
+    ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval,
+                              10000);
 
     if (conf->amazonq_location.data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -452,6 +495,43 @@ ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     qmcf->store_path = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_q2api_loc_conf_t *qlcf = conf;
+
+    ngx_str_t   *value, *key;
+    ngx_uint_t   i;
+
+    if (qlcf->api_keys == NGX_CONF_UNSET_PTR) {
+        qlcf->api_keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (qlcf->api_keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len < 8) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "q2api_api_key: a key must have at least "
+                               "8 characters");
+            return NGX_CONF_ERROR;
+        }
+
+        key = ngx_array_push(qlcf->api_keys);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *key = value[i];
+    }
 
     return NGX_CONF_OK;
 }

@@ -56,7 +56,20 @@ typedef struct {
     ngx_str_t                  amazonq_location;
     ngx_http_complex_value_t  *amazonq_url;
     size_t                     stream_buffer;
+    ngx_array_t               *api_keys;      /* of ngx_str_t */
+    ngx_array_t               *models;        /* of q2api_model_t */
+    ngx_str_t                  default_model;
+    ngx_msec_t                 ping_interval;
 } ngx_http_q2api_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_Q2API_EP_NONE = 0,
+    NGX_HTTP_Q2API_EP_MESSAGES,
+    NGX_HTTP_Q2API_EP_COUNT_TOKENS,
+    NGX_HTTP_Q2API_EP_MODELS,
+    NGX_HTTP_Q2API_EP_MODEL
+} ngx_http_q2api_endpoint_e;
 
 
 /* the account chosen for one attempt, copied out of shared memory */
@@ -75,6 +88,7 @@ typedef struct ngx_http_q2api_ctx_s  ngx_http_q2api_ctx_t;
 typedef struct {
     uint32_t                   magic;
     ngx_http_q2api_ctx_t      *ctx;
+    ngx_http_request_t        *request;       /* the subrequest */
     ngx_http_q2api_pick_t      account;
     u_char                     invocation_id[37];
 
@@ -101,8 +115,11 @@ struct ngx_http_q2api_ctx_s {
     q2api_claude_stream_t      claude;
     q2api_amazonq_stream_t     amazonq;
 
+    ngx_http_q2api_endpoint_e  endpoint;
     ngx_http_q2api_attempt_t  *attempt;
     ngx_uint_t                 attempts;
+    ngx_event_t                ping;          /* keep-alive while silent */
+    ngx_msec_t                 last_output;
     u_char                     request_id[32];
 
     ngx_chain_t               *in;            /* upstream bytes held back */
@@ -130,6 +147,14 @@ extern ngx_module_t  ngx_http_q2api_module;
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
 int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
+
+/* models */
+char *ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_q2api_resolve_model(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_str_t *upstream, q2api_error_t *err);
+ngx_int_t ngx_http_q2api_models_handler(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 
 /* subrequest */
 ngx_int_t ngx_http_q2api_start_attempt(ngx_http_request_t *r,

@@ -161,7 +161,7 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = actx->ctx;
 
-    if (!actx->streaming) {
+    if (!actx->streaming && actx->header_seen) {
         ngx_http_q2api_capture_error(actx, r, in);
         return NGX_OK;
     }
@@ -201,6 +201,8 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     rc = ngx_http_next_body_filter(r, out);
 
     ngx_http_q2api_recycle_out(r, ctx, out);
+
+    ctx->last_output = ngx_current_msec;
 
     for (cl = ctx->in; cl; cl = cl->next) {
         if (ngx_buf_size(cl->buf)) {

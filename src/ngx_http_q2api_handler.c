@@ -6,32 +6,29 @@
  */
 
 
+#include <openssl/crypto.h>
+
 #include "ngx_http_q2api.h"
 
 
+static ngx_http_q2api_endpoint_e ngx_http_q2api_route(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_q2api_check_key(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+static ngx_int_t ngx_http_q2api_method_not_allowed(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, char *allowed);
 static void ngx_http_q2api_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_q2api_count_tokens(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+static void ngx_http_q2api_ping_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *body, q2api_error_t *err);
-static ngx_int_t ngx_http_q2api_resolve_model(ngx_http_q2api_ctx_t *ctx,
-    q2api_str_t *model_id, q2api_error_t *err);
 static void ngx_http_q2api_parent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_finish(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_cleanup(void *data);
-
-
-/* what Amazon Q knows as model ids; client names are normalised to these */
-static const char  *ngx_http_q2api_amazonq_models[] = {
-    "claude-sonnet-4",
-    "claude-sonnet-4.5",
-    "claude-sonnet-4.6",
-    "claude-haiku-4.5",
-    "claude-opus-4.5",
-    "claude-opus-4.6",
-    NULL
-};
 
 
 ngx_http_q2api_ctx_t *
@@ -73,6 +70,8 @@ ngx_int_t
 ngx_http_q2api_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
+    ngx_str_t              id;
+    ngx_uint_t             post;
     ngx_http_q2api_ctx_t  *ctx;
 
     ctx = ngx_http_q2api_create_ctx(r);
@@ -80,26 +79,44 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (r->method != NGX_HTTP_POST) {
-        ngx_table_elt_t  *allow;
+    ctx->endpoint = ngx_http_q2api_route(r, &id);
 
+    if (ctx->endpoint == NGX_HTTP_Q2API_EP_NONE
+        || ngx_http_q2api_check_key(r, ctx) != NGX_OK)
+    {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        allow = ngx_list_push(&r->headers_out.headers);
-        if (allow == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (ctx->endpoint == NGX_HTTP_Q2API_EP_NONE) {
+            return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_NOT_FOUND,
+                                             "no such endpoint");
         }
 
-        allow->hash = 1;
-        ngx_str_set(&allow->key, "Allow");
-        ngx_str_set(&allow->value, "POST");
+        /* the words Claude Code looks for to say the key is wrong */
+        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_AUTHENTICATION,
+                                         "invalid x-api-key");
+    }
 
-        rc = ngx_http_q2api_send_error(r, ctx, Q2API_ERR_METHOD,
-                                       "this endpoint only accepts POST");
-        return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    post = ctx->endpoint == NGX_HTTP_Q2API_EP_MESSAGES
+           || ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS;
+
+    if ((post && r->method != NGX_HTTP_POST)
+        || (!post && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))))
+    {
+        return ngx_http_q2api_method_not_allowed(r, ctx,
+                                                 post ? "POST" : "GET, HEAD");
+    }
+
+    if (!post) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_q2api_models_handler(r, ctx,
+                   ctx->endpoint == NGX_HTTP_Q2API_EP_MODEL ? &id : NULL);
     }
 
     r->request_body_in_single_buf = 1;
@@ -112,6 +129,169 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * q2api_pass makes a location an API root: the end of the URI names the
+ * endpoint, so "location /v1/ { q2api_pass claude; }" serves them all and
+ * query strings (?beta=true) do not matter.
+ */
+static ngx_http_q2api_endpoint_e
+ngx_http_q2api_route(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char  *p, *end, *slash;
+
+    end = r->uri.data + r->uri.len;
+
+    while (end > r->uri.data && end[-1] == '/') {
+        end--;
+    }
+
+#define q2api_ends_with(lit)                                               \
+    ((size_t) (end - r->uri.data) >= sizeof(lit) - 1                       \
+     && ngx_strncmp(end - (sizeof(lit) - 1), lit, sizeof(lit) - 1) == 0)
+
+    if (q2api_ends_with("/messages")) {
+        return NGX_HTTP_Q2API_EP_MESSAGES;
+    }
+
+    if (q2api_ends_with("/messages/count_tokens")) {
+        return NGX_HTTP_Q2API_EP_COUNT_TOKENS;
+    }
+
+    if (q2api_ends_with("/models")) {
+        return NGX_HTTP_Q2API_EP_MODELS;
+    }
+
+#undef q2api_ends_with
+
+    for (slash = NULL, p = r->uri.data; p < end; p++) {
+        if (*p == '/') {
+            slash = p;
+        }
+    }
+
+    if (slash != NULL && slash - r->uri.data >= 7
+        && ngx_strncmp(slash - 7, "/models", 7) == 0 && end - slash > 1)
+    {
+        id->data = slash + 1;
+        id->len = end - slash - 1;
+        return NGX_HTTP_Q2API_EP_MODEL;
+    }
+
+    return NGX_HTTP_Q2API_EP_NONE;
+}
+
+
+/*
+ * The client's key, from x-api-key (SDK 0.x, Claude Code) or from
+ * "Authorization: Bearer" (SDK 1.x), against the configured keys in
+ * constant time.  No q2api_api_key: the location is open.
+ */
+static ngx_int_t
+ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
+{
+    ngx_str_t         key, *keys;
+    ngx_uint_t        i, ok;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ctx->conf->api_keys == NULL || ctx->conf->api_keys->nelts == 0) {
+        return NGX_OK;
+    }
+
+    key.len = 0;
+    key.data = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("x-api-key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-api-key",
+                               sizeof("x-api-key") - 1) == 0)
+        {
+            key = h[i].value;
+            break;
+        }
+    }
+
+    if (key.len == 0 && r->headers_in.authorization != NULL) {
+        key = r->headers_in.authorization->value;
+
+        if (key.len > sizeof("Bearer ") - 1
+            && ngx_strncasecmp(key.data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1) == 0)
+        {
+            key.data += sizeof("Bearer ") - 1;
+            key.len -= sizeof("Bearer ") - 1;
+
+        } else {
+            key.len = 0;
+        }
+    }
+
+    if (key.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    keys = ctx->conf->api_keys->elts;
+    ok = 0;
+
+    for (i = 0; i < ctx->conf->api_keys->nelts; i++) {
+        if (keys[i].len == key.len
+            && CRYPTO_memcmp(keys[i].data, key.data, key.len) == 0)
+        {
+            ok = 1;
+        }
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "q2api: client sent an unknown API key");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_method_not_allowed(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, char *allowed)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *allow;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+    allow->value.data = (u_char *) allowed;
+    allow->value.len = ngx_strlen(allowed);
+
+    return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_METHOD,
+                                     "method not allowed on this endpoint");
 }
 
 
@@ -148,6 +328,11 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    if (ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS) {
+        ngx_http_finalize_request(r, ngx_http_q2api_count_tokens(r, ctx));
+        return;
+    }
+
     r->connection->log->action = "choosing an account";
 
     rc = ngx_http_q2api_start_attempt(r, ctx);
@@ -167,6 +352,75 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
     }
 
     r->write_event_handler = ngx_http_q2api_parent_handler;
+
+    if (ctx->stream && ctx->conf->ping_interval) {
+        ctx->ping.handler = ngx_http_q2api_ping_handler;
+        ctx->ping.data = r;
+        ctx->ping.log = r->connection->log;
+
+        ngx_add_timer(&ctx->ping, ctx->conf->ping_interval);
+    }
+}
+
+
+/*
+ * Answered here, never by the backend: the same estimate message_start
+ * reports, so the two always agree.
+ */
+static ngx_int_t
+ngx_http_q2api_count_tokens(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
+{
+    u_char  *p, json[64];
+
+    p = ngx_sprintf(json, "{\"input_tokens\":%L}",
+                    q2api_request_estimate_tokens(&ctx->req));
+
+    return ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK, json, p - json);
+}
+
+
+/*
+ * While the backend is silent, an SSE ping every q2api_ping_interval keeps
+ * the client's and any proxy's idle timers at bay.  The first one commits
+ * the response (message_start goes out with it): after that an upstream
+ * failure can only be reported as an error event.
+ */
+static void
+ngx_http_q2api_ping_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_q2api_ctx_t      *ctx;
+    ngx_http_q2api_attempt_t  *actx;
+
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+    actx = ctx->attempt;
+
+    if (ctx->done || actx == NULL || actx->finalized || ctx->failed) {
+        return;
+    }
+
+    if (ngx_current_msec - ctx->last_output
+        >= ctx->conf->ping_interval)
+    {
+        if (q2api_claude_stream_ping(&ctx->claude) != Q2API_OK) {
+            return;
+        }
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "q2api ping");
+
+        if (ngx_http_output_filter(actx->request, NULL) == NGX_ERROR) {
+            ngx_http_finalize_request(actx->request, NGX_ERROR);
+        }
+    }
+
+    if (!c->destroyed && !ctx->done) {
+        ngx_add_timer(&ctx->ping, ctx->conf->ping_interval);
+    }
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -268,8 +522,12 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     ctx->stream = ctx->req.stream;
 
-    if (ngx_http_q2api_resolve_model(ctx, &model_id, err) != NGX_OK) {
-        return err->kind == Q2API_ERR_API ? NGX_ERROR : NGX_DECLINED;
+    if (ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_q2api_resolve_model(r, ctx, &model_id, err) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
@@ -292,89 +550,10 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    q2api_amazonq_stream_init(&ctx->amazonq, ngx_http_q2api_on_event, ctx);
+    q2api_amazonq_stream_init(&ctx->amazonq, &ctx->req,
+                              ngx_http_q2api_on_event, ctx);
 
     return NGX_OK;
-}
-
-
-/*
- * Client model names to Amazon Q model ids: dated ids, dash and dot
- * versions, family aliases and "-thinking" variants all land on one id.
- */
-static ngx_int_t
-ngx_http_q2api_resolve_model(ngx_http_q2api_ctx_t *ctx,
-    q2api_str_t *model_id, q2api_error_t *err)
-{
-    u_char        *name, *p, *end;
-    size_t         len;
-    ngx_uint_t     i;
-
-    len = ctx->req.model.len;
-
-    name = ngx_pnalloc(ctx->request->pool, len + sizeof("claude-sonnet-"));
-    if (name == NULL) {
-        q2api_error_set(err, Q2API_ERR_API, "out of memory");
-        return NGX_ERROR;
-    }
-
-    ngx_strlow(name, (u_char *) ctx->req.model.data, len);
-    end = name + len;
-
-    if (len > 9 && ngx_strncmp(end - 9, "-thinking", 9) == 0) {
-        end -= 9;
-        ctx->req.thinking = 1;
-    }
-
-    /* a date suffix: -YYYYMMDD */
-    if (end - name > 9 && end[-9] == '-') {
-        for (p = end - 8; p < end && *p >= '0' && *p <= '9'; p++) {
-            /* void */
-        }
-
-        if (p == end) {
-            end -= 9;
-        }
-    }
-
-    if (end - name > 7 && ngx_strncmp(end - 7, "-latest", 7) == 0) {
-        end -= 7;
-    }
-
-    *end = '\0';
-
-    if (ngx_strcmp(name, "sonnet") == 0 || ngx_strcmp(name, "opus") == 0
-        || ngx_strcmp(name, "haiku") == 0)
-    {
-        p = ngx_cpymem(name + sizeof("claude-") - 1, name,
-                       ngx_strlen(name));
-        ngx_memmove(name + sizeof("claude-") - 1,
-                    name + sizeof("claude-") - 1, p - name);
-    }
-
-    /* claude-<family>-<major>-<minor> is claude-<family>-<major>.<minor> */
-    for (p = end - 1; p > name + 2; p--) {
-        if (*p == '-' && p[-1] >= '0' && p[-1] <= '9'
-            && p[1] >= '0' && p[1] <= '9' && p[2] == '\0'
-            && p[-2] == '-')
-        {
-            *p = '.';
-            break;
-        }
-    }
-
-    for (i = 0; ngx_http_q2api_amazonq_models[i]; i++) {
-        if (ngx_strcmp(name, ngx_http_q2api_amazonq_models[i]) == 0) {
-            model_id->data = ngx_http_q2api_amazonq_models[i];
-            model_id->len = ngx_strlen(model_id->data);
-            return NGX_OK;
-        }
-    }
-
-    q2api_error_set(err, Q2API_ERR_NOT_FOUND, "model: %.*s",
-                    (int) ctx->req.model.len, ctx->req.model.data);
-
-    return NGX_ERROR;
 }
 
 
@@ -399,6 +578,10 @@ ngx_http_q2api_parent_handler(ngx_http_request_t *r)
 
     ctx->done = 1;
 
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
     if (r->connection->error) {
         ngx_http_finalize_request(r, NGX_ERROR);
         return;
@@ -422,7 +605,28 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
     r->connection->log->action = "finishing the response";
 
-    if (!ctx->failed && actx->streaming && (!actx->eof || actx->corrupt)) {
+    if (!ctx->failed && !actx->streaming) {
+        /* the backend answered with an HTTP error, or not at all */
+        q2api_amazonq_classify(actx->status,
+                               actx->error_body
+                               ? (char *) actx->error_body->pos : NULL,
+                               actx->error_body
+                               ? (size_t) (actx->error_body->last
+                                           - actx->error_body->pos)
+                               : 0,
+                               &ue);
+
+        ctx->failed = 1;
+        ctx->error = ue.client_error;
+        ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
+                    Q2API_ERR_MSG_LEN);
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "q2api: account \"%V\" failed with upstream status "
+                      "%i (%s)", &actx->account.id, actx->status, ue.reason);
+    }
+
+    if (!ctx->failed && (!actx->eof || actx->corrupt)) {
         /* the stream broke after the upstream's 200 */
         ctx->failed = 1;
         ctx->error = Q2API_ERR_API;
@@ -431,13 +635,13 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
                     Q2API_ERR_MSG_LEN);
     }
 
-    if (!ctx->failed && actx->streaming) {
+    ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id, !ctx->failed);
+
+    if (!ctx->failed) {
 
         if (q2api_claude_stream_finish(&ctx->claude) != Q2API_OK) {
             return NGX_ERROR;
         }
-
-        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id, 1);
 
         if (!ctx->stream) {
             return ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK,
@@ -446,41 +650,15 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
     } else if (ctx->committed) {
 
-        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id, 0);
-
-        if (!ctx->stream_error) {
-            if (q2api_claude_stream_error(&ctx->claude, ctx->error,
-                                          (char *) ctx->error_message)
-                != Q2API_OK)
-            {
-                return NGX_ERROR;
-            }
+        if (!ctx->stream_error
+            && q2api_claude_stream_error(&ctx->claude, ctx->error,
+                                         (char *) ctx->error_message)
+               != Q2API_OK)
+        {
+            return NGX_ERROR;
         }
 
     } else {
-
-        if (!ctx->failed) {
-            q2api_amazonq_classify(actx->status,
-                                   actx->error_body
-                                   ? (char *) actx->error_body->pos : NULL,
-                                   actx->error_body
-                                   ? (size_t) (actx->error_body->last
-                                               - actx->error_body->pos)
-                                   : 0,
-                                   &ue);
-
-            ctx->error = ue.client_error;
-            ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
-                        Q2API_ERR_MSG_LEN);
-
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "q2api: account \"%V\" failed with upstream "
-                          "status %i (%s)", &actx->account.id,
-                          actx->status, ue.reason);
-        }
-
-        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id, 0);
-
         return ngx_http_q2api_send_error(r, ctx, ctx->error,
                                          (char *) ctx->error_message);
     }
@@ -543,6 +721,10 @@ static void
 ngx_http_q2api_cleanup(void *data)
 {
     ngx_http_q2api_ctx_t  *ctx = data;
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
 
     q2api_amazonq_stream_free(&ctx->amazonq);
     q2api_claude_stream_free(&ctx->claude);

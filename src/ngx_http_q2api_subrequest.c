@@ -71,6 +71,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     }
 
     ngx_http_set_ctx(sr, actx, ngx_http_q2api_module);
+    actx->request = sr;
 
     /* the backend body, in place of the client's */
     b = ngx_calloc_buf(r->pool);

@@ -298,7 +298,7 @@ GET /v1/messages
 Allow: POST
 Content-Type: application/json
 --- response_body_like chomp
-"type":"invalid_request_error","message":"this endpoint only accepts POST"
+"type":"invalid_request_error","message":"method not allowed on this endpoint"
 
 
 

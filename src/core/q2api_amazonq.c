@@ -44,9 +44,111 @@ static int q2api_amazonq_emit(q2api_amazonq_stream_t *s,
     q2api_event_type_e type, const char *text, size_t len);
 static int q2api_amazonq_emit_error(q2api_amazonq_stream_t *s,
     q2api_err_e kind, const char *message);
+static int q2api_amazonq_text(q2api_amazonq_stream_t *s, const char *text,
+    size_t len);
+static int q2api_amazonq_text_flush(q2api_amazonq_stream_t *s);
 
 
 #define q2api_put(b, lit)  q2api_buf_append(b, lit, sizeof(lit) - 1)
+
+
+size_t
+q2api_amazonq_tool_name(const char *name, size_t len, char *out)
+{
+    char      c;
+    size_t    i, n, max;
+    uint32_t  crc;
+    int       changed;
+
+    changed = (len == 0 || len > Q2API_AMAZONQ_TOOL_NAME_MAX);
+    n = 0;
+
+    if (len == 0 || !((name[0] >= 'a' && name[0] <= 'z')
+                      || (name[0] >= 'A' && name[0] <= 'Z')))
+    {
+        out[n++] = 't';
+        out[n++] = '_';
+        changed = 1;
+    }
+
+    /* room for "_" and 8 hex digits when the name had to change */
+    max = Q2API_AMAZONQ_TOOL_NAME_MAX - 9;
+
+    for (i = 0; i < len && n < Q2API_AMAZONQ_TOOL_NAME_MAX; i++) {
+        c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_'))
+        {
+            c = '_';
+            changed = 1;
+        }
+
+        out[n++] = c;
+    }
+
+    if (changed) {
+        if (n > max) {
+            n = max;
+        }
+
+        crc = q2api_crc32(0, name, len);
+        n += snprintf(out + n, 10, "_%08x", crc);
+    }
+
+    out[n] = '\0';
+
+    return n;
+}
+
+
+/* the client's name of a tool Amazon Q named "name" */
+static q2api_str_t
+q2api_amazonq_client_tool_name(const q2api_request_t *req, const char *name,
+    size_t len)
+{
+    char                 buf[Q2API_AMAZONQ_TOOL_NAME_MAX + 1];
+    size_t               n;
+    q2api_str_t          found;
+    const q2api_tool_t  *t;
+
+    found.data = name;
+    found.len = len;
+
+    for (t = req ? req->tools : NULL; t != NULL; t = t->next) {
+        n = q2api_amazonq_tool_name(t->name.data, t->name.len, buf);
+
+        if (n == len && memcmp(buf, name, len) == 0) {
+            return t->name;
+        }
+    }
+
+    return found;
+}
+
+
+static int
+q2api_amazonq_tool_name_raw(q2api_buf_t *out, const q2api_str_t *name)
+{
+    char    buf[Q2API_AMAZONQ_TOOL_NAME_MAX + 1];
+    size_t  n;
+
+    n = q2api_amazonq_tool_name(name->data, name->len, buf);
+
+    return q2api_buf_append(out, buf, n);
+}
+
+
+static int
+q2api_amazonq_append_tool_name(q2api_buf_t *out, const q2api_str_t *name)
+{
+    char    buf[Q2API_AMAZONQ_TOOL_NAME_MAX + 1];
+    size_t  n;
+
+    n = q2api_amazonq_tool_name(name->data, name->len, buf);
+
+    return q2api_json_append_string(out, buf, n);
+}
 
 
 /* request ----------------------------------------------------------------- */
@@ -226,95 +328,204 @@ q2api_amazonq_has_tool_results(const q2api_message_t *m)
 
 
 /*
- * There is no system field: like the official CLI the system prompt, a
- * timestamp and the user's text are folded into the current message.  The
- * system prompt goes on every turn, tool-result turns included, so the
- * model keeps its instructions through an agentic loop.
+ * There is no system field: like the official CLI, the system prompt, a
+ * timestamp and the user's text are folded into the current message, in
+ * parts separated by a blank line.  The system prompt goes on every turn,
+ * tool-result turns included, so the model keeps its instructions through
+ * an agentic loop (both Python seeds lose it there).
  */
 static int
 q2api_amazonq_current_content(const q2api_request_t *req,
     const q2api_message_t *last, const q2api_amazonq_opts_t *opts,
     q2api_buf_t *content)
 {
-    char                  stamp[80];
-    size_t                mark;
-    struct tm             tm;
-    static const char    *days[] = { "Sunday", "Monday", "Tuesday",
-                                     "Wednesday", "Thursday", "Friday",
-                                     "Saturday" };
+    int                  docs;
+    char                 line[160];
+    struct tm            tm;
+    q2api_buf_t          prompt;
+    long long            budget;
+    const q2api_tool_t  *t;
+    static const char   *days[] = { "Sunday", "Monday", "Tuesday",
+                                    "Wednesday", "Thursday", "Friday",
+                                    "Saturday" };
 
-    if (req->system.len) {
-        if (q2api_put(content, "--- SYSTEM PROMPT BEGIN ---\n") != Q2API_OK
+#define q2api_part_sep(c)                                                 \
+    ((c)->len == 0 ? Q2API_OK : q2api_put(c, "\n\n"))
+
+    docs = 0;
+
+    for (t = req->tools; t != NULL; t = t->next) {
+        if (t->description.len <= Q2API_AMAZONQ_TOOL_DESC_MAX) {
+            continue;
+        }
+
+        if ((docs++ == 0
+             && q2api_put(content, "--- TOOL DOCUMENTATION BEGIN ---\n")
+                != Q2API_OK)
+            || q2api_put(content, "Tool: ") != Q2API_OK
+            || q2api_amazonq_tool_name_raw(content, &t->name) != Q2API_OK
+            || q2api_put(content, "\nFull Description:\n") != Q2API_OK
+            || q2api_buf_append(content, t->description.data,
+                                t->description.len) != Q2API_OK
+            || q2api_buf_append_byte(content, '\n') != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+    }
+
+    if (docs && q2api_put(content, "--- TOOL DOCUMENTATION END ---")
+                != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    if (req->system.len
+        && (q2api_part_sep(content) != Q2API_OK
+            || q2api_put(content, "--- SYSTEM PROMPT BEGIN ---\n") != Q2API_OK
             || q2api_buf_append(content, req->system.data, req->system.len)
                != Q2API_OK
-            || q2api_put(content, "\n--- SYSTEM PROMPT END ---") != Q2API_OK)
-        {
-            return Q2API_NOMEM;
-        }
-    }
-
-    mark = content->len;
-
-    if (last != NULL) {
-        if (content->len && q2api_put(content, "\n\n") != Q2API_OK) {
-            return Q2API_NOMEM;
-        }
-
-        mark = content->len;
-
-        if (q2api_amazonq_message_text(last, content) != Q2API_OK) {
-            return Q2API_NOMEM;
-        }
-    }
-
-    if (content->len == mark && q2api_amazonq_has_tool_results(last)) {
-        /* a tool-result turn: the results are the message */
-        content->len = mark;
-        if (mark >= 2 && req->system.len) {
-            content->len = mark - 2;
-        }
-
-        return Q2API_OK;
-    }
-
-    gmtime_r(&opts->now, &tm);
-    snprintf(stamp, sizeof(stamp),
-             "Current time: %s, %04d-%02d-%02dT%02d:%02d:%02d.000+00:00\n",
-             days[tm.tm_wday % 7], tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-
-    /* wrap what the user wrote; an empty prompt becomes "Continue" */
+            || q2api_put(content, "\n--- SYSTEM PROMPT END ---") != Q2API_OK))
     {
-        q2api_buf_t  prompt;
-        int          rc;
+        return Q2API_NOMEM;
+    }
 
-        q2api_buf_init(&prompt, 0);
+    q2api_buf_init(&prompt, 0);
 
-        rc = q2api_buf_append(&prompt, content->data + mark,
-                              content->len - mark);
+    if (last != NULL && q2api_amazonq_message_text(last, &prompt) != Q2API_OK)
+    {
+        goto nomem;
+    }
 
-        if (rc == Q2API_OK && prompt.len == 0) {
-            rc = q2api_put(&prompt, Q2API_AMAZONQ_CONTINUE);
-        }
+    /* a tool-result turn without text: the results are the message */
+    if (prompt.len || !q2api_amazonq_has_tool_results(last)) {
+        gmtime_r(&opts->now, &tm);
+        snprintf(line, sizeof(line),
+                 "Current time: %s, %04d-%02d-%02dT%02d:%02d:%02d.000+00:00\n",
+                 days[tm.tm_wday % 7], tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 
-        content->len = mark;
-
-        if (rc != Q2API_OK
+        if (q2api_part_sep(content) != Q2API_OK
             || q2api_put(content, "--- CONTEXT ENTRY BEGIN ---\n") != Q2API_OK
-            || q2api_buf_append_str(content, stamp) != Q2API_OK
+            || q2api_buf_append_str(content, line) != Q2API_OK
             || q2api_put(content, "--- CONTEXT ENTRY END ---\n\n"
                                   "--- USER MESSAGE BEGIN ---\n") != Q2API_OK
-            || q2api_buf_append(content, prompt.data, prompt.len) != Q2API_OK
+            || (prompt.len
+                ? q2api_buf_append(content, prompt.data, prompt.len)
+                : q2api_put(content, Q2API_AMAZONQ_CONTINUE)) != Q2API_OK
             || q2api_put(content, "\n--- USER MESSAGE END ---") != Q2API_OK)
         {
-            q2api_buf_free(&prompt);
+            goto nomem;
+        }
+    }
+
+    q2api_buf_free(&prompt);
+
+    /* the backend has no tool_choice: it is asked for in words */
+    switch (req->ntools ? req->tool_choice : Q2API_TOOL_CHOICE_AUTO) {
+
+    case Q2API_TOOL_CHOICE_ANY:
+        if (q2api_part_sep(content) != Q2API_OK
+            || q2api_put(content, "You must answer by calling one of the "
+                                  "available tools.") != Q2API_OK)
+        {
             return Q2API_NOMEM;
         }
 
-        q2api_buf_free(&prompt);
+        break;
+
+    case Q2API_TOOL_CHOICE_TOOL:
+        if (q2api_part_sep(content) != Q2API_OK
+            || q2api_put(content, "You must answer by calling the tool \"")
+               != Q2API_OK
+            || q2api_amazonq_tool_name_raw(content, &req->tool_choice_name)
+               != Q2API_OK
+            || q2api_put(content, "\".") != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+
+        break;
+
+    case Q2API_TOOL_CHOICE_NONE:
+        if (q2api_part_sep(content) != Q2API_OK
+            || q2api_put(content, "Answer without calling any tool.")
+               != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+
+        break;
+
+    default:
+        break;
     }
 
+    if (req->thinking) {
+        /* Amazon Q thinks when asked in these words; it answers with
+         * <thinking> tags, which the stream side turns into blocks */
+        budget = req->thinking_budget ? req->thinking_budget : 16000;
+        budget = budget < 1024 ? 1024 : budget > 24576 ? 24576 : budget;
+
+        snprintf(line, sizeof(line),
+                 "<thinking_mode>interleaved</thinking_mode>"
+                 "<max_thinking_length>%lld</max_thinking_length>", budget);
+
+        if ((content->len && q2api_buf_append_byte(content, '\n')
+                             != Q2API_OK)
+            || q2api_buf_append_str(content, line) != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+    }
+
+#undef q2api_part_sep
+
     return Q2API_OK;
+
+nomem:
+
+    q2api_buf_free(&prompt);
+
+    return Q2API_NOMEM;
+}
+
+
+/*
+ * An empty description is refused upstream; one over the limit is cut and
+ * its full text goes to the tool documentation section of the message.
+ */
+
+#define Q2API_AMAZONQ_DESC_NOTE                                            \
+    " ... (the full description is in the tool documentation above)"
+
+static int
+q2api_amazonq_append_description(q2api_buf_t *out, const q2api_tool_t *t)
+{
+    size_t  len;
+
+    if (t->description.len == 0) {
+        return q2api_json_append_string(out, t->name.data, t->name.len);
+    }
+
+    if (t->description.len <= Q2API_AMAZONQ_TOOL_DESC_MAX) {
+        return q2api_json_append_string(out, t->description.data,
+                                        t->description.len);
+    }
+
+    /* the cut must not fall inside a UTF-8 sequence */
+    len = q2api_utf8_complete_prefix(t->description.data,
+                                     Q2API_AMAZONQ_TOOL_DESC_MAX
+                                     - (sizeof(Q2API_AMAZONQ_DESC_NOTE) - 1));
+
+    if (q2api_json_append_string(out, t->description.data, len) != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    /* the note goes inside the string, before its closing quote */
+    out->len--;
+
+    return q2api_put(out, Q2API_AMAZONQ_DESC_NOTE "\"");
 }
 
 
@@ -346,16 +557,9 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
                  != Q2API_OK)
                 || q2api_put(out, "{\"toolSpecification\":{\"name\":")
                    != Q2API_OK
-                || q2api_json_append_string(out, t->name.data, t->name.len)
-                   != Q2API_OK
+                || q2api_amazonq_append_tool_name(out, &t->name) != Q2API_OK
                 || q2api_put(out, ",\"description\":") != Q2API_OK
-                || q2api_json_append_string(out,
-                                            t->description.len
-                                            ? t->description.data
-                                            : t->name.data,
-                                            t->description.len
-                                            ? t->description.len
-                                            : t->name.len) != Q2API_OK
+                || q2api_amazonq_append_description(out, t) != Q2API_OK
                 || q2api_put(out, ",\"inputSchema\":{\"json\":") != Q2API_OK
                 || q2api_buf_append(out, t->schema.data, t->schema.len)
                    != Q2API_OK
@@ -377,7 +581,8 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
             continue;
         }
 
-        if (q2api_put(out, n++ ? "," : ",\"toolResults\":[") != Q2API_OK
+        if (q2api_buf_append_str(out, n++ ? "," : ",\"toolResults\":[")
+            != Q2API_OK
             || q2api_put(out, "{\"toolUseId\":") != Q2API_OK
             || q2api_json_append_string(out, b->id.data, b->id.len)
                != Q2API_OK
@@ -415,7 +620,8 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
             continue;
         }
 
-        if (q2api_put(out, n++ ? "," : ",\"images\":[") != Q2API_OK
+        if (q2api_buf_append_str(out, n++ ? "," : ",\"images\":[")
+            != Q2API_OK
             || q2api_put(out, "{\"format\":\"") != Q2API_OK
             || q2api_buf_append(out, b->media_type.data, b->media_type.len)
                != Q2API_OK
@@ -475,13 +681,13 @@ q2api_amazonq_assistant(const q2api_message_t *m, q2api_buf_t *out)
             continue;
         }
 
-        if (q2api_put(out, n++ ? "," : ",\"toolUses\":[") != Q2API_OK
+        if (q2api_buf_append_str(out, n++ ? "," : ",\"toolUses\":[")
+            != Q2API_OK
             || q2api_put(out, "{\"toolUseId\":") != Q2API_OK
             || q2api_json_append_string(out, b->id.data, b->id.len)
                != Q2API_OK
             || q2api_put(out, ",\"name\":") != Q2API_OK
-            || q2api_json_append_string(out, b->name.data, b->name.len)
-               != Q2API_OK
+            || q2api_amazonq_append_tool_name(out, &b->name) != Q2API_OK
             || q2api_put(out, ",\"input\":") != Q2API_OK
             || q2api_buf_append(out, b->data.data, b->data.len) != Q2API_OK
             || q2api_buf_append_byte(out, '}') != Q2API_OK)
@@ -505,9 +711,13 @@ q2api_amazonq_assistant(const q2api_message_t *m, q2api_buf_t *out)
 
 void
 q2api_amazonq_stream_init(q2api_amazonq_stream_t *s,
-    q2api_event_handler_pt handler, void *data)
+    const q2api_request_t *req, q2api_event_handler_pt handler, void *data)
 {
     memset(s, 0, sizeof(q2api_amazonq_stream_t));
+
+    s->req = req;
+    s->parse_thinking = req != NULL && req->thinking;
+    q2api_thinking_init(&s->thinking);
 
     q2api_es_decoder_init(&s->es);
     q2api_buf_init(&s->tool_id, 1024);
@@ -569,6 +779,15 @@ q2api_amazonq_stream_finish(q2api_amazonq_stream_t *s)
         return rc;
     }
 
+    if (s->ended) {
+        return Q2API_OK;
+    }
+
+    rc = q2api_amazonq_text_flush(s);
+    if (rc != Q2API_OK) {
+        return rc;
+    }
+
     /* a tool the service never stopped is closed rather than lost */
     return q2api_amazonq_tool_stop(s);
 }
@@ -597,6 +816,39 @@ q2api_amazonq_emit(q2api_amazonq_stream_t *s, q2api_event_type_e type,
     }
 
     return s->handler(s->data, &ev);
+}
+
+
+static int
+q2api_amazonq_split_emit(void *data, int thinking, const char *p, size_t len)
+{
+    return q2api_amazonq_emit(data, thinking ? Q2API_EV_THINKING
+                                             : Q2API_EV_TEXT, p, len);
+}
+
+
+/* text, split into thinking and text when thinking was asked for */
+static int
+q2api_amazonq_text(q2api_amazonq_stream_t *s, const char *text, size_t len)
+{
+    if (!s->parse_thinking) {
+        return q2api_amazonq_emit(s, Q2API_EV_TEXT, text, len);
+    }
+
+    return q2api_thinking_feed(&s->thinking, text, len,
+                               q2api_amazonq_split_emit, s);
+}
+
+
+/* bytes held back as a possible tag are text after all */
+static int
+q2api_amazonq_text_flush(q2api_amazonq_stream_t *s)
+{
+    if (!s->parse_thinking) {
+        return Q2API_OK;
+    }
+
+    return q2api_thinking_finish(&s->thinking, q2api_amazonq_split_emit, s);
 }
 
 
@@ -723,7 +975,7 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
             return rc;
         }
 
-        return q2api_amazonq_emit(s, Q2API_EV_TEXT, item->valuestring,
+        return q2api_amazonq_text(s, item->valuestring,
                                   strlen(item->valuestring));
     }
 
@@ -736,7 +988,11 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
 
         item = cJSON_GetObjectItemCaseSensitive(p, "text");
         if (cJSON_IsString(item) && item->valuestring[0] != '\0') {
-            rc = q2api_amazonq_tool_stop(s);
+            rc = q2api_amazonq_text_flush(s);
+
+            if (rc == Q2API_OK) {
+                rc = q2api_amazonq_tool_stop(s);
+            }
 
             if (rc == Q2API_OK) {
                 rc = q2api_amazonq_emit(s, Q2API_EV_THINKING,
@@ -775,26 +1031,28 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
             return Q2API_OK;
         }
 
+        /* valueint: cJSON's int, saturated; a cast of valuedouble is
+         * undefined for what does not fit */
         item = cJSON_GetObjectItemCaseSensitive(usage, "uncachedInputTokens");
         if (cJSON_IsNumber(item)) {
-            ev.usage.input_tokens = (long long) item->valuedouble;
+            ev.usage.input_tokens = item->valueint;
         }
 
         item = cJSON_GetObjectItemCaseSensitive(usage, "outputTokens");
         if (cJSON_IsNumber(item)) {
-            ev.usage.output_tokens = (long long) item->valuedouble;
+            ev.usage.output_tokens = item->valueint;
         }
 
         item = cJSON_GetObjectItemCaseSensitive(usage,
                                                 "cacheReadInputTokens");
         if (cJSON_IsNumber(item)) {
-            ev.usage.cache_read_tokens = (long long) item->valuedouble;
+            ev.usage.cache_read_tokens = item->valueint;
         }
 
         item = cJSON_GetObjectItemCaseSensitive(usage,
                                                 "cacheWriteInputTokens");
         if (cJSON_IsNumber(item)) {
-            ev.usage.cache_write_tokens = (long long) item->valuedouble;
+            ev.usage.cache_write_tokens = item->valueint;
         }
 
         return s->handler(s->data, &ev);
@@ -811,7 +1069,8 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
          * local estimate, is what Claude Code's context meter needs.
          */
         ev.usage.context_percent = item->valuedouble;
-        ev.usage.input_tokens = (long long) (item->valuedouble
+        ev.usage.input_tokens = (long long) ((item->valuedouble < 100.0
+                                              ? item->valuedouble : 100.0)
                                              * s->context_window / 100.0);
 
         rc = s->handler(s->data, &ev);
@@ -873,6 +1132,7 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
     size_t       id_len;
     cJSON       *id, *name, *input, *stop;
     const char  *idp;
+    q2api_str_t  client;
 
     id = cJSON_GetObjectItemCaseSensitive(p, "toolUseId");
     name = cJSON_GetObjectItemCaseSensitive(p, "name");
@@ -895,14 +1155,20 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
     if (!s->tool_open || id_len != s->tool_id.len
         || memcmp(idp, s->tool_id.data, id_len) != 0)
     {
+        /* the service repeats frames of a finished tool: drop them, and
+         * leave the tool that is open alone */
+        if (q2api_amazonq_tool_seen(s, idp, id_len)) {
+            return Q2API_OK;
+        }
+
         rc = q2api_amazonq_tool_stop(s);
         if (rc != Q2API_OK) {
             return rc;
         }
 
-        /* the service repeats frames of a finished tool: drop them */
-        if (q2api_amazonq_tool_seen(s, idp, id_len)) {
-            return Q2API_OK;
+        rc = q2api_amazonq_text_flush(s);
+        if (rc != Q2API_OK) {
+            return rc;
         }
 
         q2api_buf_reset(&s->tool_id);
@@ -915,10 +1181,13 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
         s->tool_open = 1;
         s->tool_has_input = 0;
 
-        rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_START,
-                                cJSON_IsString(name) ? name->valuestring : "",
-                                cJSON_IsString(name)
-                                ? strlen(name->valuestring) : 0);
+        client = q2api_amazonq_client_tool_name(s->req,
+                                 cJSON_IsString(name) ? name->valuestring : "",
+                                 cJSON_IsString(name)
+                                 ? strlen(name->valuestring) : 0);
+
+        rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_START, client.data,
+                                client.len);
         if (rc != Q2API_OK) {
             return rc;
         }

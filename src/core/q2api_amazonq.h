@@ -14,6 +14,12 @@
 #include "q2api_buf.h"
 #include "q2api_canon.h"
 #include "q2api_eventstream.h"
+#include "q2api_thinking.h"
+
+
+/* Amazon Q's own limits on tools */
+#define Q2API_AMAZONQ_TOOL_NAME_MAX   64
+#define Q2API_AMAZONQ_TOOL_DESC_MAX   10240
 
 
 typedef struct {
@@ -31,6 +37,8 @@ typedef struct {
     q2api_es_decoder_t       es;
     q2api_event_handler_pt   handler;
     void                    *data;
+    const q2api_request_t   *req;           /* for tool names */
+    q2api_thinking_t         thinking;
 
     long long                context_window;  /* tokens, for the % event */
 
@@ -42,11 +50,22 @@ typedef struct {
     unsigned                 tool_open:1;
     unsigned                 tool_has_input:1;
     unsigned                 ended:1;       /* an error event was sent */
+    unsigned                 parse_thinking:1;
 } q2api_amazonq_stream_t;
 
 
+/* req may be NULL (no tool names to restore, no thinking tags to parse) */
 void q2api_amazonq_stream_init(q2api_amazonq_stream_t *s,
-    q2api_event_handler_pt handler, void *data);
+    const q2api_request_t *req, q2api_event_handler_pt handler, void *data);
+
+/*
+ * The name Amazon Q is given for a client tool name: it accepts
+ * ^[a-zA-Z][a-zA-Z0-9_]*$ up to 64 characters, while MCP tools are named
+ * "mcp__server__do-thing" and may be longer.  A changed name gets a hash of
+ * the original so that two tools never collide; replies are mapped back.
+ * out must hold Q2API_AMAZONQ_TOOL_NAME_MAX + 1 bytes; returns the length.
+ */
+size_t q2api_amazonq_tool_name(const char *name, size_t len, char *out);
 void q2api_amazonq_stream_free(q2api_amazonq_stream_t *s);
 
 /*

@@ -67,6 +67,14 @@ struct q2api_tool_s {
 };
 
 
+typedef enum {
+    Q2API_TOOL_CHOICE_AUTO = 0,
+    Q2API_TOOL_CHOICE_ANY,
+    Q2API_TOOL_CHOICE_TOOL,
+    Q2API_TOOL_CHOICE_NONE
+} q2api_tool_choice_e;
+
+
 typedef struct {
     q2api_arena_t        arena;       /* owns everything below */
     void                *json;        /* the parsed client body (cJSON *);
@@ -79,6 +87,9 @@ typedef struct {
     unsigned             nmessages;
     q2api_tool_t        *tools;
     unsigned             ntools;
+    unsigned             nserver_tools;  /* Anthropic-hosted, dropped */
+    q2api_tool_choice_e  tool_choice;
+    q2api_str_t          tool_choice_name;
 
     long long            max_tokens;  /* -1: not given */
     unsigned             stream:1;

@@ -18,6 +18,7 @@
 #define Q2API_CLAUDE_BLOCK_TEXT      1
 #define Q2API_CLAUDE_BLOCK_THINKING  2
 #define Q2API_CLAUDE_BLOCK_TOOL      3
+#define Q2API_CLAUDE_BLOCK_REDACTED  4
 
 
 struct q2api_claude_block_s {
@@ -44,8 +45,11 @@ static int q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
     q2api_error_t *err);
 static int q2api_claude_parse_thinking(q2api_request_t *req, cJSON *thinking,
     q2api_error_t *err);
+static int q2api_claude_parse_tool_choice(q2api_request_t *req,
+    cJSON *choice, q2api_error_t *err);
 static int q2api_claude_print(q2api_request_t *req, cJSON *item,
     q2api_str_t *out);
+static cJSON *q2api_claude_json(const char *p, size_t len, const char **at);
 static int q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
     const char *s, size_t len);
 
@@ -90,9 +94,8 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
-    root = cJSON_ParseWithLength(body, len);
+    root = q2api_claude_json(body, len, &at);
     if (root == NULL) {
-        at = cJSON_GetErrorPtr();
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
                         "request body is not valid JSON (error near byte "
                         "%ld)", (at && at >= body && at <= body + len)
@@ -125,7 +128,9 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
 
     item = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (item != NULL && !cJSON_IsNull(item)) {
+        /* the bound first: converting a larger double is undefined */
         if (!cJSON_IsNumber(item) || item->valuedouble < 1
+            || item->valuedouble >= 1e18
             || item->valuedouble != (double) (long long) item->valuedouble)
         {
             q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -200,6 +205,58 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         if (q2api_claude_parse_thinking(req, item, err) != Q2API_OK) {
             return Q2API_ERROR;
         }
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+    if (item != NULL && !cJSON_IsNull(item)) {
+        if (q2api_claude_parse_tool_choice(req, item, err) != Q2API_OK) {
+            return Q2API_ERROR;
+        }
+    }
+
+    return Q2API_OK;
+}
+
+
+static int
+q2api_claude_parse_tool_choice(q2api_request_t *req, cJSON *choice,
+    q2api_error_t *err)
+{
+    cJSON  *type, *name;
+
+    type = cJSON_GetObjectItemCaseSensitive(choice, "type");
+
+    if (!cJSON_IsObject(choice) || !cJSON_IsString(type)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "tool_choice: expected an object with a \"type\"");
+        return Q2API_ERROR;
+    }
+
+    if (strcmp(type->valuestring, "auto") == 0) {
+        req->tool_choice = Q2API_TOOL_CHOICE_AUTO;
+
+    } else if (strcmp(type->valuestring, "any") == 0) {
+        req->tool_choice = Q2API_TOOL_CHOICE_ANY;
+
+    } else if (strcmp(type->valuestring, "none") == 0) {
+        req->tool_choice = Q2API_TOOL_CHOICE_NONE;
+
+    } else if (strcmp(type->valuestring, "tool") == 0) {
+        name = cJSON_GetObjectItemCaseSensitive(choice, "name");
+        if (!cJSON_IsString(name) || name->valuestring[0] == '\0') {
+            q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                            "tool_choice.name: expected a tool name");
+            return Q2API_ERROR;
+        }
+
+        req->tool_choice = Q2API_TOOL_CHOICE_TOOL;
+        req->tool_choice_name = q2api_json_str(name);
+
+    } else {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "tool_choice.type: expected \"auto\", \"any\", "
+                        "\"tool\" or \"none\"");
+        return Q2API_ERROR;
     }
 
     return Q2API_OK;
@@ -661,7 +718,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
             if (q2api_claude_append_text(req, &b->text,
                                          "[image omitted: the backend does "
                                          "not accept images in tool "
-                                         "results]", 66)
+                                         "results]", 67)
                 != Q2API_OK)
             {
                 q2api_error_set(err, Q2API_ERR_API, "out of memory");
@@ -708,6 +765,7 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
         if (cJSON_IsString(type) && strcmp(type->valuestring, "custom") != 0
             && schema == NULL)
         {
+            req->nserver_tools++;
             i++;
             continue;
         }
@@ -776,7 +834,9 @@ q2api_claude_parse_thinking(q2api_request_t *req, cJSON *thinking,
 
     if (strcmp(type->valuestring, "enabled") == 0) {
         budget = cJSON_GetObjectItemCaseSensitive(thinking, "budget_tokens");
-        if (!cJSON_IsNumber(budget) || budget->valuedouble < 1) {
+        if (!cJSON_IsNumber(budget) || budget->valuedouble < 1
+            || budget->valuedouble >= 1e18)
+        {
             q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
                             "thinking.budget_tokens: expected a positive "
                             "integer");
@@ -819,6 +879,39 @@ q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out)
     cJSON_free(p);
 
     return out->data ? Q2API_OK : Q2API_NOMEM;
+}
+
+
+/*
+ * cJSON_ParseWithLength() stops after the first value and ignores what
+ * follows; a document is valid only if nothing but blanks comes after it.
+ * *at: where the error is.
+ */
+static cJSON *
+q2api_claude_json(const char *p, size_t len, const char **at)
+{
+    cJSON       *root;
+    const char  *end;
+
+    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+    if (root == NULL) {
+        *at = cJSON_GetErrorPtr();
+        return NULL;
+    }
+
+    while (end < p + len
+           && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+    {
+        end++;
+    }
+
+    if (end < p + len) {
+        cJSON_Delete(root);
+        *at = end;
+        return NULL;
+    }
+
+    return root;
 }
 
 
@@ -1071,6 +1164,11 @@ q2api_claude_stream_ping(q2api_claude_stream_t *s)
         return Q2API_OK;
     }
 
+    if (!s->started) {
+        /* nothing may come before message_start, which pings itself */
+        return q2api_claude_begin(s);
+    }
+
     return q2api_sse_event(s->out, "ping", ping, sizeof(ping) - 1);
 }
 
@@ -1101,6 +1199,13 @@ q2api_claude_block_new(q2api_claude_stream_t *s, int type,
     q2api_buf_init(&b->text, 0);
     q2api_buf_init(&b->signature, 0);
 
+    if (type == Q2API_CLAUDE_BLOCK_REDACTED
+        && q2api_buf_append(&b->text, ev->text.data, ev->text.len)
+           != Q2API_OK)
+    {
+        return NULL;
+    }
+
     if (type == Q2API_CLAUDE_BLOCK_TOOL) {
         b->id = strndup(ev->id.data ? ev->id.data : "", ev->id.len);
         b->name = strndup(ev->name.data ? ev->name.data : "", ev->name.len);
@@ -1121,7 +1226,9 @@ q2api_claude_open(q2api_claude_stream_t *s, int type, const q2api_event_t *ev)
 {
     q2api_buf_t  *b;
 
-    if (s->open == type && type != Q2API_CLAUDE_BLOCK_TOOL) {
+    if (s->open == type && type != Q2API_CLAUDE_BLOCK_TOOL
+        && type != Q2API_CLAUDE_BLOCK_REDACTED)
+    {
         return Q2API_OK;
     }
 
@@ -1164,6 +1271,19 @@ q2api_claude_open(q2api_claude_stream_t *s, int type, const q2api_event_t *ev)
     case Q2API_CLAUDE_BLOCK_THINKING:
         if (q2api_claude_put(s, "{\"type\":\"thinking\",\"thinking\":\"\","
                                 "\"signature\":\"\"}") != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+
+        break;
+
+    case Q2API_CLAUDE_BLOCK_REDACTED:
+        /* arrives whole in its start event, with no deltas */
+        if (q2api_claude_put(s, "{\"type\":\"redacted_thinking\","
+                                "\"data\":") != Q2API_OK
+            || q2api_json_append_string(b, ev->text.data, ev->text.len)
+               != Q2API_OK
+            || q2api_buf_append_byte(b, '}') != Q2API_OK)
         {
             return Q2API_NOMEM;
         }
@@ -1319,6 +1439,15 @@ q2api_claude_stream_event(void *data, const q2api_event_t *ev)
         return q2api_claude_delta(s, "signature_delta", "signature",
                                   &ev->text);
 
+    case Q2API_EV_REDACTED_THINKING:
+        if (q2api_claude_open(s, Q2API_CLAUDE_BLOCK_REDACTED, ev)
+            != Q2API_OK)
+        {
+            return Q2API_NOMEM;
+        }
+
+        return q2api_claude_close(s);
+
     case Q2API_EV_TOOL_START:
         s->had_tool = 1;
         return q2api_claude_open(s, Q2API_CLAUDE_BLOCK_TOOL, ev);
@@ -1471,6 +1600,18 @@ q2api_claude_write_message(q2api_claude_stream_t *s)
 
             break;
 
+        case Q2API_CLAUDE_BLOCK_REDACTED:
+            if (q2api_buf_append_str(b, "{\"type\":\"redacted_thinking\","
+                                        "\"data\":") != Q2API_OK
+                || q2api_json_append_string(b, (char *) blk->text.data,
+                                            blk->text.len) != Q2API_OK
+                || q2api_buf_append_byte(b, '}') != Q2API_OK)
+            {
+                return Q2API_NOMEM;
+            }
+
+            break;
+
         case Q2API_CLAUDE_BLOCK_THINKING:
             if (q2api_buf_append_str(b, "{\"type\":\"thinking\","
                                         "\"thinking\":") != Q2API_OK
@@ -1504,10 +1645,13 @@ q2api_claude_write_message(q2api_claude_stream_t *s)
              * backend cut it short, an empty object is what Claude Code
              * itself falls back to.
              */
-            input = cJSON_ParseWithLength((char *) blk->text.data,
-                                          blk->text.len);
+            input = q2api_claude_json((char *) blk->text.data,
+                                      blk->text.len, &at);
 
-            if (cJSON_IsObject(input)) {
+            /* copied as it is: it must be UTF-8 to make valid JSON */
+            if (cJSON_IsObject(input)
+                && q2api_utf8_valid((char *) blk->text.data, blk->text.len))
+            {
                 if (q2api_buf_append(b, blk->text.data, blk->text.len)
                     != Q2API_OK)
                 {

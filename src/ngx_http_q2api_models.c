@@ -1,0 +1,347 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * The model table: the built-in Claude models, plus and over them the
+ * q2api_model entries of the location; client names resolved to backend
+ * ids; GET /v1/models and /v1/models/{id} in Anthropic's shape.
+ */
+
+
+#include "ngx_http_q2api.h"
+#include "q2api_json.h"
+#include "q2api_models.h"
+
+
+typedef struct {
+    const q2api_model_t  **list;
+    ngx_uint_t             n;
+} ngx_http_q2api_model_list_t;
+
+
+static ngx_int_t ngx_http_q2api_models_collect(ngx_http_request_t *r,
+    ngx_http_q2api_loc_conf_t *qlcf, ngx_http_q2api_model_list_t *ml);
+static ngx_int_t ngx_http_q2api_model_json(q2api_buf_t *b,
+    const q2api_model_t *m);
+
+
+char *
+ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_q2api_loc_conf_t *qlcf = conf;
+
+    char           *p;
+    ngx_str_t      *value;
+    ngx_uint_t      i;
+    q2api_model_t  *m;
+
+    value = cf->args->elts;
+
+    if (qlcf->models == NGX_CONF_UNSET_PTR || qlcf->models == NULL) {
+        qlcf->models = ngx_array_create(cf->pool, 4, sizeof(q2api_model_t));
+        if (qlcf->models == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    m = ngx_array_push(qlcf->models);
+    if (m == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the listed id is stored normalised, the way names are looked up */
+    p = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    i = 0;
+
+    if (q2api_model_normalize((char *) value[1].data, value[1].len, p,
+                              value[1].len + 1, (int *) &i) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid model name \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    m->id = p;
+    m->upstream = (char *) value[2].data;
+    m->display = (char *) (cf->args->nelts > 3 ? value[3].data
+                                                : value[1].data);
+    m->created = "2025-01-01T00:00:00Z";
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A client's model name to the backend id: the location's own entries
+ * first, then the built-in table, then q2api_default_model.
+ */
+ngx_int_t
+ngx_http_q2api_resolve_model(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_str_t *upstream, q2api_error_t *err)
+{
+    int                   thinking;
+    char                  name[128];
+    ngx_uint_t            i;
+    q2api_model_t        *m;
+    const q2api_model_t  *bm;
+
+    thinking = 0;
+
+    if (q2api_model_normalize(ctx->req.model.data, ctx->req.model.len,
+                              name, sizeof(name), &thinking)
+        == 0)
+    {
+        goto unknown;
+    }
+
+    if (thinking) {
+        /* "<model>-thinking" asks for thinking as the request would */
+        ctx->req.thinking = 1;
+    }
+
+    if (ctx->conf->models) {
+        m = ctx->conf->models->elts;
+
+        for (i = 0; i < ctx->conf->models->nelts; i++) {
+            if (ngx_strcmp(m[i].id, name) == 0) {
+                upstream->data = m[i].upstream;
+                upstream->len = ngx_strlen(m[i].upstream);
+                return NGX_OK;
+            }
+        }
+    }
+
+    bm = q2api_model_builtin(name);
+
+    if (bm != NULL) {
+        upstream->data = bm->upstream;
+        upstream->len = ngx_strlen(bm->upstream);
+        return NGX_OK;
+    }
+
+unknown:
+
+    if (ctx->conf->default_model.len) {
+        upstream->data = (char *) ctx->conf->default_model.data;
+        upstream->len = ctx->conf->default_model.len;
+        return NGX_OK;
+    }
+
+    q2api_error_set(err, Q2API_ERR_NOT_FOUND, "model: %.*s",
+                    (int) ngx_min(ctx->req.model.len, 200),
+                    ctx->req.model.data);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_models_collect(ngx_http_request_t *r,
+    ngx_http_q2api_loc_conf_t *qlcf, ngx_http_q2api_model_list_t *ml)
+{
+    ngx_uint_t            i, j, n;
+    q2api_model_t        *m;
+    const q2api_model_t  *bm;
+
+    n = qlcf->models ? qlcf->models->nelts : 0;
+
+    for (bm = q2api_builtin_models; bm->id; bm++) {
+        n++;
+    }
+
+    ml->list = ngx_palloc(r->pool, n * sizeof(q2api_model_t *));
+    if (ml->list == NULL) {
+        return NGX_ERROR;
+    }
+
+    ml->n = 0;
+
+    if (qlcf->models) {
+        m = qlcf->models->elts;
+
+        for (i = 0; i < qlcf->models->nelts; i++) {
+            ml->list[ml->n++] = &m[i];
+        }
+    }
+
+    /* built-ins not redefined by the location */
+    for (bm = q2api_builtin_models; bm->id; bm++) {
+        for (j = 0; j < ml->n; j++) {
+            if (ngx_strcmp(ml->list[j]->id, bm->id) == 0) {
+                break;
+            }
+        }
+
+        if (j == ml->n) {
+            ml->list[ml->n++] = bm;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_model_json(q2api_buf_t *b, const q2api_model_t *m)
+{
+    if (q2api_buf_append_str(b, "{\"type\":\"model\",\"id\":") != Q2API_OK
+        || q2api_json_append_string(b, m->id, ngx_strlen(m->id)) != Q2API_OK
+        || q2api_buf_append_str(b, ",\"display_name\":") != Q2API_OK
+        || q2api_json_append_string(b, m->display, ngx_strlen(m->display))
+           != Q2API_OK
+        || q2api_buf_append_str(b, ",\"created_at\":") != Q2API_OK
+        || q2api_json_append_string(b, m->created, ngx_strlen(m->created))
+           != Q2API_OK
+        || q2api_buf_append_byte(b, '}') != Q2API_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET .../models (id == NULL) and .../models/{id} */
+ngx_int_t
+ngx_http_q2api_models_handler(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id)
+{
+    char                         name[128];
+    int                          thinking;
+    ngx_int_t                    rc, limit;
+    ngx_str_t                    value;
+    ngx_uint_t                   i, first, last;
+    q2api_buf_t                  b;
+    ngx_http_q2api_model_list_t  ml;
+
+    if (ngx_http_q2api_models_collect(r, ctx->conf, &ml) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q2api_buf_init(&b, 0);
+
+    if (id != NULL) {
+        thinking = 0;
+
+        if (q2api_model_normalize((char *) id->data, id->len, name,
+                                  sizeof(name), &thinking) != 0)
+        {
+            for (i = 0; i < ml.n; i++) {
+                if (ngx_strcmp(ml.list[i]->id, name) == 0) {
+                    break;
+                }
+            }
+
+        } else {
+            i = ml.n;
+        }
+
+        if (i == ml.n) {
+            q2api_buf_free(&b);
+
+            ngx_memzero(name, sizeof(name));
+            ngx_snprintf((u_char *) name, sizeof(name) - 1, "model: %V", id);
+
+            return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_NOT_FOUND,
+                                             name);
+        }
+
+        if (ngx_http_q2api_model_json(&b, ml.list[i]) != NGX_OK) {
+            goto failed;
+        }
+
+        goto send;
+    }
+
+    /* Anthropic's pagination: limit, after_id, before_id */
+    limit = 20;
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &value) == NGX_OK) {
+        limit = ngx_atoi(value.data, value.len);
+
+        if (limit < 1 || limit > 1000) {
+            q2api_buf_free(&b);
+            return ngx_http_q2api_send_error(r, ctx,
+                                             Q2API_ERR_INVALID_REQUEST,
+                                             "limit: expected an integer "
+                                             "from 1 to 1000");
+        }
+    }
+
+    first = 0;
+    last = ml.n;
+
+    if (ngx_http_arg(r, (u_char *) "after_id", 8, &value) == NGX_OK) {
+        for (i = 0; i < ml.n; i++) {
+            if (ngx_strlen(ml.list[i]->id) == value.len
+                && ngx_strncmp(ml.list[i]->id, value.data, value.len) == 0)
+            {
+                first = i + 1;
+                break;
+            }
+        }
+
+    } else if (ngx_http_arg(r, (u_char *) "before_id", 9, &value) == NGX_OK)
+    {
+        for (i = 0; i < ml.n; i++) {
+            if (ngx_strlen(ml.list[i]->id) == value.len
+                && ngx_strncmp(ml.list[i]->id, value.data, value.len) == 0)
+            {
+                last = i;
+                first = last > (ngx_uint_t) limit ? last - limit : 0;
+                break;
+            }
+        }
+    }
+
+    if (last > first + limit) {
+        last = first + limit;
+    }
+
+    if (q2api_buf_append_str(&b, "{\"data\":[") != Q2API_OK) {
+        goto failed;
+    }
+
+    for (i = first; i < last; i++) {
+        if ((i > first && q2api_buf_append_byte(&b, ',') != Q2API_OK)
+            || ngx_http_q2api_model_json(&b, ml.list[i]) != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (q2api_buf_append_str(&b, last < ml.n ? "],\"has_more\":true"
+                                             : "],\"has_more\":false")
+        != Q2API_OK
+        || q2api_buf_append_str(&b, ",\"first_id\":") != Q2API_OK
+        || (first < last
+            ? q2api_json_append_string(&b, ml.list[first]->id,
+                                       ngx_strlen(ml.list[first]->id))
+            : q2api_buf_append_str(&b, "null")) != Q2API_OK
+        || q2api_buf_append_str(&b, ",\"last_id\":") != Q2API_OK
+        || (first < last
+            ? q2api_json_append_string(&b, ml.list[last - 1]->id,
+                                       ngx_strlen(ml.list[last - 1]->id))
+            : q2api_buf_append_str(&b, "null")) != Q2API_OK
+        || q2api_buf_append_byte(&b, '}') != Q2API_OK)
+    {
+        goto failed;
+    }
+
+send:
+
+    rc = ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK, b.data, b.len);
+    q2api_buf_free(&b);
+
+    return rc;
+
+failed:
+
+    q2api_buf_free(&b);
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
