@@ -446,7 +446,8 @@ never|message_stop
 
 === TEST 24b: an exception right behind the text, before a byte was sent: an HTTP error
 --- mock eval
-{ events => [ event('assistantResponseEvent', { content => 'partial' }),
+{ split => 65536,
+  events => [ event('assistantResponseEvent', { content => 'partial' }),
               exception_event('InternalServerException', { message => 'boom' }) ] }
 --- request
 POST /v1/messages

@@ -49,7 +49,8 @@ static int q2api_amazonq_text(q2api_amazonq_stream_t *s, const char *text,
 static int q2api_amazonq_text_flush(q2api_amazonq_stream_t *s);
 
 
-#define q2api_put(b, lit)  q2api_buf_append(b, lit, sizeof(lit) - 1)
+/* string literals only: "" lit does not compile for a pointer */
+#define q2api_put(b, lit)  q2api_buf_append(b, "" lit, sizeof(lit) - 1)
 
 
 size_t
@@ -1071,7 +1072,8 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
         ev.usage.context_percent = item->valuedouble;
         ev.usage.input_tokens = (long long) ((item->valuedouble < 100.0
                                               ? item->valuedouble : 100.0)
-                                             * s->context_window / 100.0);
+                                             * s->context_window / 100.0
+                                             + 0.5);
 
         rc = s->handler(s->data, &ev);
 
@@ -1106,6 +1108,11 @@ q2api_amazonq_tool_seen(q2api_amazonq_stream_t *s, const char *id,
 {
     const unsigned char  *p, *end;
     size_t                n;
+
+    if (s->seen_tools.len == 0) {
+        /* data may be NULL: no arithmetic on it */
+        return 0;
+    }
 
     p = s->seen_tools.data;
     end = p + s->seen_tools.len;

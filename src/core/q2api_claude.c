@@ -899,9 +899,8 @@ q2api_claude_json(const char *p, size_t len, const char **at)
         return NULL;
     }
 
-    while (end < p + len
-           && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-    {
+    /* what cJSON itself skips as blanks */
+    while (end < p + len && (unsigned char) *end <= ' ') {
         end++;
     }
 
@@ -1075,8 +1074,9 @@ q2api_claude_emit(q2api_claude_stream_t *s, const char *name)
 }
 
 
+/* string literals only: "" lit does not compile for a pointer */
 #define q2api_claude_put(s, lit)                                           \
-    q2api_buf_append(&(s)->scratch, lit, sizeof(lit) - 1)
+    q2api_buf_append(&(s)->scratch, "" lit, sizeof(lit) - 1)
 
 
 static int
@@ -1561,8 +1561,10 @@ q2api_claude_stream_finish(q2api_claude_stream_t *s)
 static int
 q2api_claude_write_message(q2api_claude_stream_t *s)
 {
-    int                    i;
+    int                    i, rc;
+    char                  *printed;
     cJSON                 *input;
+    const char            *at;
     q2api_buf_t           *b;
     q2api_claude_block_t  *blk;
 
@@ -1648,25 +1650,25 @@ q2api_claude_write_message(q2api_claude_stream_t *s)
             input = q2api_claude_json((char *) blk->text.data,
                                       blk->text.len, &at);
 
-            /* copied as it is: it must be UTF-8 to make valid JSON */
+            /*
+             * Printed again rather than copied: cJSON takes more than JSON
+             * ("01", "1.", control characters as blanks); and the bytes of
+             * its strings go out as they came, so they must be UTF-8.
+             */
+            printed = NULL;
+
             if (cJSON_IsObject(input)
                 && q2api_utf8_valid((char *) blk->text.data, blk->text.len))
             {
-                if (q2api_buf_append(b, blk->text.data, blk->text.len)
-                    != Q2API_OK)
-                {
-                    cJSON_Delete(input);
-                    return Q2API_NOMEM;
-                }
-
-            } else if (q2api_buf_append_str(b, "{}") != Q2API_OK) {
-                cJSON_Delete(input);
-                return Q2API_NOMEM;
+                printed = cJSON_PrintUnformatted(input);
             }
 
             cJSON_Delete(input);
 
-            if (q2api_buf_append_byte(b, '}') != Q2API_OK) {
+            rc = q2api_buf_append_str(b, printed ? printed : "{}");
+            cJSON_free(printed);
+
+            if (rc != Q2API_OK || q2api_buf_append_byte(b, '}') != Q2API_OK) {
                 return Q2API_NOMEM;
             }
         }

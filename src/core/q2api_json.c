@@ -127,6 +127,11 @@ q2api_json_append_string(q2api_buf_t *b, const char *s, size_t len)
         return Q2API_NOMEM;
     }
 
+    if (len == 0) {
+        /* s may be NULL (an empty buffer): no arithmetic on it */
+        return q2api_buf_append_byte(b, '"');
+    }
+
     p = (const unsigned char *) s;
     end = p + len;
     run = p;
