@@ -12,6 +12,10 @@
 
 
 static ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_q2api_init_process(ngx_cycle_t *cycle);
+static void ngx_http_q2api_exit_process(ngx_cycle_t *cycle);
+static char *ngx_http_q2api_select(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_q2api_init(ngx_conf_t *cf);
 static void *ngx_http_q2api_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -74,6 +78,48 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       0,
       NULL },
 
+    { ngx_string("q2api_store_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_q2api_main_conf_t, store_interval),
+      NULL },
+
+    { ngx_string("q2api_max_errors"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_q2api_main_conf_t, max_errors),
+      NULL },
+
+    { ngx_string("q2api_select"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_q2api_select,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("q2api_affinity_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, affinity_timeout),
+      NULL },
+
+    { ngx_string("q2api_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, max_attempts),
+      NULL },
+
+    { ngx_string("q2api_account_header_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_q2api_api_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, account_header_keys),
+      NULL },
+
     { ngx_string("q2api_amazonq_location"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -92,7 +138,7 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_q2api_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_q2api_loc_conf_t, api_keys),
       NULL },
 
     { ngx_string("q2api_model"),
@@ -149,10 +195,10 @@ ngx_module_t  ngx_http_q2api_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_q2api_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_q2api_exit_process,           /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -231,10 +277,12 @@ ngx_http_q2api_create_main_conf(ngx_conf_t *cf)
      *
      *     qmcf->pool = NULL;
      *     qmcf->shm_zone = NULL;
-     *     qmcf->store_path = { 0, NULL };
+     *     qmcf->store = NULL;
      */
 
     qmcf->zone_implicit = NGX_CONF_UNSET;
+    qmcf->store_interval = NGX_CONF_UNSET_MSEC;
+    qmcf->max_errors = NGX_CONF_UNSET_UINT;
 
     return qmcf;
 }
@@ -245,15 +293,32 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_q2api_main_conf_t *qmcf = conf;
 
-    ngx_str_t  name = ngx_string("q2api");
+    ngx_str_t                name = ngx_string("q2api");
+    ngx_http_q2api_store_t  *st;
 
-    if (qmcf->store_path.len == 0) {
-        ngx_str_set(&qmcf->store_path, "q2api/accounts.json");
+    ngx_conf_init_msec_value(qmcf->store_interval, 1000);
+
+    /* q2api's MAX_ERROR_COUNT */
+    ngx_conf_init_uint_value(qmcf->max_errors, 100);
+
+    if (qmcf->store == NULL) {
+        /* the embedded default: a JSON file under the prefix */
+        st = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_store_t));
+        if (st == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        st->ops = &ngx_http_q2api_store_file_ops;
+        ngx_str_set(&st->target, "q2api/accounts.json");
+
+        if (ngx_conf_full_name(cf->cycle, &st->target, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        qmcf->store = st;
     }
 
-    if (ngx_conf_full_name(cf->cycle, &qmcf->store_path, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
+    qmcf->store->interval = qmcf->store_interval;
 
     /*
      * A location with q2api_pass but no q2api_zone gets a default zone, so
@@ -269,10 +334,48 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (qmcf->pool != NULL) {
-        qmcf->pool->store_path = qmcf->store_path;
+        qmcf->pool->store = qmcf->store;
+        qmcf->pool->max_errors = qmcf->max_errors;
+        qmcf->store->pool = qmcf->pool;
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_q2api_module);
+
+    if (qmcf == NULL || qmcf->pool == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_q2api_store_init_process(cycle, qmcf->store);
+}
+
+
+static void
+ngx_http_q2api_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_q2api_module);
+
+    if (qmcf == NULL || qmcf->pool == NULL) {
+        return;
+    }
+
+    ngx_http_q2api_store_exit_process(qmcf->store);
 }
 
 
@@ -299,6 +402,11 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
     qlcf->api_keys = NGX_CONF_UNSET_PTR;
     qlcf->models = NGX_CONF_UNSET_PTR;
     qlcf->ping_interval = NGX_CONF_UNSET_MSEC;
+    qlcf->strategy = NGX_CONF_UNSET_UINT;
+    qlcf->affinity = NGX_CONF_UNSET;
+    qlcf->affinity_timeout = NGX_CONF_UNSET;
+    qlcf->max_attempts = NGX_CONF_UNSET_UINT;
+    qlcf->account_header_keys = NGX_CONF_UNSET_PTR;
 
     return qlcf;
 }
@@ -350,6 +458,21 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * of this one cut idle connections after 60-100 s */
     ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval,
                               10000);
+
+    ngx_conf_merge_uint_value(conf->strategy, prev->strategy,
+                              NGX_HTTP_Q2API_SELECT_RANDOM);
+    ngx_conf_merge_value(conf->affinity, prev->affinity, 0);
+    ngx_conf_merge_sec_value(conf->affinity_timeout, prev->affinity_timeout,
+                             1800);
+    ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 3);
+    ngx_conf_merge_ptr_value(conf->account_header_keys,
+                             prev->account_header_keys, NULL);
+
+    if (conf->max_attempts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api_max_attempts must be at least 1");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->amazonq_location.data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -479,22 +602,90 @@ ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_q2api_main_conf_t *qmcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t               *value;
+    ngx_http_q2api_store_t  *st;
 
-    if (qmcf->store_path.len) {
+    if (qmcf->store) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "file") != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid q2api_store type \"%V\", "
-                           "it must be \"file\"", &value[1]);
+    st = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_store_t));
+    if (st == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    qmcf->store_path = value[2];
+    st->target = value[2];
+
+    if (ngx_strcmp(value[1].data, "file") == 0) {
+        st->ops = &ngx_http_q2api_store_file_ops;
+
+        if (ngx_conf_full_name(cf->cycle, &st->target, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_strcmp(value[1].data, "postgres") == 0) {
+        st->ops = &ngx_http_q2api_store_pg_ops;
+
+        if (ngx_http_q2api_store_pg_conf(cf, st) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid q2api_store type \"%V\", "
+                           "it must be \"file\" or \"postgres\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    qmcf->store = st;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_q2api_select(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_q2api_loc_conf_t *qlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (qlcf->strategy != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    qlcf->strategy = NGX_HTTP_Q2API_SELECT_RANDOM;
+    qlcf->affinity = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "random") == 0) {
+            qlcf->strategy = NGX_HTTP_Q2API_SELECT_RANDOM;
+
+        } else if (ngx_strcmp(value[i].data, "round_robin") == 0) {
+            qlcf->strategy = NGX_HTTP_Q2API_SELECT_ROUND_ROBIN;
+
+        } else if (ngx_strcmp(value[i].data, "least_used") == 0) {
+            qlcf->strategy = NGX_HTTP_Q2API_SELECT_LEAST_USED;
+
+        } else if (ngx_strcmp(value[i].data, "affinity") == 0) {
+            qlcf->affinity = 1;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid q2api_select \"%V\", it must be "
+                               "\"random\", \"round_robin\", "
+                               "\"least_used\" or \"affinity\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }
@@ -503,14 +694,15 @@ ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_q2api_loc_conf_t *qlcf = conf;
+    ngx_str_t     *value, *key;
+    ngx_uint_t     i;
+    ngx_array_t  **keys;
 
-    ngx_str_t   *value, *key;
-    ngx_uint_t   i;
+    keys = (ngx_array_t **) ((char *) conf + cmd->offset);
 
-    if (qlcf->api_keys == NGX_CONF_UNSET_PTR) {
-        qlcf->api_keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (qlcf->api_keys == NULL) {
+    if (*keys == NGX_CONF_UNSET_PTR) {
+        *keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*keys == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -520,12 +712,12 @@ ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 1; i < cf->args->nelts; i++) {
         if (value[i].len < 8) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "q2api_api_key: a key must have at least "
-                               "8 characters");
+                               "\"%V\": a key must have at least "
+                               "8 characters", &cmd->name);
             return NGX_CONF_ERROR;
         }
 
-        key = ngx_array_push(qlcf->api_keys);
+        key = ngx_array_push(*keys);
         if (key == NULL) {
             return NGX_CONF_ERROR;
         }

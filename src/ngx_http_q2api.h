@@ -18,6 +18,9 @@
 #include "q2api_claude.h"
 #include "q2api_amazonq.h"
 
+#include "ngx_http_q2api_pool.h"
+#include "ngx_http_q2api_store.h"
+
 
 #define NGX_HTTP_Q2API_FRONT_CLAUDE     1
 
@@ -32,22 +35,13 @@
 #define NGX_HTTP_Q2API_ERROR_BODY_MAX   4096
 
 
-typedef struct ngx_http_q2api_pool_sh_s  ngx_http_q2api_pool_sh_t;
-
-/* per cycle; the shared part is behind sh */
-typedef struct {
-    ngx_http_q2api_pool_sh_t  *sh;
-    ngx_slab_pool_t           *shpool;
-    ngx_shm_zone_t            *shm_zone;
-    ngx_str_t                  store_path;
-} ngx_http_q2api_pool_t;
-
-
 typedef struct {
     ngx_http_q2api_pool_t     *pool;
     ngx_shm_zone_t            *shm_zone;
-    ngx_str_t                  store_path;
+    ngx_http_q2api_store_t    *store;
     ngx_flag_t                 zone_implicit;
+    ngx_msec_t                 store_interval;
+    ngx_uint_t                 max_errors;
 } ngx_http_q2api_main_conf_t;
 
 
@@ -60,6 +54,11 @@ typedef struct {
     ngx_array_t               *models;        /* of q2api_model_t */
     ngx_str_t                  default_model;
     ngx_msec_t                 ping_interval;
+    ngx_uint_t                 strategy;      /* q2api_select */
+    ngx_flag_t                 affinity;
+    time_t                     affinity_timeout;
+    ngx_uint_t                 max_attempts;
+    ngx_array_t               *account_header_keys;
 } ngx_http_q2api_loc_conf_t;
 
 
@@ -70,15 +69,6 @@ typedef enum {
     NGX_HTTP_Q2API_EP_MODELS,
     NGX_HTTP_Q2API_EP_MODEL
 } ngx_http_q2api_endpoint_e;
-
-
-/* the account chosen for one attempt, copied out of shared memory */
-typedef struct {
-    ngx_str_t                  id;
-    ngx_str_t                  access_token;
-    ngx_str_t                  profile_arn;
-    ngx_uint_t                 type;
-} ngx_http_q2api_pick_t;
 
 
 typedef struct ngx_http_q2api_ctx_s  ngx_http_q2api_ctx_t;
@@ -129,6 +119,14 @@ struct ngx_http_q2api_ctx_s {
 
     q2api_err_e                error;         /* failure to report */
     u_char                     error_message[Q2API_ERR_MSG_LEN];
+    ngx_http_q2api_outcome_e   outcome;       /* for the account's health */
+    u_char                     reason[64];
+
+    ngx_str_t                  client_key;
+    ngx_str_t                  affinity;      /* conversation key */
+    ngx_str_t                  want;          /* X-Account-ID */
+    ngx_str_t                 *tried;         /* accounts of this request */
+    time_t                     retry_after;
 
     unsigned                   stream:1;
     unsigned                   committed:1;   /* bytes went to the client */
@@ -178,24 +176,14 @@ ngx_int_t ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_q2api_send_json(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
 
-/* pool */
-ngx_int_t ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-ngx_int_t ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool,
-    ngx_pool_t *p, ngx_http_q2api_pick_t *pick);
-void ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool,
-    ngx_str_t *id, ngx_uint_t success);
-ngx_int_t ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
-    ngx_http_q2api_pick_t *acc, ngx_str_t *label, ngx_flag_t enabled,
-    ngx_uint_t generation);
-void ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool,
-    ngx_uint_t generation);
-ngx_uint_t ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool);
-ngx_http_q2api_pool_t *ngx_http_q2api_pool_create(ngx_conf_t *cf);
+/* store_pg */
+ngx_int_t ngx_http_q2api_store_pg_conf(ngx_conf_t *cf,
+    ngx_http_q2api_store_t *st);
 
 /* store_file */
-ngx_int_t ngx_http_q2api_store_file_load(ngx_http_q2api_pool_t *pool,
-    ngx_str_t *path, ngx_log_t *log);
+ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_pool_t *pool,
+    u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_Q2API_H_INCLUDED_ */

@@ -21,6 +21,15 @@ static void ngx_http_q2api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_count_tokens(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_ping_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_q2api_selection(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_error_t *err);
+static ngx_str_t *ngx_http_q2api_header(ngx_http_request_t *r, char *name);
+static ngx_int_t ngx_http_q2api_no_account(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+static ngx_http_q2api_outcome_e ngx_http_q2api_health_outcome(
+    q2api_health_e health);
 static ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
@@ -197,10 +206,6 @@ ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    if (ctx->conf->api_keys == NULL || ctx->conf->api_keys->nelts == 0) {
-        return NGX_OK;
-    }
-
     key.len = 0;
     key.data = NULL;
 
@@ -241,6 +246,12 @@ ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         } else {
             key.len = 0;
         }
+    }
+
+    ctx->client_key = key;
+
+    if (ctx->conf->api_keys == NULL || ctx->conf->api_keys->nelts == 0) {
+        return NGX_OK;
     }
 
     if (key.len == 0) {
@@ -335,19 +346,16 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "choosing an account";
 
-    rc = ngx_http_q2api_start_attempt(r, ctx);
-
-    if (rc == NGX_DECLINED) {
+    if (ngx_http_q2api_selection(r, ctx, &err) != NGX_OK) {
         ngx_http_finalize_request(r,
-            ngx_http_q2api_send_error(r, ctx, Q2API_ERR_UNAVAILABLE,
-                                      "no usable backend account: the "
-                                      "account pool is empty or every "
-                                      "account is disabled"));
+            ngx_http_q2api_send_error(r, ctx, err.kind, err.message));
         return;
     }
 
+    rc = ngx_http_q2api_start_attempt(r, ctx);
+
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_finalize_request(r, ngx_http_q2api_no_account(r, ctx, rc));
         return;
     }
 
@@ -558,12 +566,179 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
 
 /*
+ * What the pool needs to choose: the conversation's key for affinity, an
+ * account asked for by X-Account-ID, room for the accounts tried.
+ */
+static ngx_int_t
+ngx_http_q2api_selection(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    q2api_error_t *err)
+{
+    ngx_str_t          *keys, *id;
+    ngx_uint_t          i;
+    q2api_block_t      *b;
+    q2api_message_t    *m;
+
+    ctx->tried = ngx_pcalloc(r->pool,
+                             ctx->conf->max_attempts * sizeof(ngx_str_t));
+    if (ctx->tried == NULL) {
+        q2api_error_set(err, Q2API_ERR_API, "out of memory");
+        return NGX_ERROR;
+    }
+
+    id = ngx_http_q2api_header(r, "x-account-id");
+
+    if (id != NULL) {
+        keys = ctx->conf->account_header_keys
+               ? ctx->conf->account_header_keys->elts : NULL;
+
+        for (i = 0; keys && i < ctx->conf->account_header_keys->nelts; i++) {
+            if (keys[i].len == ctx->client_key.len
+                && CRYPTO_memcmp(keys[i].data, ctx->client_key.data,
+                                 keys[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (keys == NULL || i == ctx->conf->account_header_keys->nelts) {
+            q2api_error_set(err, Q2API_ERR_PERMISSION,
+                            "this key may not choose an account "
+                            "(X-Account-ID)");
+            return NGX_ERROR;
+        }
+
+        ctx->want = *id;
+        return NGX_OK;
+    }
+
+    if (!ctx->conf->affinity) {
+        return NGX_OK;
+    }
+
+    /* Claude Code names its session; other clients are known by
+     * metadata.user_id or by how their conversation starts */
+    id = ngx_http_q2api_header(r, "x-claude-code-session-id");
+
+    if (id != NULL) {
+        ctx->affinity = *id;
+
+    } else if (ctx->req.user_id.len) {
+        ctx->affinity.data = (u_char *) ctx->req.user_id.data;
+        ctx->affinity.len = ctx->req.user_id.len;
+
+    } else {
+        m = ctx->req.messages;
+        b = m ? m->blocks : NULL;
+
+        while (b && b->type != Q2API_BLOCK_TEXT) {
+            b = b->next;
+        }
+
+        ctx->affinity.len = ctx->req.system.len + 1 + (b ? b->text.len : 0);
+        ctx->affinity.data = ngx_pnalloc(r->pool, ctx->affinity.len);
+        if (ctx->affinity.data == NULL) {
+            q2api_error_set(err, Q2API_ERR_API, "out of memory");
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(ngx_cpymem(ctx->affinity.data,
+                                         ctx->req.system.data,
+                                         ctx->req.system.len),
+                              "\n", 1),
+                   b ? b->text.data : "", b ? b->text.len : 0);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the value of a request header, or NULL */
+static ngx_str_t *
+ngx_http_q2api_header(ngx_http_request_t *r, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len && h[i].value.len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i].value;
+        }
+    }
+}
+
+
+/* the answer when no attempt could start */
+static ngx_int_t
+ngx_http_q2api_no_account(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    u_char  msg[256];
+
+    if (rc == NGX_BUSY) {
+        ngx_snprintf(msg, sizeof(msg) - 1,
+                     "account \"%V\" is not usable now%Z", &ctx->want);
+        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_UNAVAILABLE,
+                                         (char *) msg);
+    }
+
+    if (rc == NGX_DECLINED && ctx->want.len) {
+        ngx_snprintf(msg, sizeof(msg) - 1, "no account \"%V\"%Z",
+                     &ctx->want);
+        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_NOT_FOUND,
+                                         (char *) msg);
+    }
+
+    if (rc == NGX_DECLINED && ctx->attempts && ctx->failed) {
+        /* every account tried failed: the last failure says why */
+        return ngx_http_q2api_send_error(r, ctx, ctx->error,
+                                         (char *) ctx->error_message);
+    }
+
+    if (rc == NGX_DECLINED && ctx->retry_after > 0) {
+        /* all usable accounts are cooling down: come back then */
+        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_RATE_LIMIT,
+                                         "every backend account is rate "
+                                         "limited; retry later");
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_UNAVAILABLE,
+                                         "no usable backend account: the "
+                                         "account pool is empty or every "
+                                         "account is out of rotation");
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
  * Called when an attempt's subrequest is done ("wake parent request"), and
  * on write readiness while the client request is the active one.
  */
 static void
 ngx_http_q2api_parent_handler(ngx_http_request_t *r)
 {
+    ngx_int_t              rc;
     ngx_http_q2api_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
@@ -576,18 +751,20 @@ ngx_http_q2api_parent_handler(ngx_http_request_t *r)
         return;
     }
 
+    rc = r->connection->error ? NGX_ERROR : ngx_http_q2api_finish(r, ctx);
+
+    if (rc == NGX_DONE) {
+        /* another account is being tried */
+        return;
+    }
+
     ctx->done = 1;
 
     if (ctx->ping.timer_set) {
         ngx_del_timer(&ctx->ping);
     }
 
-    if (r->connection->error) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_q2api_finish(r, ctx));
+    ngx_http_finalize_request(r, rc);
 }
 
 
@@ -618,8 +795,10 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
         ctx->failed = 1;
         ctx->error = ue.client_error;
+        ctx->outcome = ngx_http_q2api_health_outcome(ue.health);
         ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
                     Q2API_ERR_MSG_LEN);
+        ngx_cpystrn(ctx->reason, (u_char *) ue.reason, sizeof(ctx->reason));
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "q2api: account \"%V\" failed with upstream status "
@@ -630,12 +809,29 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         /* the stream broke after the upstream's 200 */
         ctx->failed = 1;
         ctx->error = Q2API_ERR_API;
+        ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
         ngx_cpystrn(ctx->error_message,
                     (u_char *) "the backend stream ended unexpectedly",
                     Q2API_ERR_MSG_LEN);
+        ngx_cpystrn(ctx->reason, (u_char *) "stream cut",
+                    sizeof(ctx->reason));
     }
 
-    ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id, !ctx->failed);
+    if (ctx->failed) {
+        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id,
+                                   ctx->outcome, (char *) ctx->reason, 0, 0);
+
+    } else {
+        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id,
+                                   NGX_HTTP_Q2API_OUT_SUCCESS, NULL,
+                                   ctx->claude.usage.input_tokens >= 0
+                                   ? ctx->claude.usage.input_tokens
+                                   : ctx->claude.input_tokens,
+                                   ctx->claude.usage.output_tokens >= 0
+                                   ? ctx->claude.usage.output_tokens
+                                   : q2api_estimate_tokens(
+                                         ctx->claude.output_bytes));
+    }
 
     if (!ctx->failed) {
 
@@ -659,6 +855,25 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         }
 
     } else {
+
+        /*
+         * Nothing reached the client yet: another account may still give
+         * it one clean answer, unless the request itself was the problem.
+         */
+        if (ctx->outcome != NGX_HTTP_Q2API_OUT_CLIENT
+            && ctx->attempts < ctx->conf->max_attempts)
+        {
+            rc = ngx_http_q2api_retry(r, ctx);
+
+            if (rc == NGX_OK) {
+                return NGX_DONE;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+        }
+
         return ngx_http_q2api_send_error(r, ctx, ctx->error,
                                          (char *) ctx->error_message);
     }
@@ -683,6 +898,75 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 }
 
 
+static ngx_http_q2api_outcome_e
+ngx_http_q2api_health_outcome(q2api_health_e health)
+{
+    switch (health) {
+    case Q2API_HEALTH_CLIENT:
+        return NGX_HTTP_Q2API_OUT_CLIENT;
+    case Q2API_HEALTH_AUTH:
+        return NGX_HTTP_Q2API_OUT_AUTH;
+    case Q2API_HEALTH_SUSPENDED:
+        return NGX_HTTP_Q2API_OUT_SUSPENDED;
+    case Q2API_HEALTH_QUOTA:
+        return NGX_HTTP_Q2API_OUT_QUOTA;
+    case Q2API_HEALTH_THROTTLED:
+        return NGX_HTTP_Q2API_OUT_THROTTLED;
+    case Q2API_HEALTH_CAPACITY:
+        return NGX_HTTP_Q2API_OUT_CAPACITY;
+    default:
+        return NGX_HTTP_Q2API_OUT_ERROR;
+    }
+}
+
+
+/*
+ * The next account, for a request whose attempt failed before anything
+ * reached the client.  NGX_DECLINED: no other account is usable.
+ */
+static ngx_int_t
+ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
+{
+    ngx_int_t   rc;
+    ngx_str_t   failed;
+
+    failed = ctx->attempt->account.id;
+
+    rc = ngx_http_q2api_start_attempt(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_ERROR ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "q2api: account \"%V\" failed (%s), trying account "
+                  "\"%V\"", &failed, ctx->reason, &ctx->attempt->account.id);
+
+    /* the new attempt starts from a clean slate */
+    q2api_buf_reset(&ctx->out);
+    q2api_claude_stream_free(&ctx->claude);
+    q2api_amazonq_stream_free(&ctx->amazonq);
+
+    if (q2api_claude_stream_init(&ctx->claude, &ctx->out, &ctx->req)
+        != Q2API_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    q2api_amazonq_stream_init(&ctx->amazonq, &ctx->req,
+                              ngx_http_q2api_on_event, ctx);
+
+    ctx->in = NULL;
+    ctx->failed = 0;
+    ctx->stream_error = 0;
+    ctx->error = Q2API_ERR_NONE;
+    ctx->error_message[0] = '\0';
+    ctx->reason[0] = '\0';
+
+    return NGX_OK;
+}
+
+
 /*
  * The back end's events go through here on their way to the front end:
  * an error before any byte reached the client is kept for a proper HTTP
@@ -703,6 +987,23 @@ ngx_http_q2api_on_event(void *data, const q2api_event_t *ev)
                       &ctx->attempt->account.id, ctx->error_message);
 
         ctx->failed = 1;
+
+        switch (ev->error) {
+        case Q2API_ERR_RATE_LIMIT:
+            ctx->outcome = NGX_HTTP_Q2API_OUT_THROTTLED;
+            break;
+        case Q2API_ERR_INVALID_REQUEST:
+            ctx->outcome = NGX_HTTP_Q2API_OUT_CLIENT;
+            break;
+        case Q2API_ERR_PERMISSION:
+            ctx->outcome = NGX_HTTP_Q2API_OUT_ERROR;
+            break;
+        default:
+            ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
+        }
+
+        ngx_cpystrn(ctx->reason, (u_char *) "stream exception",
+                    sizeof(ctx->reason));
 
         if (!ctx->committed || !ctx->stream) {
             /* nothing was sent: drop what was prepared */

@@ -1,42 +1,109 @@
 /*
  * Copyright (C) ngx_http_q2api_module authors
  *
- * The account pool in shared memory: every worker reads the same accounts.
- * Accounts live in an rbtree by id (for updates from the store) and in a
- * dense slot array (for selection in constant time whatever the pool
- * size).  Only offsets into the zone's own memory are stored there.
+ * The account pool in shared memory, read and changed by every worker.
+ *
+ * Accounts live in an rbtree by id (for the store and the admin API).
+ * Those usable now are also in a dense rotation array, so that choosing
+ * one costs the same for ten accounts or ten thousand; those cooling down
+ * or waiting for a quota reset sit in a second rbtree ordered by the time
+ * they come back, and return to the rotation when a pick finds them due.
+ * Changed accounts queue up for the store loop.  Conversations bound to an
+ * account (affinity) are a third rbtree with an LRU queue.  Only pointers
+ * into the zone itself are stored.
  */
 
+
+#include <ngx_md5.h>
 
 #include "ngx_http_q2api.h"
 
 
 typedef struct {
-    ngx_rbtree_node_t          node;      /* key: crc32 of the id */
+    ngx_rbtree_node_t          node;          /* key: crc32 of the id */
+    ngx_rbtree_node_t          cool;          /* key: until */
+    ngx_queue_t                dirty;
+    ngx_int_t                  rot;           /* -1: not in rotation */
     ngx_uint_t                 slot;
     ngx_uint_t                 generation;
+    ngx_uint_t                 throttle_level;
+    unsigned                   cooling:1;
+    unsigned                   queued:1;
+
     ngx_uint_t                 type;
     ngx_flag_t                 enabled;
-    ngx_atomic_t               successes;
-    ngx_atomic_t               failures;
-    ngx_str_t                  id;        /* slab copies */
+    ngx_uint_t                 status;
+    time_t                     status_since;
+    time_t                     until;
+    time_t                     token_expires;
+    time_t                     last_used;
+    time_t                     created_at;
+    time_t                     updated_at;
+
+    uint64_t                   successes;
+    uint64_t                   errors;
+    uint64_t                   consecutive_errors;
+    uint64_t                   tokens_in;
+    uint64_t                   tokens_out;
+    uint64_t                   d_successes;
+    uint64_t                   d_errors;
+    uint64_t                   d_tokens_in;
+    uint64_t                   d_tokens_out;
+
+    ngx_str_t                  id;            /* slab copies */
     ngx_str_t                  label;
+    ngx_str_t                  client_id;
+    ngx_str_t                  client_secret;
+    ngx_str_t                  refresh_token;
     ngx_str_t                  access_token;
     ngx_str_t                  profile_arn;
+    ngx_str_t                  other;
+    ngx_str_t                  reason;
+    ngx_str_t                  last_error;
 } ngx_http_q2api_account_t;
 
 
+typedef struct {
+    ngx_rbtree_node_t          node;          /* key: crc32 of the key */
+    ngx_queue_t                lru;
+    u_char                     md5[16];
+    time_t                     last;
+    ngx_str_t                  account;       /* slab copy of the id */
+} ngx_http_q2api_affinity_t;
+
+
 struct ngx_http_q2api_pool_sh_s {
-    ngx_rbtree_t               rbtree;
-    ngx_rbtree_node_t          sentinel;
-    ngx_http_q2api_account_t **slots;
-    ngx_uint_t                 nslots;    /* capacity */
-    ngx_uint_t                 naccounts;
+    ngx_rbtree_t               byid;
+    ngx_rbtree_node_t          byid_sentinel;
+    ngx_rbtree_t               cool;
+    ngx_rbtree_node_t          cool_sentinel;
+    ngx_rbtree_t               aff;
+    ngx_rbtree_node_t          aff_sentinel;
+    ngx_queue_t                aff_lru;
+    ngx_queue_t                dirty;
+
+    ngx_http_q2api_account_t **all;
+    ngx_uint_t                 nall;
+    ngx_uint_t                 allcap;
+    ngx_http_q2api_account_t **rot;
+    ngx_uint_t                 nrot;
+    ngx_uint_t                 rotcap;
+
+    ngx_atomic_t               rr;
     ngx_uint_t                 generation;
+
+    ngx_pid_t                  lease_pid;
+    ngx_msec_t                 lease_beat;
 };
 
 
+#define NGX_HTTP_Q2API_COOLDOWN_BASE   5        /* seconds */
+#define NGX_HTTP_Q2API_COOLDOWN_MAX    300
+
+
 static void ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_q2api_aff_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_q2api_account_t *ngx_http_q2api_pool_lookup(
     ngx_http_q2api_pool_t *pool, ngx_str_t *id);
@@ -44,6 +111,37 @@ static ngx_int_t ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool,
     ngx_str_t *dst, ngx_str_t *src);
 static void ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_t *a);
+static ngx_int_t ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a);
+static void ngx_http_q2api_pool_mark(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a);
+static void ngx_http_q2api_pool_wake(ngx_http_q2api_pool_t *pool,
+    time_t now);
+static ngx_int_t ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a,
+    ngx_pool_t *p, ngx_http_q2api_pick_t *pick);
+static ngx_http_q2api_account_t *ngx_http_q2api_pool_choose(
+    ngx_http_q2api_pool_t *pool, ngx_http_q2api_select_t *sel);
+static ngx_http_q2api_account_t *ngx_http_q2api_pool_affinity(
+    ngx_http_q2api_pool_t *pool, ngx_http_q2api_select_t *sel, time_t now);
+static ngx_int_t ngx_http_q2api_pool_export_one(ngx_http_q2api_account_t *a,
+    ngx_pool_t *p, ngx_http_q2api_account_data_t *d);
+
+
+static const char  *ngx_http_q2api_status_names[] = {
+    "active", "cooling", "quota", "suspended", "token_rejected",
+    "needs_login", "too_many_errors"
+};
+
+
+const char *
+ngx_http_q2api_status_name(ngx_uint_t status)
+{
+    if (status < sizeof(ngx_http_q2api_status_names) / sizeof(char *)) {
+        return ngx_http_q2api_status_names[status];
+    }
+
+    return "unknown";
+}
 
 
 ngx_http_q2api_pool_t *
@@ -66,13 +164,14 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     pool->shm_zone = shm_zone;
 
     if (opool) {
-        /* reload: the accounts and their counters stay; the store is read
-         * again so that edits made to it take effect */
+        /* reload: accounts, state and counters stay in the zone */
         pool->sh = opool->sh;
         pool->shpool = opool->shpool;
 
-        return ngx_http_q2api_store_file_load(pool, &pool->store_path,
-                                              shm_zone->shm.log);
+        /* old workers may still hold the lease while they finish */
+        pool->sh->lease_pid = 0;
+
+        return ngx_http_q2api_store_load(pool, 1, shm_zone->shm.log);
     }
 
     pool->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -82,15 +181,18 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    sh = ngx_slab_alloc(pool->shpool, sizeof(ngx_http_q2api_pool_sh_t));
+    sh = ngx_slab_calloc(pool->shpool, sizeof(ngx_http_q2api_pool_sh_t));
     if (sh == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(sh, sizeof(ngx_http_q2api_pool_sh_t));
-
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
+    ngx_rbtree_init(&sh->byid, &sh->byid_sentinel,
                     ngx_http_q2api_pool_rbtree_insert);
+    ngx_rbtree_init(&sh->cool, &sh->cool_sentinel, ngx_rbtree_insert_value);
+    ngx_rbtree_init(&sh->aff, &sh->aff_sentinel,
+                    ngx_http_q2api_aff_rbtree_insert);
+    ngx_queue_init(&sh->aff_lru);
+    ngx_queue_init(&sh->dirty);
 
     pool->sh = sh;
     pool->shpool->data = sh;
@@ -105,8 +207,7 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(pool->shpool->log_ctx, " in q2api zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
-    return ngx_http_q2api_store_file_load(pool, &pool->store_path,
-                                          shm_zone->shm.log);
+    return ngx_http_q2api_store_load(pool, 0, shm_zone->shm.log);
 }
 
 
@@ -148,6 +249,44 @@ ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
 }
 
 
+static void
+ngx_http_q2api_aff_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t          **p;
+    ngx_http_q2api_affinity_t   *e, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            e = (ngx_http_q2api_affinity_t *) node;
+            t = (ngx_http_q2api_affinity_t *) temp;
+
+            p = (ngx_memcmp(e->md5, t->md5, 16) < 0) ? &temp->left
+                                                     : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
 static ngx_http_q2api_account_t *
 ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 {
@@ -158,8 +297,8 @@ ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
     hash = ngx_crc32_short(id->data, id->len);
 
-    node = pool->sh->rbtree.root;
-    sentinel = pool->sh->rbtree.sentinel;
+    node = pool->sh->byid.root;
+    sentinel = pool->sh->byid.sentinel;
 
     while (node != sentinel) {
 
@@ -183,20 +322,7 @@ ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 }
 
 
-ngx_uint_t
-ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool)
-{
-    ngx_uint_t  gen;
-
-    ngx_shmtx_lock(&pool->shpool->mutex);
-    gen = ++pool->sh->generation;
-    ngx_shmtx_unlock(&pool->shpool->mutex);
-
-    return gen;
-}
-
-
-/* replaces a slab string, reusing its memory when the value is unchanged */
+/* replaces a slab string, reusing it when the value is unchanged */
 static ngx_int_t
 ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
     ngx_str_t *src)
@@ -231,40 +357,175 @@ ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
 }
 
 
+static void
+ngx_http_q2api_pool_set_cstr(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
+    const char *s)
+{
+    ngx_str_t  src;
+
+    src.data = (u_char *) s;
+    src.len = ngx_strlen(s);
+
+    /* on failure the old text stays: a stale reason beats no account */
+    (void) ngx_http_q2api_pool_set_str(pool, dst, &src);
+}
+
+
+/*
+ * Puts an account where its state says: in the rotation when usable, in
+ * the cooling tree when it comes back at a known time.
+ */
+static ngx_int_t
+ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a)
+{
+    ngx_uint_t                  n, usable, cooling;
+    ngx_http_q2api_pool_sh_t   *sh;
+    ngx_http_q2api_account_t  **rot;
+
+    sh = pool->sh;
+
+    usable = a->enabled && a->status == NGX_HTTP_Q2API_ST_ACTIVE
+             && a->access_token.len;
+
+    cooling = a->enabled && a->until
+              && (a->status == NGX_HTTP_Q2API_ST_COOLING
+                  || a->status == NGX_HTTP_Q2API_ST_QUOTA);
+
+    if (a->cooling && (!cooling || (time_t) a->cool.key != a->until)) {
+        ngx_rbtree_delete(&sh->cool, &a->cool);
+        a->cooling = 0;
+    }
+
+    if (cooling && !a->cooling) {
+        a->cool.key = (ngx_rbtree_key_t) a->until;
+        ngx_rbtree_insert(&sh->cool, &a->cool);
+        a->cooling = 1;
+    }
+
+    if (!usable && a->rot >= 0) {
+        /* the last one moves into the hole: the array stays dense */
+        sh->rot[a->rot] = sh->rot[--sh->nrot];
+        sh->rot[a->rot]->rot = a->rot;
+        a->rot = -1;
+    }
+
+    if (usable && a->rot < 0) {
+        if (sh->nrot == sh->rotcap) {
+            n = sh->rotcap ? sh->rotcap * 2 : 64;
+
+            rot = ngx_slab_alloc_locked(pool->shpool, n * sizeof(void *));
+            if (rot == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (sh->rot) {
+                ngx_memcpy(rot, sh->rot, sh->nrot * sizeof(void *));
+                ngx_slab_free_locked(pool->shpool, sh->rot);
+            }
+
+            sh->rot = rot;
+            sh->rotcap = n;
+        }
+
+        a->rot = sh->nrot;
+        sh->rot[sh->nrot++] = a;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_q2api_pool_mark(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a)
+{
+    a->updated_at = ngx_time();
+
+    if (!a->queued) {
+        ngx_queue_insert_tail(&pool->sh->dirty, &a->dirty);
+        a->queued = 1;
+    }
+}
+
+
+/* accounts whose cooldown or quota reset has come are usable again */
+static void
+ngx_http_q2api_pool_wake(ngx_http_q2api_pool_t *pool, time_t now)
+{
+    ngx_rbtree_node_t         *node;
+    ngx_http_q2api_account_t  *a;
+
+    while (pool->sh->cool.root != pool->sh->cool.sentinel) {
+        node = ngx_rbtree_min(pool->sh->cool.root, pool->sh->cool.sentinel);
+
+        if ((time_t) node->key > now) {
+            return;
+        }
+
+        a = (ngx_http_q2api_account_t *)
+            ((u_char *) node - offsetof(ngx_http_q2api_account_t, cool));
+
+        a->status = NGX_HTTP_Q2API_ST_ACTIVE;
+        a->until = 0;
+        a->status_since = now;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason, "");
+
+        if (ngx_http_q2api_pool_place(pool, a) != NGX_OK) {
+            /* no room to grow the rotation: try again at the next pick */
+            return;
+        }
+
+        ngx_http_q2api_pool_mark(pool, a);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool)
+{
+    ngx_uint_t  gen;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+    gen = ++pool->sh->generation;
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return gen;
+}
+
+
 ngx_int_t
 ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
-    ngx_http_q2api_pick_t *acc, ngx_str_t *label, ngx_flag_t enabled,
+    ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation)
 {
     ngx_uint_t                  n;
     ngx_http_q2api_pool_sh_t   *sh;
-    ngx_http_q2api_account_t   *a, **slots;
+    ngx_http_q2api_account_t   *a, **all;
 
     sh = pool->sh;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, &acc->id);
+    a = ngx_http_q2api_pool_lookup(pool, &d->id);
 
     if (a == NULL) {
 
-        if (sh->naccounts == sh->nslots) {
-            n = sh->nslots ? sh->nslots * 2 : 64;
+        if (sh->nall == sh->allcap) {
+            n = sh->allcap ? sh->allcap * 2 : 64;
 
-            slots = ngx_slab_alloc_locked(pool->shpool,
-                                      n * sizeof(ngx_http_q2api_account_t *));
-            if (slots == NULL) {
+            all = ngx_slab_alloc_locked(pool->shpool, n * sizeof(void *));
+            if (all == NULL) {
                 goto nomem;
             }
 
-            if (sh->slots) {
-                ngx_memcpy(slots, sh->slots,
-                           sh->naccounts * sizeof(ngx_http_q2api_account_t *));
-                ngx_slab_free_locked(pool->shpool, sh->slots);
+            if (sh->all) {
+                ngx_memcpy(all, sh->all, sh->nall * sizeof(void *));
+                ngx_slab_free_locked(pool->shpool, sh->all);
             }
 
-            sh->slots = slots;
-            sh->nslots = n;
+            sh->all = all;
+            sh->allcap = n;
         }
 
         a = ngx_slab_calloc_locked(pool->shpool,
@@ -273,30 +534,78 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
             goto nomem;
         }
 
-        if (ngx_http_q2api_pool_set_str(pool, &a->id, &acc->id) != NGX_OK) {
+        if (ngx_http_q2api_pool_set_str(pool, &a->id, &d->id) != NGX_OK) {
             ngx_slab_free_locked(pool->shpool, a);
             goto nomem;
         }
 
-        a->node.key = ngx_crc32_short(acc->id.data, acc->id.len);
-        ngx_rbtree_insert(&sh->rbtree, &a->node);
+        a->rot = -1;
+        a->node.key = ngx_crc32_short(d->id.data, d->id.len);
+        ngx_rbtree_insert(&sh->byid, &a->node);
 
-        a->slot = sh->naccounts;
-        sh->slots[sh->naccounts++] = a;
+        a->slot = sh->nall;
+        sh->all[sh->nall++] = a;
+
+        a->created_at = d->created_at ? d->created_at : ngx_time();
+        fields |= NGX_HTTP_Q2API_SET_CONFIG;
     }
 
-    if (ngx_http_q2api_pool_set_str(pool, &a->label, label) != NGX_OK
-        || ngx_http_q2api_pool_set_str(pool, &a->access_token,
-                                       &acc->access_token) != NGX_OK
-        || ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
-                                       &acc->profile_arn) != NGX_OK)
-    {
+    if (fields & NGX_HTTP_Q2API_SET_CONFIG) {
+        if (ngx_http_q2api_pool_set_str(pool, &a->label, &d->label) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->client_id,
+                                           &d->client_id) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->client_secret,
+                                           &d->client_secret) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                                           &d->refresh_token) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                                           &d->access_token) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
+                                           &d->profile_arn) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->other, &d->other)
+               != NGX_OK)
+        {
+            goto nomem;
+        }
+
+        a->type = d->type;
+        a->enabled = d->enabled;
+        a->token_expires = d->token_expires;
+    }
+
+    if (fields & NGX_HTTP_Q2API_SET_STATE) {
+        if (ngx_http_q2api_pool_set_str(pool, &a->reason, &d->reason)
+            != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->last_error,
+                                           &d->last_error) != NGX_OK)
+        {
+            goto nomem;
+        }
+
+        a->status = d->status;
+        a->status_since = d->status_since;
+        a->until = d->until;
+        a->last_used = d->last_used;
+    }
+
+    if (fields & NGX_HTTP_Q2API_SET_COUNTERS) {
+        /* the store's totals plus what this node counted since */
+        a->successes = d->successes + a->d_successes;
+        a->errors = d->errors + a->d_errors;
+        a->tokens_in = d->tokens_in + a->d_tokens_in;
+        a->tokens_out = d->tokens_out + a->d_tokens_out;
+        a->consecutive_errors = d->consecutive_errors;
+    }
+
+    if (d->updated_at) {
+        a->updated_at = d->updated_at;
+    }
+
+    a->generation = generation;
+
+    if (ngx_http_q2api_pool_place(pool, a) != NGX_OK) {
         goto nomem;
     }
-
-    a->type = acc->type;
-    a->enabled = enabled;
-    a->generation = generation;
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
@@ -310,7 +619,25 @@ nomem:
 }
 
 
-/* drops the accounts the store no longer has */
+ngx_int_t
+ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a != NULL) {
+        ngx_http_q2api_pool_delete(pool, a);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return a ? NGX_OK : NGX_DECLINED;
+}
+
+
 void
 ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
 {
@@ -321,8 +648,8 @@ ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
 
     i = 0;
 
-    while (i < pool->sh->naccounts) {
-        a = pool->sh->slots[i];
+    while (i < pool->sh->nall) {
+        a = pool->sh->all[i];
 
         if (a->generation != generation) {
             ngx_http_q2api_pool_delete(pool, a);
@@ -340,109 +667,632 @@ static void
 ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_t *a)
 {
+    ngx_str_t                 *s;
     ngx_http_q2api_pool_sh_t  *sh;
 
     sh = pool->sh;
 
-    ngx_rbtree_delete(&sh->rbtree, &a->node);
+    a->enabled = 0;
+    (void) ngx_http_q2api_pool_place(pool, a);
 
-    /* the last slot moves into the hole: the array stays dense */
-    sh->slots[a->slot] = sh->slots[--sh->naccounts];
-    sh->slots[a->slot]->slot = a->slot;
-
-    if (a->id.data) {
-        ngx_slab_free_locked(pool->shpool, a->id.data);
+    if (a->queued) {
+        ngx_queue_remove(&a->dirty);
     }
 
-    if (a->label.data) {
-        ngx_slab_free_locked(pool->shpool, a->label.data);
-    }
+    ngx_rbtree_delete(&sh->byid, &a->node);
 
-    if (a->access_token.data) {
-        ngx_slab_free_locked(pool->shpool, a->access_token.data);
-    }
+    sh->all[a->slot] = sh->all[--sh->nall];
+    sh->all[a->slot]->slot = a->slot;
 
-    if (a->profile_arn.data) {
-        ngx_slab_free_locked(pool->shpool, a->profile_arn.data);
+    for (s = &a->id; s <= &a->last_error; s++) {
+        if (s->data) {
+            ngx_slab_free_locked(pool->shpool, s->data);
+        }
     }
 
     ngx_slab_free_locked(pool->shpool, a);
 }
 
 
-/*
- * Random choice among usable accounts: a random slot, then the next usable
- * one.  The copy goes to the request's pool, so that nothing of the zone
- * is used outside the lock.
- */
-ngx_int_t
-ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+static ngx_int_t
+ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     ngx_http_q2api_pick_t *pick)
 {
-    ngx_uint_t                  i, n, start;
-    ngx_http_q2api_account_t   *a;
+    pick->id.data = ngx_pstrdup(p, &a->id);
+    pick->access_token.data = ngx_pstrdup(p, &a->access_token);
+    pick->profile_arn.data = a->profile_arn.len
+                             ? ngx_pstrdup(p, &a->profile_arn) : NULL;
 
-    ngx_shmtx_lock(&pool->shpool->mutex);
-
-    n = pool->sh->naccounts;
-    start = n ? (ngx_uint_t) ngx_random() % n : 0;
-
-    for (i = 0; i < n; i++) {
-        a = pool->sh->slots[(start + i) % n];
-
-        if (!a->enabled || a->access_token.len == 0) {
-            continue;
-        }
-
-        pick->id.data = ngx_pstrdup(p, &a->id);
-        pick->access_token.data = ngx_pstrdup(p, &a->access_token);
-        pick->profile_arn.data = a->profile_arn.len
-                                 ? ngx_pstrdup(p, &a->profile_arn) : NULL;
-
-        if (pick->id.data == NULL || pick->access_token.data == NULL
-            || (a->profile_arn.len && pick->profile_arn.data == NULL))
-        {
-            ngx_shmtx_unlock(&pool->shpool->mutex);
-            return NGX_ERROR;
-        }
-
-        pick->id.len = a->id.len;
-        pick->access_token.len = a->access_token.len;
-        pick->profile_arn.len = a->profile_arn.len;
-        pick->type = a->type;
-
-        ngx_shmtx_unlock(&pool->shpool->mutex);
-
-        return NGX_OK;
+    if (pick->id.data == NULL || pick->access_token.data == NULL
+        || (a->profile_arn.len && pick->profile_arn.data == NULL))
+    {
+        return NGX_ERROR;
     }
 
-    ngx_shmtx_unlock(&pool->shpool->mutex);
+    pick->id.len = a->id.len;
+    pick->access_token.len = a->access_token.len;
+    pick->profile_arn.len = a->profile_arn.len;
+    pick->type = a->type;
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
-void
-ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
-    ngx_uint_t success)
+static ngx_uint_t
+ngx_http_q2api_pool_excluded(ngx_http_q2api_select_t *sel,
+    ngx_http_q2api_account_t *a)
 {
+    ngx_uint_t  i;
+
+    for (i = 0; i < sel->nexclude; i++) {
+        if (sel->exclude[i].len == a->id.len
+            && ngx_memcmp(sel->exclude[i].data, a->id.data, a->id.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The base strategies, all in constant time: a random start (or the
+ * round-robin cursor) and a walk past the few accounts this request
+ * already tried; least_used takes the less used of two random accounts,
+ * which keeps usage within a small constant of even without a heap.
+ */
+static ngx_http_q2api_account_t *
+ngx_http_q2api_pool_choose(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_select_t *sel)
+{
+    ngx_uint_t                  i, n, start;
+    ngx_http_q2api_pool_sh_t   *sh;
+    ngx_http_q2api_account_t   *a, *b;
+
+    sh = pool->sh;
+    n = sh->nrot;
+
+    if (n == 0) {
+        return NULL;
+    }
+
+    if (sel->strategy == NGX_HTTP_Q2API_SELECT_ROUND_ROBIN) {
+        start = (ngx_uint_t) ngx_atomic_fetch_add(&sh->rr, 1) % n;
+
+    } else {
+        start = (ngx_uint_t) ngx_random() % n;
+    }
+
+    a = NULL;
+
+    for (i = 0; i <= sel->nexclude && i < n; i++) {
+        if (!ngx_http_q2api_pool_excluded(sel, sh->rot[(start + i) % n])) {
+            a = sh->rot[(start + i) % n];
+            break;
+        }
+    }
+
+    if (a == NULL || sel->strategy != NGX_HTTP_Q2API_SELECT_LEAST_USED
+        || n == 1)
+    {
+        return a;
+    }
+
+    b = sh->rot[(ngx_uint_t) ngx_random() % n];
+
+    if (b != a && !ngx_http_q2api_pool_excluded(sel, b)
+        && b->successes + b->errors < a->successes + a->errors)
+    {
+        return b;
+    }
+
+    return a;
+}
+
+
+static void
+ngx_http_q2api_aff_free(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_affinity_t *e)
+{
+    ngx_rbtree_delete(&pool->sh->aff, &e->node);
+    ngx_queue_remove(&e->lru);
+
+    if (e->account.data) {
+        ngx_slab_free_locked(pool->shpool, e->account.data);
+    }
+
+    ngx_slab_free_locked(pool->shpool, e);
+}
+
+
+/*
+ * A conversation keeps its account while it is usable, so the backend's
+ * prompt cache stays warm; it moves only when that account is out.
+ * Entries idle longer than the timeout expire from the LRU tail.
+ */
+static ngx_http_q2api_account_t *
+ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_select_t *sel, time_t now)
+{
+    u_char                      md5[16];
+    ngx_md5_t                   ctx;
+    ngx_uint_t                  hash, i;
+    ngx_queue_t                *q;
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_q2api_account_t   *a;
+    ngx_http_q2api_affinity_t  *e;
+
+    ngx_md5_init(&ctx);
+    ngx_md5_update(&ctx, sel->affinity.data, sel->affinity.len);
+    ngx_md5_final(md5, &ctx);
+
+    hash = ngx_crc32_short(md5, 16);
+
+    /* a little expiry on every visit keeps the table small */
+    for (i = 0; i < 2 && !ngx_queue_empty(&pool->sh->aff_lru); i++) {
+        q = ngx_queue_last(&pool->sh->aff_lru);
+        e = ngx_queue_data(q, ngx_http_q2api_affinity_t, lru);
+
+        if (now - e->last < sel->affinity_timeout) {
+            break;
+        }
+
+        ngx_http_q2api_aff_free(pool, e);
+    }
+
+    e = NULL;
+    node = pool->sh->aff.root;
+    sentinel = pool->sh->aff.sentinel;
+
+    while (node != sentinel) {
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        e = (ngx_http_q2api_affinity_t *) node;
+
+        if (ngx_memcmp(md5, e->md5, 16) == 0) {
+            break;
+        }
+
+        node = (ngx_memcmp(md5, e->md5, 16) < 0) ? node->left : node->right;
+        e = NULL;
+    }
+
+    if (e != NULL) {
+        a = ngx_http_q2api_pool_lookup(pool, &e->account);
+
+        if (a != NULL && a->rot >= 0 && !ngx_http_q2api_pool_excluded(sel, a))
+        {
+            e->last = now;
+            ngx_queue_remove(&e->lru);
+            ngx_queue_insert_head(&pool->sh->aff_lru, &e->lru);
+            return a;
+        }
+    }
+
+    /* a new conversation, or its account is out: bind to another */
+    a = ngx_http_q2api_pool_choose(pool, sel);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    if (e == NULL) {
+        e = ngx_slab_calloc_locked(pool->shpool,
+                                   sizeof(ngx_http_q2api_affinity_t));
+
+        while (e == NULL && !ngx_queue_empty(&pool->sh->aff_lru)) {
+            /* the zone is full: the oldest bindings make room */
+            q = ngx_queue_last(&pool->sh->aff_lru);
+            ngx_http_q2api_aff_free(pool,
+                ngx_queue_data(q, ngx_http_q2api_affinity_t, lru));
+
+            e = ngx_slab_calloc_locked(pool->shpool,
+                                       sizeof(ngx_http_q2api_affinity_t));
+        }
+
+        if (e == NULL) {
+            return a;
+        }
+
+        ngx_memcpy(e->md5, md5, 16);
+        e->node.key = hash;
+        ngx_rbtree_insert(&pool->sh->aff, &e->node);
+        ngx_queue_insert_head(&pool->sh->aff_lru, &e->lru);
+
+    } else {
+        ngx_queue_remove(&e->lru);
+        ngx_queue_insert_head(&pool->sh->aff_lru, &e->lru);
+    }
+
+    e->last = now;
+
+    if (ngx_http_q2api_pool_set_str(pool, &e->account, &a->id) != NGX_OK) {
+        ngx_http_q2api_aff_free(pool, e);
+    }
+
+    return a;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+    ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
+    time_t *retry_after)
+{
+    time_t                     now;
+    ngx_int_t                  rc;
+    ngx_rbtree_node_t         *node;
     ngx_http_q2api_account_t  *a;
 
-    if (pool == NULL) {
-        return;
+    *retry_after = 0;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    ngx_http_q2api_pool_wake(pool, now);
+
+    if (sel->want.len) {
+        a = ngx_http_q2api_pool_lookup(pool, &sel->want);
+
+        if (a == NULL || a->rot < 0) {
+            ngx_shmtx_unlock(&pool->shpool->mutex);
+            return a ? NGX_BUSY : NGX_DECLINED;
+        }
+
+    } else if (sel->affinity.len) {
+        a = ngx_http_q2api_pool_affinity(pool, sel, now);
+
+    } else {
+        a = ngx_http_q2api_pool_choose(pool, sel);
     }
+
+    if (a == NULL) {
+        if (pool->sh->cool.root != pool->sh->cool.sentinel) {
+            node = ngx_rbtree_min(pool->sh->cool.root,
+                                  pool->sh->cool.sentinel);
+            *retry_after = (time_t) node->key - now;
+        }
+
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_q2api_pool_copy(a, p, pick);
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
+}
+
+
+/* the first second of the next UTC day or month */
+static time_t
+ngx_http_q2api_next_reset(time_t now, ngx_uint_t monthly)
+{
+    struct tm  tm;
+
+    ngx_libc_gmtime(now, &tm);
+
+    tm.tm_sec = 0;
+    tm.tm_min = 0;
+    tm.tm_hour = 0;
+
+    if (monthly) {
+        tm.tm_mday = 1;
+        tm.tm_mon++;
+
+    } else {
+        tm.tm_mday++;
+    }
+
+    return timegm(&tm);
+}
+
+
+/*
+ * The account health policy: what one attempt's outcome does to its
+ * account (see the README's "Account health").
+ */
+void
+ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_http_q2api_outcome_e outcome, const char *detail,
+    uint64_t tokens_in, uint64_t tokens_out)
+{
+    time_t                     now, cool;
+    ngx_http_q2api_account_t  *a;
+
+    now = ngx_time();
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     a = ngx_http_q2api_pool_lookup(pool, id);
 
-    if (a != NULL) {
-        if (success) {
-            a->successes++;
+    if (a == NULL) {
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+        return;
+    }
 
-        } else {
-            a->failures++;
+    a->last_used = now;
+
+    switch (outcome) {
+
+    case NGX_HTTP_Q2API_OUT_SUCCESS:
+        a->successes++;
+        a->d_successes++;
+        a->tokens_in += tokens_in;
+        a->d_tokens_in += tokens_in;
+        a->tokens_out += tokens_out;
+        a->d_tokens_out += tokens_out;
+        a->consecutive_errors = 0;
+        a->throttle_level = 0;
+        break;
+
+    case NGX_HTTP_Q2API_OUT_CLIENT:
+    case NGX_HTTP_Q2API_OUT_CAPACITY:
+        /* not the account's fault */
+        break;
+
+    case NGX_HTTP_Q2API_OUT_THROTTLED:
+        cool = NGX_HTTP_Q2API_COOLDOWN_BASE << ngx_min(a->throttle_level, 6);
+        cool = ngx_min(cool, NGX_HTTP_Q2API_COOLDOWN_MAX);
+        a->throttle_level++;
+        a->status = NGX_HTTP_Q2API_ST_COOLING;
+        a->until = now + cool;
+        a->status_since = now;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason, "throttled");
+        break;
+
+    case NGX_HTTP_Q2API_OUT_QUOTA:
+        a->status = NGX_HTTP_Q2API_ST_QUOTA;
+        a->until = ngx_http_q2api_next_reset(now,
+                       detail == NULL || ngx_strstr(detail, "DAILY") == NULL);
+        a->status_since = now;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+                                     detail ? detail : "quota");
+        break;
+
+    case NGX_HTTP_Q2API_OUT_SUSPENDED:
+        a->status = NGX_HTTP_Q2API_ST_SUSPENDED;
+        a->until = 0;
+        a->status_since = now;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+                                     detail ? detail : "suspended");
+        break;
+
+    case NGX_HTTP_Q2API_OUT_AUTH:
+        a->status = NGX_HTTP_Q2API_ST_TOKEN;
+        a->until = 0;
+        a->status_since = now;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+                                     detail ? detail : "token rejected");
+        break;
+
+    default: /* NGX_HTTP_Q2API_OUT_ERROR */
+        break;
+    }
+
+    if (outcome != NGX_HTTP_Q2API_OUT_SUCCESS
+        && outcome != NGX_HTTP_Q2API_OUT_CLIENT
+        && outcome != NGX_HTTP_Q2API_OUT_CAPACITY)
+    {
+        a->errors++;
+        a->d_errors++;
+        a->consecutive_errors++;
+        ngx_http_q2api_pool_set_cstr(pool, &a->last_error,
+                                     detail ? detail : "error");
+
+        /* q2api's MAX_ERROR_COUNT: an account that only fails is out */
+        if (pool->max_errors && a->consecutive_errors >= pool->max_errors
+            && a->status == NGX_HTTP_Q2API_ST_ACTIVE)
+        {
+            a->status = NGX_HTTP_Q2API_ST_ERRORS;
+            a->status_since = now;
+            ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+                                         "too many consecutive errors");
         }
+    }
+
+    (void) ngx_http_q2api_pool_place(pool, a);
+    ngx_http_q2api_pool_mark(pool, a);
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_pool_export_one(ngx_http_q2api_account_t *a, ngx_pool_t *p,
+    ngx_http_q2api_account_data_t *d)
+{
+    ngx_str_t  *src, *dst;
+
+    ngx_memzero(d, sizeof(ngx_http_q2api_account_data_t));
+
+#define q2api_copy(field)                                                  \
+    src = &a->field;                                                       \
+    dst = &d->field;                                                       \
+    dst->len = src->len;                                                   \
+    if (src->len) {                                                        \
+        dst->data = ngx_pstrdup(p, src);                                   \
+        if (dst->data == NULL) {                                           \
+            return NGX_ERROR;                                              \
+        }                                                                  \
+    }
+
+    q2api_copy(id);
+    q2api_copy(label);
+    q2api_copy(client_id);
+    q2api_copy(client_secret);
+    q2api_copy(refresh_token);
+    q2api_copy(access_token);
+    q2api_copy(profile_arn);
+    q2api_copy(other);
+    q2api_copy(reason);
+    q2api_copy(last_error);
+
+#undef q2api_copy
+
+    d->type = a->type;
+    d->enabled = a->enabled;
+    d->status = a->status;
+    d->status_since = a->status_since;
+    d->until = a->until;
+    d->token_expires = a->token_expires;
+    d->successes = a->successes;
+    d->errors = a->errors;
+    d->consecutive_errors = a->consecutive_errors;
+    d->tokens_in = a->tokens_in;
+    d->tokens_out = a->tokens_out;
+    d->last_used = a->last_used;
+    d->created_at = a->created_at;
+    d->updated_at = a->updated_at;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+    ngx_array_t *out)
+{
+    ngx_queue_t                    *q;
+    ngx_http_q2api_account_t       *a;
+    ngx_http_q2api_account_data_t  *d;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    while (!ngx_queue_empty(&pool->sh->dirty)) {
+        q = ngx_queue_head(&pool->sh->dirty);
+        a = ngx_queue_data(q, ngx_http_q2api_account_t, dirty);
+
+        d = ngx_array_push(out);
+        if (d == NULL || ngx_http_q2api_pool_export_one(a, p, d) != NGX_OK) {
+            ngx_shmtx_unlock(&pool->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        d->d_successes = a->d_successes;
+        d->d_errors = a->d_errors;
+        d->d_tokens_in = a->d_tokens_in;
+        d->d_tokens_out = a->d_tokens_out;
+
+        a->d_successes = 0;
+        a->d_errors = 0;
+        a->d_tokens_in = 0;
+        a->d_tokens_out = 0;
+
+        ngx_queue_remove(q);
+        a->queued = 0;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
+    ngx_array_t *taken)
+{
+    ngx_uint_t                      i;
+    ngx_http_q2api_account_t       *a;
+    ngx_http_q2api_account_data_t  *d;
+
+    d = taken->elts;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    for (i = 0; i < taken->nelts; i++) {
+        a = ngx_http_q2api_pool_lookup(pool, &d[i].id);
+        if (a == NULL) {
+            continue;
+        }
+
+        a->d_successes += d[i].d_successes;
+        a->d_errors += d[i].d_errors;
+        a->d_tokens_in += d[i].d_tokens_in;
+        a->d_tokens_out += d[i].d_tokens_out;
+
+        if (!a->queued) {
+            ngx_queue_insert_tail(&pool->sh->dirty, &a->dirty);
+            a->queued = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+    ngx_array_t *out)
+{
+    ngx_uint_t                      i;
+    ngx_http_q2api_account_data_t  *d;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    for (i = 0; i < pool->sh->nall; i++) {
+        d = ngx_array_push(out);
+        if (d == NULL
+            || ngx_http_q2api_pool_export_one(pool->sh->all[i], p, d)
+               != NGX_OK)
+        {
+            ngx_shmtx_unlock(&pool->shpool->mutex);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_size(ngx_http_q2api_pool_t *pool)
+{
+    return pool->sh->nall;
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool, ngx_msec_t stale)
+{
+    ngx_uint_t                 held;
+    ngx_http_q2api_pool_sh_t  *sh;
+
+    sh = pool->sh;
+    held = 0;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (sh->lease_pid == ngx_pid
+        || sh->lease_pid == 0
+        || (ngx_msec_int_t) (ngx_current_msec - sh->lease_beat)
+           > (ngx_msec_int_t) stale)
+    {
+        sh->lease_pid = ngx_pid;
+        sh->lease_beat = ngx_current_msec;
+        held = 1;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return held;
+}
+
+
+void
+ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool)
+{
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (pool->sh->lease_pid == ngx_pid) {
+        pool->sh->lease_pid = 0;
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);

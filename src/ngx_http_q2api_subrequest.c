@@ -27,6 +27,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     ngx_http_request_t          *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_q2api_attempt_t    *actx;
+    ngx_http_q2api_select_t      sel;
     ngx_http_post_subrequest_t  *ps;
     ngx_http_q2api_main_conf_t  *qmcf;
 
@@ -44,11 +45,22 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &actx->account);
+    ngx_memzero(&sel, sizeof(ngx_http_q2api_select_t));
+
+    sel.strategy = ctx->conf->strategy;
+    sel.affinity = ctx->affinity;
+    sel.affinity_timeout = ctx->conf->affinity_timeout;
+    sel.want = ctx->want;
+    sel.exclude = ctx->tried;
+    sel.nexclude = ctx->attempts;
+
+    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &sel, &actx->account,
+                                  &ctx->retry_after);
     if (rc != NGX_OK) {
         return rc;
     }
 
+    ctx->tried[ctx->attempts] = actx->account.id;
     if (q2api_uuid4((char *) actx->invocation_id) != Q2API_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "q2api: RAND_bytes() failed");

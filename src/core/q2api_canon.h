@@ -81,6 +81,7 @@ typedef struct {
                                          strings above point into it */
 
     q2api_str_t          model;       /* the client's model string */
+    q2api_str_t          user_id;     /* metadata.user_id, opaque */
     q2api_str_t          system;      /* all system text, joined by "\n" */
     q2api_message_t     *messages;    /* alternating, user first */
     q2api_message_t     *last;

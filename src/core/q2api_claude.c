@@ -207,6 +207,12 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         }
     }
 
+    item = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    item = cJSON_GetObjectItemCaseSensitive(item, "user_id");
+    if (cJSON_IsString(item)) {
+        req->user_id = q2api_json_str(item);
+    }
+
     item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
     if (item != NULL && !cJSON_IsNull(item)) {
         if (q2api_claude_parse_tool_choice(req, item, err) != Q2API_OK) {

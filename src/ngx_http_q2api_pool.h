@@ -1,0 +1,178 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * The account pool in shared memory, and what a store exchanges with it.
+ */
+
+#ifndef _NGX_HTTP_Q2API_POOL_H_INCLUDED_
+#define _NGX_HTTP_Q2API_POOL_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* why an account is out of rotation */
+typedef enum {
+    NGX_HTTP_Q2API_ST_ACTIVE = 0,
+    NGX_HTTP_Q2API_ST_COOLING,        /* throttled: back at cooldown_until */
+    NGX_HTTP_Q2API_ST_QUOTA,          /* quota used up: back at its reset */
+    NGX_HTTP_Q2API_ST_SUSPENDED,      /* locked by the backend */
+    NGX_HTTP_Q2API_ST_TOKEN,          /* token rejected: needs a refresh */
+    NGX_HTTP_Q2API_ST_NEEDS_LOGIN,    /* refresh refused: needs a login */
+    NGX_HTTP_Q2API_ST_ERRORS          /* too many consecutive errors */
+} ngx_http_q2api_status_e;
+
+
+/* what happened to one attempt, for the account's health */
+typedef enum {
+    NGX_HTTP_Q2API_OUT_SUCCESS = 0,
+    NGX_HTTP_Q2API_OUT_CLIENT,        /* the request's fault: no penalty */
+    NGX_HTTP_Q2API_OUT_CAPACITY,      /* the service's: no penalty */
+    NGX_HTTP_Q2API_OUT_AUTH,
+    NGX_HTTP_Q2API_OUT_SUSPENDED,
+    NGX_HTTP_Q2API_OUT_QUOTA,
+    NGX_HTTP_Q2API_OUT_THROTTLED,
+    NGX_HTTP_Q2API_OUT_ERROR          /* anything else that is its fault */
+} ngx_http_q2api_outcome_e;
+
+
+#define NGX_HTTP_Q2API_SELECT_RANDOM       0
+#define NGX_HTTP_Q2API_SELECT_ROUND_ROBIN  1
+#define NGX_HTTP_Q2API_SELECT_LEAST_USED   2
+
+
+/*
+ * One account as stores read and write it, in process memory: the fields
+ * of q2api's accounts table plus the state this module adds.
+ */
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  label;
+    ngx_uint_t                 type;          /* NGX_HTTP_Q2API_ACCOUNT_* */
+    ngx_str_t                  client_id;
+    ngx_str_t                  client_secret;
+    ngx_str_t                  refresh_token;
+    ngx_str_t                  access_token;
+    ngx_str_t                  profile_arn;
+    ngx_str_t                  other;         /* JSON object text */
+    ngx_flag_t                 enabled;
+
+    ngx_uint_t                 status;        /* ngx_http_q2api_status_e */
+    ngx_str_t                  reason;
+    time_t                     status_since;
+    time_t                     until;         /* cooldown / quota reset */
+    time_t                     token_expires;
+
+    uint64_t                   successes;
+    uint64_t                   errors;
+    uint64_t                   consecutive_errors;
+    uint64_t                   tokens_in;
+    uint64_t                   tokens_out;
+    time_t                     last_used;
+    ngx_str_t                  last_error;
+    time_t                     created_at;
+    time_t                     updated_at;
+
+    /* counted here and not yet written: stores shared by several nodes
+     * add these instead of overwriting the totals */
+    uint64_t                   d_successes;
+    uint64_t                   d_errors;
+    uint64_t                   d_tokens_in;
+    uint64_t                   d_tokens_out;
+
+    ngx_flag_t                 deleted;       /* removed through this node */
+} ngx_http_q2api_account_data_t;
+
+
+/* which fields an upsert takes from the store */
+#define NGX_HTTP_Q2API_SET_CONFIG    0x01   /* label, credentials, enabled */
+#define NGX_HTTP_Q2API_SET_STATE     0x02   /* status, reason, until */
+#define NGX_HTTP_Q2API_SET_COUNTERS  0x04   /* totals */
+#define NGX_HTTP_Q2API_SET_ALL       0x07
+
+
+typedef struct ngx_http_q2api_pool_sh_s  ngx_http_q2api_pool_sh_t;
+
+/* per cycle; everything shared is behind sh */
+typedef struct {
+    ngx_http_q2api_pool_sh_t      *sh;
+    ngx_slab_pool_t               *shpool;
+    ngx_shm_zone_t                *shm_zone;
+    struct ngx_http_q2api_store_s *store;
+    ngx_uint_t                     max_errors;
+} ngx_http_q2api_pool_t;
+
+
+/* what an attempt takes out of the pool */
+typedef struct {
+    ngx_str_t                  id;
+    ngx_str_t                  access_token;
+    ngx_str_t                  profile_arn;
+    ngx_uint_t                 type;
+} ngx_http_q2api_pick_t;
+
+
+typedef struct {
+    ngx_uint_t                 strategy;      /* NGX_HTTP_Q2API_SELECT_* */
+    ngx_str_t                  affinity;      /* session key, or empty */
+    time_t                     affinity_timeout;
+    ngx_str_t                  want;          /* a chosen account id */
+    ngx_str_t                 *exclude;       /* ids tried already */
+    ngx_uint_t                 nexclude;
+} ngx_http_q2api_select_t;
+
+
+ngx_http_q2api_pool_t *ngx_http_q2api_pool_create(ngx_conf_t *cf);
+ngx_int_t ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+/*
+ * NGX_OK: *pick filled (strings in p); NGX_DECLINED: nothing usable, and
+ * *retry_after says when the first cooling account is back (0: none is);
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
+    time_t *retry_after);
+
+void ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_http_q2api_outcome_e outcome, const char *detail,
+    uint64_t tokens_in, uint64_t tokens_out);
+
+/* for stores */
+ngx_int_t ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
+    ngx_uint_t generation);
+ngx_int_t ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id);
+void ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool,
+    ngx_uint_t generation);
+ngx_uint_t ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool);
+
+/* copies of the accounts changed since the last call; their deltas move
+ * into the copies */
+ngx_int_t ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_array_t *out);
+/* a write failed: the deltas go back and the accounts are dirty again */
+void ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
+    ngx_array_t *taken);
+/* copies of every account */
+ngx_int_t ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_array_t *out);
+ngx_uint_t ngx_http_q2api_pool_size(ngx_http_q2api_pool_t *pool);
+
+/*
+ * The store lease: one worker at a time runs the store loop.  Returns 1
+ * when this process holds it after the call (taken or renewed), 0 if
+ * another live process does.  A holder silent for "stale" ms loses it.
+ */
+ngx_uint_t ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool,
+    ngx_msec_t stale);
+void ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool);
+
+const char *ngx_http_q2api_status_name(ngx_uint_t status);
+
+
+#endif /* _NGX_HTTP_Q2API_POOL_H_INCLUDED_ */
