@@ -34,7 +34,8 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 build-essential clang libclang-rt-14-dev postgresql \
                 perl libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libhttp-message-perl libtest-longstring-perl \
-                liblist-moreutils-perl liburi-perl curl ca-certificates
+                liblist-moreutils-perl liburi-perl curl ca-certificates \
+                nodejs npm
 
 SHELL        := /bin/bash
 
@@ -47,8 +48,12 @@ all: build
 
 build: $(MODULE)
 
+# nodejs and npm count as present when their commands are (NodeSource's
+# nodejs package ships npm and conflicts with Debian's).
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
+	    case $$p in nodejs) c=node;; npm) c=npm;; *) c=;; esac; \
+	    [ -n "$$c" ] && command -v $$c >/dev/null && continue; \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -77,7 +82,7 @@ $(MODULE): $(BUILD)/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 
 # --- unit tests of the pure core (TAP, run by prove) -----------------------
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h t/unit/sse_check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
@@ -92,22 +97,36 @@ integration: $(MODULE)
 	TEST_NGINX_SERVROOT=$(BUILD)/servroot TEST_NGINX_PER_FILE=1 \
 	prove -I t/lib -I t/mock/lib -j$(PROVE_JOBS) -r t/
 
-test: deps build unit fuzz-smoke integration
+test: deps build unit fuzz-smoke e2e-deps integration
+
+# npm packages of the end-to-end suite (t/050-e2e.t, which skips without
+# them), installed from t/e2e/package-lock.json when that is newer than
+# the last install (node_modules/.package-lock.json, npm's record of it).
+e2e-deps:
+	@if [ ! -e t/e2e/node_modules/.package-lock.json ] \
+	    || [ t/e2e/package-lock.json -nt t/e2e/node_modules/.package-lock.json ]; then \
+	    if command -v npm >/dev/null; then \
+	        npm ci --prefix t/e2e --no-audit --no-fund; \
+	    else \
+	        echo "e2e-deps: npm is not installed; t/050-e2e.t will skip"; \
+	    fi; \
+	fi
 
 # --- fuzzing -----------------------------------------------------------------
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -Isrc/core
 
-$(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/fuzz/%: t/fuzz/%.c t/unit/sse_check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+	clang $(FUZZ_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
 	    echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$n- \
 	        $(BUILD)/corpus/$$n t/fuzz/corpus/$$n || exit 1; \
 	done
 

@@ -21,6 +21,7 @@ ngx_int_t
 ngx_http_q2api_send_error(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     q2api_err_e kind, const char *message)
 {
+    u_char      *p, *last;
     ngx_int_t    rc, status;
     q2api_buf_t  body;
 
@@ -46,7 +47,17 @@ ngx_http_q2api_send_error(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     /* clients back off as told; without it they retry at once */
     if (status == 429 || status == 503 || status == 529) {
-        if (ngx_http_q2api_add_header(r, "retry-after", (u_char *) "10", 2)
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            q2api_buf_free(&body);
+            return NGX_ERROR;
+        }
+
+        /* when the first cooling account is back, if that is known */
+        last = ngx_sprintf(p, "%T", ctx->retry_after > 0 ? ctx->retry_after
+                                                         : (time_t) 10);
+
+        if (ngx_http_q2api_add_header(r, "retry-after", p, last - p)
             != NGX_OK)
         {
             q2api_buf_free(&body);
