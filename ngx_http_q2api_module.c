@@ -40,6 +40,8 @@ static ngx_int_t ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_call_url(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
@@ -125,6 +127,20 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_loc_conf_t, amazonq_location),
+      NULL },
+
+    { ngx_string("q2api_oidc_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, oidc_url),
+      NULL },
+
+    { ngx_string("q2api_kiro_auth_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, kiro_auth_url),
       NULL },
 
     { ngx_string("q2api_amazonq_url"),
@@ -218,6 +234,10 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
 
     { ngx_string("q2api_upstream_url"), NULL,
       ngx_http_q2api_variable_upstream_url, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_call_url"), NULL,
+      ngx_http_q2api_variable_call_url, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_invocation_id"), NULL,
@@ -395,6 +415,8 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *     qlcf->front = 0;
      *     qlcf->amazonq_location = { 0, NULL };
      *     qlcf->default_model = { 0, NULL };
+     *     qlcf->oidc_url = { 0, NULL };
+     *     qlcf->kiro_auth_url = { 0, NULL };
      */
 
     qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
@@ -423,6 +445,10 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->amazonq_location,
                              prev->amazonq_location, "/_q2api/amazonq");
+    ngx_conf_merge_str_value(conf->oidc_url, prev->oidc_url,
+                             "https://oidc.us-east-1.amazonaws.com");
+    ngx_conf_merge_str_value(conf->kiro_auth_url, prev->kiro_auth_url,
+                             "https://prod.us-east-1.auth.desktop.kiro.dev");
 
     ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
 
@@ -830,6 +856,27 @@ ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
 
     v->data = actx->invocation_id;
     v->len = 36;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_variable_call_url(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  url;
+
+    if (ngx_http_q2api_call_url(r, &url) != NGX_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = url.data;
+    v->len = url.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

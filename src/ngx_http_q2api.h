@@ -20,6 +20,7 @@
 
 #include "ngx_http_q2api_pool.h"
 #include "ngx_http_q2api_store.h"
+#include "ngx_http_q2api_token.h"
 
 
 #define NGX_HTTP_Q2API_FRONT_CLAUDE     1
@@ -31,8 +32,12 @@
  * the client request's state from one attempt's */
 #define NGX_HTTP_Q2API_CTX_REQUEST      0x71327271
 #define NGX_HTTP_Q2API_CTX_ATTEMPT      0x71326174
+#define NGX_HTTP_Q2API_CTX_CALL         0x71326361
 
 #define NGX_HTTP_Q2API_ERROR_BODY_MAX   4096
+
+/* a token with less left than this is refreshed before it is used */
+#define NGX_HTTP_Q2API_REFRESH_AHEAD    300
 
 
 typedef struct {
@@ -47,6 +52,8 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                 front;         /* q2api_pass */
+    ngx_str_t                  oidc_url;
+    ngx_str_t                  kiro_auth_url;
     ngx_str_t                  amazonq_location;
     ngx_http_complex_value_t  *amazonq_url;
     size_t                     stream_buffer;
@@ -127,6 +134,7 @@ struct ngx_http_q2api_ctx_s {
     ngx_str_t                  want;          /* X-Account-ID */
     ngx_str_t                 *tried;         /* accounts of this request */
     time_t                     retry_after;
+    ngx_str_t                  refreshing;    /* the account waited for */
 
     unsigned                   stream:1;
     unsigned                   committed:1;   /* bytes went to the client */
@@ -134,6 +142,8 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   stream_error:1;/* error event was written */
     unsigned                   done:1;
     unsigned                   replied:1;     /* we set the response */
+    unsigned                   waiting:1;     /* for a token refresh */
+    unsigned                   auth_retried:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
 };
@@ -154,9 +164,20 @@ ngx_int_t ngx_http_q2api_resolve_model(ngx_http_request_t *r,
 ngx_int_t ngx_http_q2api_models_handler(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 
+/* token */
+ngx_int_t ngx_http_q2api_call_url(ngx_http_request_t *r, ngx_str_t *url);
+
+/* handler: a refreshed account's attempt, or the next account */
+ngx_int_t ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
+
 /* subrequest */
 ngx_int_t ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_pick_t *pick);
+ngx_int_t ngx_http_q2api_subrequest_body(ngx_http_request_t *r,
+    ngx_http_request_t *sr, u_char *data, size_t len);
 
 /* filter */
 ngx_int_t ngx_http_q2api_filter_init(ngx_conf_t *cf);

@@ -30,6 +30,9 @@ static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 static ngx_http_q2api_outcome_e ngx_http_q2api_health_outcome(
     q2api_health_e health);
+static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
+static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, ngx_str_t *message);
 static ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
@@ -585,6 +588,17 @@ ngx_http_q2api_selection(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /*
+     * The admin API's chat test reaches us by an internal redirect naming
+     * the account; a client cannot set an internal request's arguments.
+     */
+    if (r->internal
+        && ngx_http_arg(r, (u_char *) "q2api_account", 13, &ctx->want)
+           == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
     id = ngx_http_q2api_header(r, "x-account-id");
 
     if (id != NULL) {
@@ -743,7 +757,7 @@ ngx_http_q2api_parent_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
 
-    if (ctx->done) {
+    if (ctx->done || ctx->waiting) {
         return;
     }
 
@@ -857,6 +871,23 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     } else {
 
         /*
+         * A rejected token is refreshed and the same account tried once
+         * more, before moving on.
+         */
+        if (ctx->outcome == NGX_HTTP_Q2API_OUT_AUTH
+            && actx->account.refreshable && !ctx->auth_retried)
+        {
+            ctx->auth_retried = 1;
+            ngx_http_q2api_reset_attempt(ctx);
+
+            rc = ngx_http_q2api_refresh_then_launch(r, ctx,
+                                                    &actx->account.id);
+            if (rc == NGX_OK) {
+                return NGX_DONE;
+            }
+        }
+
+        /*
          * Nothing reached the client yet: another account may still give
          * it one clean answer, unless the request itself was the problem.
          */
@@ -940,9 +971,16 @@ ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "q2api: account \"%V\" failed (%s), trying account "
-                  "\"%V\"", &failed, ctx->reason, &ctx->attempt->account.id);
+                  "\"%V\"", &failed, ctx->reason, &ctx->tried[ctx->attempts - 1]);
 
-    /* the new attempt starts from a clean slate */
+    return ngx_http_q2api_reset_attempt(ctx);
+}
+
+
+/* the next attempt starts from a clean slate */
+static ngx_int_t
+ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx)
+{
     q2api_buf_reset(&ctx->out);
     q2api_claude_stream_free(&ctx->claude);
     q2api_amazonq_stream_free(&ctx->amazonq);
@@ -964,6 +1002,94 @@ ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     ctx->reason[0] = '\0';
 
     return NGX_OK;
+}
+
+
+/*
+ * The account's token is refreshed first (or another worker's refresh is
+ * waited for); its attempt starts when that is done.  NGX_OK: under way;
+ * NGX_DECLINED: nothing to refresh, launch as it is.
+ */
+ngx_int_t
+ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id)
+{
+    ngx_int_t  rc;
+
+    ctx->refreshing = *id;
+    ctx->waiting = 1;
+
+    rc = ngx_http_q2api_token_refresh(r, id, ngx_http_q2api_refreshed, ctx);
+
+    if (rc != NGX_OK) {
+        ctx->waiting = 0;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
+    ngx_str_t *message)
+{
+    ngx_http_q2api_ctx_t  *ctx = data;
+
+    ngx_int_t                    rv;
+    ngx_http_q2api_pick_t        pick;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    ctx->waiting = 0;
+
+    if (ctx->done || r->connection->error) {
+        ctx->done = 1;
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    if ((rc == NGX_OK || rc == NGX_BUSY)
+        && ngx_http_q2api_pool_pick_id(qmcf->pool, r->pool, &ctx->refreshing,
+                                       &pick) == NGX_OK)
+    {
+        rv = ngx_http_q2api_launch_attempt(r, ctx, &pick);
+
+        if (rv == NGX_OK) {
+            return;
+        }
+
+        ctx->done = 1;
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* this account cannot be used: the next one, if any */
+    ctx->failed = 1;
+    ctx->error = Q2API_ERR_UNAVAILABLE;
+    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1,
+                 "the backend account's token could not be refreshed "
+                 "(%V)%Z", message);
+
+    rv = ngx_http_q2api_start_attempt(r, ctx);
+
+    if (rv == NGX_OK) {
+        if (ngx_http_q2api_reset_attempt(ctx) == NGX_OK) {
+            return;
+        }
+
+        rv = NGX_ERROR;
+    }
+
+    ctx->done = 1;
+
+    if (ctx->ping.timer_set) {
+        ngx_del_timer(&ctx->ping);
+    }
+
+    ngx_http_finalize_request(r, rv == NGX_ERROR
+                                 ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                 : ngx_http_q2api_no_account(r, ctx, rv));
 }
 
 

@@ -29,6 +29,10 @@ typedef struct {
     ngx_uint_t                 throttle_level;
     unsigned                   cooling:1;
     unsigned                   queued:1;
+    unsigned                   deleted:1;     /* a tombstone for the store */
+
+    ngx_pid_t                  refresh_pid;   /* refreshing its token */
+    ngx_msec_t                 refresh_since;
 
     ngx_uint_t                 type;
     ngx_flag_t                 enabled;
@@ -109,7 +113,9 @@ static ngx_http_q2api_account_t *ngx_http_q2api_pool_lookup(
     ngx_http_q2api_pool_t *pool, ngx_str_t *id);
 static ngx_int_t ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool,
     ngx_str_t *dst, ngx_str_t *src);
-static void ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
+static void ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a);
+static void ngx_http_q2api_pool_unlink(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_t *a);
 static ngx_int_t ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_t *a);
@@ -607,6 +613,10 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
         goto nomem;
     }
 
+    if (fields & NGX_HTTP_Q2API_SET_DIRTY) {
+        ngx_http_q2api_pool_mark(pool, a);
+    }
+
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
     return NGX_OK;
@@ -629,12 +639,54 @@ ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
     a = ngx_http_q2api_pool_lookup(pool, id);
 
     if (a != NULL) {
-        ngx_http_q2api_pool_delete(pool, a);
+        ngx_http_q2api_pool_unlink(pool, a);
+        ngx_http_q2api_pool_free(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
     return a ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a != NULL) {
+        /* out of every structure but the store's queue: a tombstone */
+        ngx_http_q2api_pool_unlink(pool, a);
+        a->deleted = 1;
+        ngx_http_q2api_pool_mark(pool, a);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return a ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_pool_t *p, ngx_http_q2api_account_data_t *d)
+{
+    ngx_int_t                  rc;
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    rc = a ? ngx_http_q2api_pool_export_one(a, p, d) : NGX_DECLINED;
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -652,7 +704,8 @@ ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
         a = pool->sh->all[i];
 
         if (a->generation != generation) {
-            ngx_http_q2api_pool_delete(pool, a);
+            ngx_http_q2api_pool_unlink(pool, a);
+            ngx_http_q2api_pool_free(pool, a);
             continue;
         }
 
@@ -663,11 +716,11 @@ ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
 }
 
 
+/* out of the id tree, the rotation, the cooling tree and the slots */
 static void
-ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_pool_unlink(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_t *a)
 {
-    ngx_str_t                 *s;
     ngx_http_q2api_pool_sh_t  *sh;
 
     sh = pool->sh;
@@ -675,14 +728,22 @@ ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
     a->enabled = 0;
     (void) ngx_http_q2api_pool_place(pool, a);
 
-    if (a->queued) {
-        ngx_queue_remove(&a->dirty);
-    }
-
     ngx_rbtree_delete(&sh->byid, &a->node);
 
     sh->all[a->slot] = sh->all[--sh->nall];
     sh->all[a->slot]->slot = a->slot;
+}
+
+
+static void
+ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a)
+{
+    ngx_str_t  *s;
+
+    if (a->queued) {
+        ngx_queue_remove(&a->dirty);
+    }
 
     for (s = &a->id; s <= &a->last_error; s++) {
         if (s->data) {
@@ -713,6 +774,8 @@ ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     pick->access_token.len = a->access_token.len;
     pick->profile_arn.len = a->profile_arn.len;
     pick->type = a->type;
+    pick->token_expires = a->token_expires;
+    pick->refreshable = a->refresh_token.len != 0;
 
     return NGX_OK;
 }
@@ -1185,6 +1248,12 @@ ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
         ngx_queue_remove(q);
         a->queued = 0;
+
+        if (a->deleted) {
+            /* the store carries the deletion out; the copy says so */
+            d->deleted = 1;
+            ngx_http_q2api_pool_free(pool, a);
+        }
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1296,4 +1365,154 @@ ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool)
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+#define NGX_HTTP_Q2API_REFRESH_STALE  60000
+
+
+ngx_int_t
+ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_pool_t *p, ngx_http_q2api_account_data_t *creds)
+{
+    ngx_int_t                  rc;
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a == NULL || a->refresh_token.len == 0) {
+        rc = NGX_DECLINED;
+
+    } else if (a->refresh_pid
+               && (ngx_msec_int_t) (ngx_current_msec - a->refresh_since)
+                  < NGX_HTTP_Q2API_REFRESH_STALE)
+    {
+        rc = NGX_BUSY;
+
+    } else {
+        rc = ngx_http_q2api_pool_export_one(a, p, creds);
+
+        if (rc == NGX_OK) {
+            a->refresh_pid = ngx_pid;
+            a->refresh_since = ngx_current_msec;
+        }
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_int_t rc, ngx_http_q2api_account_data_t *fresh, const char *reason)
+{
+    time_t                     now;
+    ngx_http_q2api_account_t  *a;
+
+    now = ngx_time();
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a == NULL) {
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+        return;
+    }
+
+    a->refresh_pid = 0;
+
+    if (rc == NGX_OK) {
+        if (ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                                        &fresh->access_token) != NGX_OK
+            || (fresh->refresh_token.len
+                && ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                                               &fresh->refresh_token)
+                   != NGX_OK)
+            || (fresh->profile_arn.len && a->profile_arn.len == 0
+                && ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
+                                               &fresh->profile_arn)
+                   != NGX_OK))
+        {
+            /* the old token stays; the next refresh tries again */
+            ngx_shmtx_unlock(&pool->shpool->mutex);
+            return;
+        }
+
+        a->token_expires = fresh->token_expires;
+
+        if (a->status == NGX_HTTP_Q2API_ST_TOKEN
+            || a->status == NGX_HTTP_Q2API_ST_NEEDS_LOGIN)
+        {
+            a->status = NGX_HTTP_Q2API_ST_ACTIVE;
+            a->status_since = now;
+            ngx_http_q2api_pool_set_cstr(pool, &a->reason, "");
+        }
+
+    } else if (rc == NGX_DECLINED) {
+        a->status = NGX_HTTP_Q2API_ST_NEEDS_LOGIN;
+        a->status_since = now;
+        a->until = 0;
+        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+                                     reason ? reason : "refresh refused");
+
+    } else {
+        ngx_http_q2api_pool_set_cstr(pool, &a->last_error,
+                                     reason ? reason : "refresh failed");
+    }
+
+    (void) ngx_http_q2api_pool_place(pool, a);
+
+    /* a rotated refresh token is worth nothing unless it is stored */
+    ngx_http_q2api_pool_mark(pool, a);
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    ngx_uint_t                 busy;
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    busy = a != NULL && a->refresh_pid
+           && (ngx_msec_int_t) (ngx_current_msec - a->refresh_since)
+              < NGX_HTTP_Q2API_REFRESH_STALE;
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return busy;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+    ngx_str_t *id, ngx_http_q2api_pick_t *pick)
+{
+    ngx_int_t                  rc;
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a == NULL || a->rot < 0) {
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_q2api_pool_copy(a, p, pick);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
 }

@@ -91,6 +91,7 @@ typedef struct {
 #define NGX_HTTP_Q2API_SET_STATE     0x02   /* status, reason, until */
 #define NGX_HTTP_Q2API_SET_COUNTERS  0x04   /* totals */
 #define NGX_HTTP_Q2API_SET_ALL       0x07
+#define NGX_HTTP_Q2API_SET_DIRTY     0x08   /* a local change: persist it */
 
 
 typedef struct ngx_http_q2api_pool_sh_s  ngx_http_q2api_pool_sh_t;
@@ -111,6 +112,8 @@ typedef struct {
     ngx_str_t                  access_token;
     ngx_str_t                  profile_arn;
     ngx_uint_t                 type;
+    time_t                     token_expires;
+    unsigned                   refreshable:1;
 } ngx_http_q2api_pick_t;
 
 
@@ -147,6 +150,13 @@ ngx_int_t ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     ngx_uint_t generation);
 ngx_int_t ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool,
     ngx_str_t *id);
+
+/* for the admin API: one account's copy (NGX_DECLINED: no such id); a
+ * deletion the store will carry out (take_dirty gives it with deleted) */
+ngx_int_t ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *d);
+ngx_int_t ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id);
 void ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool,
     ngx_uint_t generation);
 ngx_uint_t ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool);
@@ -170,6 +180,26 @@ ngx_uint_t ngx_http_q2api_pool_size(ngx_http_q2api_pool_t *pool);
  */
 ngx_uint_t ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool,
     ngx_msec_t stale);
+
+/*
+ * Token refresh, one at a time per account across all workers.  begin:
+ * NGX_OK (this process refreshes; *creds has what it needs), NGX_BUSY
+ * (another one is at it), NGX_DECLINED (no such account, or nothing to
+ * refresh with).  end: rc NGX_OK with fresh->access_token (and, when the
+ * service rotated them, refresh_token, profile_arn), token_expires;
+ * NGX_DECLINED for a permanent refusal (the account needs a new login);
+ * NGX_ERROR for a transient failure.
+ */
+ngx_int_t ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *creds);
+void ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_int_t rc, ngx_http_q2api_account_data_t *fresh,
+    const char *reason);
+ngx_uint_t ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id);
+/* a usable account's current token, for an attempt after a refresh */
+ngx_int_t ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_str_t *id, ngx_http_q2api_pick_t *pick);
 void ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool);
 
 const char *ngx_http_q2api_status_name(ngx_uint_t status);

@@ -21,27 +21,14 @@ ngx_int_t
 ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx)
 {
-    ngx_buf_t                   *b;
     ngx_int_t                    rc;
-    ngx_chain_t                 *cl;
-    ngx_http_request_t          *sr;
-    ngx_http_request_body_t     *rb;
-    ngx_http_q2api_attempt_t    *actx;
+    ngx_http_q2api_pick_t        pick;
     ngx_http_q2api_select_t      sel;
-    ngx_http_post_subrequest_t  *ps;
     ngx_http_q2api_main_conf_t  *qmcf;
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
-    actx = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_attempt_t));
-    if (actx == NULL) {
-        return NGX_ERROR;
-    }
-
-    actx->magic = NGX_HTTP_Q2API_CTX_ATTEMPT;
-    actx->ctx = ctx;
-
-    if (qmcf->pool == NULL) {
+    if (qmcf->pool == NULL || ctx->attempts >= ctx->conf->max_attempts) {
         return NGX_DECLINED;
     }
 
@@ -54,13 +41,50 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
 
-    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &sel, &actx->account,
+    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &sel, &pick,
                                   &ctx->retry_after);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    ctx->tried[ctx->attempts] = actx->account.id;
+    ctx->tried[ctx->attempts++] = pick.id;
+
+    /*
+     * A token that has expired, or will within the refresh window, is
+     * refreshed first (one refresh per account across all workers); the
+     * attempt starts when it is done.
+     */
+    if (pick.refreshable && pick.token_expires
+        && pick.token_expires - ngx_time() < NGX_HTTP_Q2API_REFRESH_AHEAD)
+    {
+        rc = ngx_http_q2api_refresh_then_launch(r, ctx, &pick.id);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    return ngx_http_q2api_launch_attempt(r, ctx, &pick);
+}
+
+
+ngx_int_t
+ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_pick_t *pick)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_q2api_attempt_t    *actx;
+    ngx_http_post_subrequest_t  *ps;
+
+    actx = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_attempt_t));
+    if (actx == NULL) {
+        return NGX_ERROR;
+    }
+
+    actx->magic = NGX_HTTP_Q2API_CTX_ATTEMPT;
+    actx->ctx = ctx;
+    actx->account = *pick;
+
     if (q2api_uuid4((char *) actx->invocation_id) != Q2API_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "q2api: RAND_bytes() failed");
@@ -85,14 +109,38 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     ngx_http_set_ctx(sr, actx, ngx_http_q2api_module);
     actx->request = sr;
 
-    /* the backend body, in place of the client's */
+    if (ngx_http_q2api_subrequest_body(r, sr, ctx->body.data, ctx->body.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->attempt = actx;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "q2api attempt %ui on account \"%V\", body %uz bytes",
+                   ctx->attempts, &actx->account.id, ctx->body.len);
+
+    return NGX_OK;
+}
+
+
+/* a POST with our body, in place of the client's */
+ngx_int_t
+ngx_http_q2api_subrequest_body(ngx_http_request_t *r, ngx_http_request_t *sr,
+    u_char *data, size_t len)
+{
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_request_body_t  *rb;
+
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = ctx->body.data;
-    b->last = ctx->body.data + ctx->body.len;
+    b->pos = data;
+    b->last = data + len;
     b->start = b->pos;
     b->end = b->last;
     b->memory = 1;
@@ -117,15 +165,8 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sr->request_body = rb;
     sr->method = NGX_HTTP_POST;
     sr->method_name = ngx_http_q2api_post_method;
-    sr->headers_in.content_length_n = ctx->body.len;
+    sr->headers_in.content_length_n = len;
     sr->headers_in.chunked = 0;
-
-    ctx->attempt = actx;
-    ctx->attempts++;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "q2api attempt %ui on account \"%V\", body %uz bytes",
-                   ctx->attempts, &actx->account.id, ctx->body.len);
 
     return NGX_OK;
 }

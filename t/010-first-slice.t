@@ -366,8 +366,8 @@ error_response('throttled')
 POST /v1/messages
 {"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}
 --- error_code: 429
---- response_headers
-retry-after: 10
+--- response_headers_like
+retry-after: ^[1-9][0-9]*$
 --- response_body_like chomp
 "type":"rate_limit_error"
 

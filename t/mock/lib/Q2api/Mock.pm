@@ -19,6 +19,9 @@ package Q2api::Mock;
 #   { "responses": [RESPONSE, ...] }          one per request, in order; the
 #                                             last one repeats
 #   { "by_token": { "<token>": [RESPONSE, ...], "*": [RESPONSE, ...] } }
+#   { "by_path": { "/token": [RESPONSE, ...] }, ... }   identity endpoints
+#                  (OIDC, Kiro auth): own sequences, checked first, no
+#                  Amazon Q request validation
 #                                             per bearer token, each its own
 #                                             sequence; may be combined with
 #                                             "responses" (used when no
@@ -369,7 +372,15 @@ sub normalize_script {
     $script = { responses => $script } if ref $script eq 'ARRAY';
     croak "mock script must be a JSON object or array" unless ref $script eq 'HASH';
 
-    if (!exists $script->{responses} && !exists $script->{by_token}) {
+    if (exists $script->{by_path}) {
+        croak "by_path must be an object" unless ref $script->{by_path} eq 'HASH';
+        for my $path (sort keys %{ $script->{by_path} }) {
+            _check_sequence($script->{by_path}{$path}, "by_path.$path");
+        }
+    }
+    if (!exists $script->{responses} && !exists $script->{by_token}
+        && !exists $script->{by_path})
+    {
         $script = { responses => [ $script ] };
     }
 
@@ -758,15 +769,22 @@ sub _choose {
                  headers => { 'content-type' => 'text/plain' } };
     }
 
-    if ($script->{validate} // 1) {
+    my ($key, $list);
+
+    # identity endpoints (OIDC /token, /client/register, Kiro
+    # /refreshToken...): their own sequences, keyed by path
+    if ($script->{by_path} && $script->{by_path}{ $req->{path} }) {
+        ($key, $list) = ("path:$req->{path}", $script->{by_path}{ $req->{path} });
+    }
+
+    if (!$list && ($script->{validate} // 1)) {
         my $bad = _validate($req);
         return $bad if $bad;
     }
 
-    my ($key, $list);
     my $auth = $req->{headers}{authorization} // '';
     my ($token) = $auth =~ /^\s*Bearer\s+(\S+)/i;
-    if ($script->{by_token}) {
+    if (!$list && $script->{by_token}) {
         if (defined $token && $script->{by_token}{$token}) {
             ($key, $list) = ("token:$token", $script->{by_token}{$token});
         } elsif ($script->{by_token}{'*'}) {

@@ -1,0 +1,571 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * Calls to the identity services, and token refresh built on them.
+ *
+ * A call is an in-memory subrequest to the internal location
+ * /_q2api/call, which proxies to $q2api_call_url; its answer is handed to
+ * the caller from a posted event, outside nginx's subrequest finalization,
+ * so the caller may start the next subrequest or finalize its request.
+ *
+ * A refresh holds the account's refresh lease in the zone, so one worker
+ * at a time refreshes an account; the others wait for it and use the new
+ * token.  The services rotate refresh tokens: the new one goes to the zone
+ * and is queued for the store before anything else uses it.
+ */
+
+
+#include <cjson/cJSON.h>
+
+#include "ngx_http_q2api.h"
+
+
+#define NGX_HTTP_Q2API_REFRESH_WAIT      100     /* ms between looks */
+#define NGX_HTTP_Q2API_REFRESH_PATIENCE  15000   /* ms a waiter waits */
+
+
+typedef struct {
+    uint32_t                         magic;
+    ngx_http_request_t              *request;    /* the caller */
+    ngx_str_t                        url;
+    ngx_http_q2api_call_done_pt      done;
+    void                            *data;
+    ngx_int_t                        status;
+    ngx_str_t                        body;
+    ngx_event_t                      ev;         /* delivers the answer */
+    unsigned                         finalized:1;
+} ngx_http_q2api_call_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_str_t                        id;
+    ngx_http_q2api_refresh_done_pt   done;
+    void                            *data;
+    ngx_uint_t                       social;
+    ngx_event_t                      wait;       /* another one refreshes */
+    ngx_msec_t                       waited;
+} ngx_http_q2api_refresh_t;
+
+
+static ngx_int_t ngx_http_q2api_call_post(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static void ngx_http_q2api_call_deliver(ngx_event_t *ev);
+static void ngx_http_q2api_call_cleanup(void *data);
+static ngx_int_t ngx_http_q2api_call(ngx_http_request_t *r, ngx_str_t *url,
+    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data);
+static void ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body);
+static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
+static void ngx_http_q2api_refresh_cleanup(void *data);
+
+
+static ngx_str_t  ngx_http_q2api_call_uri = ngx_string("/_q2api/call");
+
+
+/* a NUL-terminated copy, for cJSON */
+static char *
+ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
+
+
+/* calls ---------------------------------------------------------------- */
+
+
+static ngx_int_t
+ngx_http_q2api_call(ngx_http_request_t *r, ngx_str_t *url, ngx_str_t *body,
+    ngx_http_q2api_call_done_pt done, void *data)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_request_t          *sr;
+    ngx_http_q2api_call_t       *call;
+    ngx_http_post_subrequest_t  *ps;
+
+    call = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_call_t));
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->magic = NGX_HTTP_Q2API_CTX_CALL;
+    call->request = r;
+    call->url = *url;
+    call->done = done;
+    call->data = data;
+
+    call->ev.handler = ngx_http_q2api_call_deliver;
+    call->ev.data = call;
+    call->ev.log = r->connection->log;
+
+    /* a client that goes away must not leave the event posted */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_q2api_call_cleanup;
+    cln->data = call;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_q2api_call_post;
+    ps->data = call;
+
+    if (ngx_http_subrequest(r, &ngx_http_q2api_call_uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_set_ctx(sr, call, ngx_http_q2api_module);
+
+    return ngx_http_q2api_subrequest_body(r, sr, body->data, body->len);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_call_post(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_q2api_call_t  *call = data;
+
+    ngx_buf_t  *b;
+
+    if (call->finalized) {
+        return NGX_OK;
+    }
+
+    call->finalized = 1;
+
+    /* no header: nginx's own verdict (502 connect failure, 504...) */
+    call->status = sr->headers_out.status
+                   ? (ngx_int_t) sr->headers_out.status
+                   : (rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : 0);
+
+    b = sr->out ? sr->out->buf : NULL;
+
+    if (b && b->last > b->pos) {
+        call->body.data = b->pos;
+        call->body.len = b->last - b->pos;
+    }
+
+    /* answered from the event loop, outside this finalization */
+    ngx_post_event(&call->ev, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_q2api_call_deliver(ngx_event_t *ev)
+{
+    ngx_http_q2api_call_t  *call = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = call->request;
+    c = r->connection;
+
+    call->done(r, call->data, call->status, &call->body);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_q2api_call_cleanup(void *data)
+{
+    ngx_http_q2api_call_t  *call = data;
+
+    if (call->ev.posted) {
+        ngx_delete_posted_event(&call->ev);
+    }
+}
+
+
+ngx_int_t
+ngx_http_q2api_oidc_call(ngx_http_request_t *r, const char *op,
+    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data)
+{
+    u_char                     *p;
+    ngx_str_t                   url;
+    ngx_http_q2api_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    url.len = qlcf->oidc_url.len + 1 + ngx_strlen(op);
+    url.data = ngx_pnalloc(r->pool, url.len);
+    if (url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(url.data, qlcf->oidc_url.data, qlcf->oidc_url.len);
+    *p++ = '/';
+    ngx_memcpy(p, op, ngx_strlen(op));
+
+    return ngx_http_q2api_call(r, &url, body, done, data);
+}
+
+
+/* the target of the call this subrequest is, for $q2api_call_url */
+ngx_int_t
+ngx_http_q2api_call_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_http_q2api_call_t  *call;
+
+    call = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
+
+    if (call == NULL || call->magic != NGX_HTTP_Q2API_CTX_CALL) {
+        return NGX_DECLINED;
+    }
+
+    *url = call->url;
+
+    return NGX_OK;
+}
+
+
+/* refresh ------------------------------------------------------------- */
+
+
+ngx_int_t
+ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_refresh_done_pt done, void *data)
+{
+    char                           *json;
+    u_char                         *p;
+    cJSON                          *o;
+    ngx_int_t                       rc;
+    ngx_str_t                       url, body;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_q2api_refresh_t       *rf;
+    ngx_http_q2api_loc_conf_t      *qlcf;
+    ngx_http_q2api_main_conf_t     *qmcf;
+    ngx_http_q2api_account_data_t   creds;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    if (qmcf == NULL || qmcf->pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rf = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_refresh_t));
+    if (rf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rf->request = r;
+    rf->done = done;
+    rf->data = data;
+    rf->id.data = ngx_pstrdup(r->pool, id);
+    rf->id.len = id->len;
+
+    if (rf->id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_q2api_pool_refresh_begin(qmcf->pool, id, r->pool, &creds);
+
+    if (rc == NGX_DECLINED || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_q2api_refresh_cleanup;
+    cln->data = rf;
+
+    if (rc == NGX_BUSY) {
+        /* another worker is at it: wait for its result */
+        rf->wait.handler = ngx_http_q2api_refresh_wait;
+        rf->wait.data = rf;
+        rf->wait.log = r->connection->log;
+
+        ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_REFRESH_WAIT);
+
+        return NGX_OK;
+    }
+
+    /*
+     * Accounts with an OIDC client registration (Amazon Q, Kiro IdC)
+     * refresh at the OIDC service; Kiro social logins at Kiro's.
+     */
+    rf->social = creds.client_id.len == 0;
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        goto failed;
+    }
+
+    if (!rf->social) {
+        if (cJSON_AddStringToObject(o, "grantType", "refresh_token") == NULL
+            || cJSON_AddStringToObject(o, "clientId",
+                   ngx_http_q2api_cstr(r->pool, &creds.client_id)) == NULL
+            || cJSON_AddStringToObject(o, "clientSecret",
+                   ngx_http_q2api_cstr(r->pool, &creds.client_secret)) == NULL)
+        {
+            cJSON_Delete(o);
+            goto failed;
+        }
+    }
+
+    if (cJSON_AddStringToObject(o, "refreshToken",
+            ngx_http_q2api_cstr(r->pool, &creds.refresh_token)) == NULL)
+    {
+        cJSON_Delete(o);
+        goto failed;
+    }
+
+    json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+
+    if (json == NULL) {
+        goto failed;
+    }
+
+    body.len = ngx_strlen(json);
+    body.data = ngx_pnalloc(r->pool, body.len);
+
+    if (body.data == NULL) {
+        cJSON_free(json);
+        goto failed;
+    }
+
+    ngx_memcpy(body.data, json, body.len);
+    cJSON_free(json);
+
+    if (rf->social) {
+        url.len = qlcf->kiro_auth_url.len + sizeof("/refreshToken") - 1;
+        url.data = ngx_pnalloc(r->pool, url.len);
+        if (url.data == NULL) {
+            goto failed;
+        }
+
+        p = ngx_cpymem(url.data, qlcf->kiro_auth_url.data,
+                       qlcf->kiro_auth_url.len);
+        ngx_memcpy(p, "/refreshToken", sizeof("/refreshToken") - 1);
+
+        rc = ngx_http_q2api_call(r, &url, &body,
+                                 ngx_http_q2api_refresh_answer, rf);
+
+    } else {
+        rc = ngx_http_q2api_oidc_call(r, "token", &body,
+                                      ngx_http_q2api_refresh_answer, rf);
+    }
+
+    if (rc != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "q2api: refreshing the token of account \"%V\"", id);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_q2api_pool_refresh_end(qmcf->pool, id, NGX_ERROR, NULL,
+                                    "refresh could not start");
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body)
+{
+    ngx_http_q2api_refresh_t  *rf = data;
+
+    cJSON                          *o, *item;
+    ngx_int_t                       rc;
+    ngx_str_t                       message;
+    ngx_uint_t                      level;
+    const char                     *err;
+    ngx_http_q2api_main_conf_t     *qmcf;
+    ngx_http_q2api_account_data_t   fresh;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    ngx_memzero(&fresh, sizeof(ngx_http_q2api_account_data_t));
+
+    o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
+                  : NULL;
+    err = NULL;
+
+    if (status == NGX_HTTP_OK) {
+        item = cJSON_GetObjectItemCaseSensitive(o, "accessToken");
+
+        if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+            rc = NGX_ERROR;
+            err = "refresh answer without accessToken";
+            goto done;
+        }
+
+        fresh.access_token.len = ngx_strlen(item->valuestring);
+        fresh.access_token.data = ngx_pnalloc(r->pool,
+                                              fresh.access_token.len);
+        if (fresh.access_token.data == NULL) {
+            rc = NGX_ERROR;
+            err = "out of memory";
+            goto done;
+        }
+
+        ngx_memcpy(fresh.access_token.data, item->valuestring,
+                   fresh.access_token.len);
+
+        /* rotated: the old refresh token is dead from now on */
+        item = cJSON_GetObjectItemCaseSensitive(o, "refreshToken");
+
+        if (cJSON_IsString(item) && item->valuestring[0] != '\0') {
+            fresh.refresh_token.len = ngx_strlen(item->valuestring);
+            fresh.refresh_token.data = ngx_pnalloc(r->pool,
+                                                   fresh.refresh_token.len);
+            if (fresh.refresh_token.data == NULL) {
+                rc = NGX_ERROR;
+                err = "out of memory";
+                goto done;
+            }
+
+            ngx_memcpy(fresh.refresh_token.data, item->valuestring,
+                       fresh.refresh_token.len);
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(o, "profileArn");
+
+        if (cJSON_IsString(item) && item->valuestring[0] != '\0') {
+            fresh.profile_arn.len = ngx_strlen(item->valuestring);
+            fresh.profile_arn.data = ngx_pnalloc(r->pool,
+                                                 fresh.profile_arn.len);
+            if (fresh.profile_arn.data != NULL) {
+                ngx_memcpy(fresh.profile_arn.data, item->valuestring,
+                           fresh.profile_arn.len);
+
+            } else {
+                fresh.profile_arn.len = 0;
+            }
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(o, "expiresIn");
+
+        fresh.token_expires = ngx_time()
+                              + (cJSON_IsNumber(item) && item->valuedouble > 0
+                                 && item->valuedouble < 86400 * 365
+                                 ? (time_t) item->valuedouble : 3600);
+        rc = NGX_OK;
+        goto done;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "error");
+
+    if (cJSON_IsString(item)
+        && (ngx_strcmp(item->valuestring, "invalid_grant") == 0
+            || ngx_strcmp(item->valuestring, "invalid_client") == 0
+            || ngx_strcmp(item->valuestring, "unauthorized_client") == 0))
+    {
+        /* the credentials are dead: only a new login helps */
+        rc = NGX_DECLINED;
+        err = ngx_strcmp(item->valuestring, "invalid_client") == 0
+              ? "needs login again (client registration expired)"
+              : "needs login again (refresh token rejected)";
+
+    } else if (status == NGX_HTTP_UNAUTHORIZED && rf->social) {
+        /* Kiro's "Bad credentials": a rotated token used twice */
+        rc = NGX_DECLINED;
+        err = "needs login again (refresh token rejected)";
+
+    } else {
+        rc = NGX_ERROR;
+        err = status ? "identity service error" : "identity service "
+                                                   "unreachable";
+    }
+
+done:
+
+    cJSON_Delete(o);
+
+    if (rc == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "q2api: account \"%V\" has a new token", &rf->id);
+
+    } else {
+        level = (rc == NGX_DECLINED) ? NGX_LOG_WARN : NGX_LOG_ERR;
+
+        ngx_log_error(level, r->connection->log, 0,
+                      "q2api: refreshing account \"%V\" failed with status "
+                      "%i: %s", &rf->id, status, err);
+    }
+
+    ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, rc, &fresh, err);
+
+    message.data = (u_char *) (err ? err : "ok");
+    message.len = ngx_strlen(message.data);
+
+    rf->done(r, rf->data, rc, &message);
+}
+
+
+/* another worker refreshes this account: its result is ours too */
+static void
+ngx_http_q2api_refresh_wait(ngx_event_t *ev)
+{
+    ngx_http_q2api_refresh_t  *rf = ev->data;
+
+    ngx_str_t                    message;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    r = rf->request;
+    c = r->connection;
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    rf->waited += NGX_HTTP_Q2API_REFRESH_WAIT;
+
+    if (ngx_http_q2api_pool_refreshing(qmcf->pool, &rf->id)) {
+
+        if (rf->waited < NGX_HTTP_Q2API_REFRESH_PATIENCE) {
+            ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_REFRESH_WAIT);
+            return;
+        }
+
+        ngx_str_set(&message, "a refresh of this account takes too long");
+        rf->done(r, rf->data, NGX_ERROR, &message);
+
+    } else {
+        ngx_str_set(&message, "refreshed by another worker");
+        rf->done(r, rf->data, NGX_BUSY, &message);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_q2api_refresh_cleanup(void *data)
+{
+    ngx_http_q2api_refresh_t  *rf = data;
+
+    if (rf->wait.timer_set) {
+        ngx_del_timer(&rf->wait);
+    }
+}
