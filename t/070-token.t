@@ -1,0 +1,216 @@
+# Token refresh: before an expired token is used, after the backend
+# rejects one, rotation persisted at once, permanent and transient
+# failures, Kiro social accounts.
+
+use Test::Nginx::Socket 'no_plan';
+use Q2api::Test;
+use Q2api::Gateway;
+use JSON::PP ();
+
+repeat_each(1);
+no_shuffle();
+
+our $HTTP = <<'_EOC_';
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_store_interval 100ms;
+    q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
+    q2api_oidc_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    q2api_kiro_auth_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+_EOC_
+
+sub main::stored {
+    select(undef, undef, undef, 0.6);
+    my $f = main::server_root() . '/html/accounts.json';
+    open my $fh, '<', $f or die "$f: $!";
+    local $/;
+    my $j = JSON::PP->new->decode(<$fh>);
+    return { map { $_->{id} => $_ } @{ ref $j eq 'HASH' ? $j->{accounts} : $j } };
+}
+
+sub main::account {
+    my (%a) = @_;
+    return ">>> accounts.json\n" . JSON::PP->new->canonical->encode([
+        { id => 'acc', accessToken => 'tok-old', refreshToken => 'ref-old',
+          clientId => 'client-1', clientSecret => 'secret-1', %a } ]) . "\n";
+}
+
+sub main::paths {
+    my ($reqs) = @_;
+    return [ map { $_->{path} eq '/' ? 'chat:' . ($_->{headers}{authorization} =~ s/^Bearer //r)
+                                     : $_->{path} } @$reqs ];
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an expired token is refreshed before it is used; the rotation is persisted
+--- http_config eval: $::HTTP
+--- user_files eval: main::account(expires_at => time - 60)
+--- mock eval
+{ by_path => { '/token' => [ { json => { accessToken => 'tok-new', refreshToken => 'ref-new', expiresIn => 3600, tokenType => 'Bearer' } } ] },
+  by_token => { 'tok-new' => [ text_response('fresh') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+"text":"fresh"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token', 'chat:tok-new'], 'refresh, then the chat with the new token');
+    is_deeply($reqs->[0]{json}, { grantType => 'refresh_token', clientId => 'client-1',
+                                  clientSecret => 'secret-1', refreshToken => 'ref-old' },
+              'the OIDC refresh grant');
+    is($reqs->[0]{headers}{'content-type'}, 'application/json', 'JSON');
+    my $s = main::stored();
+    is($s->{acc}{accessToken}, 'tok-new', 'new access token persisted');
+    is($s->{acc}{refreshToken}, 'ref-new', 'rotated refresh token persisted');
+    cmp_ok(abs($s->{acc}{expires_at} - (time + 3600)), '<', 10, 'expiry from expiresIn');
+}
+--- no_error_log
+tok-new
+ref-new
+secret-1
+--- log_level: info
+
+
+
+=== TEST 2: a token the backend rejects is refreshed and the same account tried again
+--- http_config eval: $::HTTP
+--- user_files eval: main::account()
+--- mock eval
+{ by_path => { '/token' => [ { json => { accessToken => 'tok-new', expiresIn => 3600 } } ] },
+  by_token => { 'tok-old' => [ error_response('expired') ], 'tok-new' => [ text_response('again') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+"text":"again"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['chat:tok-old', '/token', 'chat:tok-new'], 'rejected, refreshed, retried');
+    my $s = main::stored();
+    is($s->{acc}{status}, 'active', 'active again');
+    is($s->{acc}{refreshToken}, 'ref-old', 'no rotation in the answer: the old refresh token stays');
+}
+
+
+
+=== TEST 3: invalid_grant: the account needs a new login and the client gets a clear 503
+--- http_config eval: $::HTTP
+--- user_files eval: main::account(expires_at => time - 60)
+--- mock eval
+{ by_path => { '/token' => [ { status => 400, json => { error => 'invalid_grant', error_description => 'Invalid refresh token provided' } } ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 503
+--- response_body_like chomp
+"type":"api_error","message":"the backend account's token could not be refreshed \(needs login again \(refresh token rejected\)\)"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token'], 'no chat with a dead token');
+    my $s = main::stored();
+    is($s->{acc}{status}, 'needs_login', 'needs a login');
+    is($s->{acc}{status_reason}, 'needs login again (refresh token rejected)', 'reason recorded');
+}
+
+
+
+=== TEST 4: a transient refresh failure leaves the account as it was and moves on
+--- http_config eval: $::HTTP
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'a', accessToken => 'tok-a', refreshToken => 'ref-a', clientId => 'c', clientSecret => 's', expires_at => time - 60 },
+  { id => 'b', accessToken => 'tok-b' } ]) . "\n"
+--- config
+    location /v1/ {
+        q2api_select round_robin;
+        q2api_pass claude;
+    }
+
+    include $TEST_NGINX_Q2API_CONF/q2api_upstream.conf;
+--- mock eval
+{ by_path => { '/token' => [ { status => 500, json => { error => 'InternalServerException' } } ] },
+  by_token => { 'tok-b' => [ text_response('from b') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+"text":"from b"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token', 'chat:tok-b'], 'refresh failed, b answered');
+    my $s = main::stored();
+    is($s->{a}{status}, 'active', 'not taken out for a transient failure');
+    like($s->{a}{last_error}, qr/identity service error/, 'but the failure is recorded');
+}
+
+
+
+=== TEST 5: an unreachable identity service is a transient failure
+--- http_config
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_store_interval 100ms;
+    q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
+    q2api_oidc_url http://127.0.0.1:1;
+--- user_files eval: main::account(expires_at => time - 60)
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 503
+--- response_body_like chomp
+token could not be refreshed \(identity service error\)
+--- mock_requests: 0
+--- error_log
+refreshing account "acc" failed with status 502
+
+
+
+=== TEST 6: a Kiro social account refreshes at Kiro's auth service and learns its profileArn
+--- http_config eval: $::HTTP
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'k', type => 'kiro', accessToken => 'tok-k', refreshToken => 'aor-k', expires_at => time - 1 } ]) . "\n"
+--- mock eval
+{ by_path => { '/refreshToken' => [ { json => { accessToken => 'tok-k2', refreshToken => 'aor-k2', expiresIn => 3600,
+                                                profileArn => 'arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC' } } ] },
+  by_token => { 'tok-k2' => [ text_response('kiro') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/refreshToken', 'chat:tok-k2'], 'Kiro refresh, then chat');
+    is_deeply($reqs->[0]{json}, { refreshToken => 'aor-k' }, 'only the refresh token is sent');
+    my $s = main::stored();
+    is($s->{k}{refreshToken}, 'aor-k2', 'rotated token persisted');
+    is($s->{k}{profileArn}, 'arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC', 'profileArn learnt');
+}
+
+
+
+=== TEST 7: a token far from expiry is used as it is
+--- http_config eval: $::HTTP
+--- user_files eval: main::account(expires_at => time + 3000)
+--- mock eval
+{ by_token => { 'tok-old' => [ text_response('as is') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub { is_deeply(main::paths($_[0]), ['chat:tok-old'], 'no refresh') }
