@@ -214,7 +214,7 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
     int                          thinking;
     ngx_int_t                    rc, limit;
     ngx_str_t                    value;
-    ngx_uint_t                   i, first, last;
+    ngx_uint_t                   i, first, last, backward, more;
     q2api_buf_t                  b;
     ngx_http_q2api_model_list_t  ml;
 
@@ -274,33 +274,48 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
 
     first = 0;
     last = ml.n;
+    backward = 0;
 
-    if (ngx_http_arg(r, (u_char *) "after_id", 8, &value) == NGX_OK) {
-        for (i = 0; i < ml.n; i++) {
-            if (ngx_strlen(ml.list[i]->id) == value.len
-                && ngx_strncmp(ml.list[i]->id, value.data, value.len) == 0)
-            {
-                first = i + 1;
-                break;
-            }
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "before_id", 9, &value) == NGX_OK)
+    if (ngx_http_arg(r, (u_char *) "after_id", 8, &value) == NGX_OK
+        || (backward = 1,
+            ngx_http_arg(r, (u_char *) "before_id", 9, &value) == NGX_OK))
     {
         for (i = 0; i < ml.n; i++) {
             if (ngx_strlen(ml.list[i]->id) == value.len
                 && ngx_strncmp(ml.list[i]->id, value.data, value.len) == 0)
             {
-                last = i;
-                first = last > (ngx_uint_t) limit ? last - limit : 0;
                 break;
             }
         }
+
+        if (i == ml.n) {
+            q2api_buf_free(&b);
+            return ngx_http_q2api_send_error(r, ctx,
+                                             Q2API_ERR_INVALID_REQUEST,
+                                             backward
+                                             ? "before_id: no such model"
+                                             : "after_id: no such model");
+        }
+
+        if (backward) {
+            /* the page just before it */
+            last = i;
+            first = last > (ngx_uint_t) limit ? last - limit : 0;
+
+        } else {
+            first = i + 1;
+        }
+
+    } else {
+        backward = 0;
     }
 
     if (last > first + limit) {
         last = first + limit;
     }
+
+    /* more in the direction the client pages */
+    more = backward ? first > 0 : last < ml.n;
 
     if (q2api_buf_append_str(&b, "{\"data\":[") != Q2API_OK) {
         goto failed;
@@ -314,8 +329,8 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
         }
     }
 
-    if (q2api_buf_append_str(&b, last < ml.n ? "],\"has_more\":true"
-                                             : "],\"has_more\":false")
+    if (q2api_buf_append_str(&b, more ? "],\"has_more\":true"
+                                      : "],\"has_more\":false")
         != Q2API_OK
         || q2api_buf_append_str(&b, ",\"first_id\":") != Q2API_OK
         || (first < last

@@ -76,6 +76,14 @@ typedef struct {
 } ngx_http_q2api_affinity_t;
 
 
+typedef struct {
+    ngx_queue_t                queue;
+    time_t                     expires;
+    ngx_str_t                  key;           /* slab copies */
+    ngx_str_t                  value;
+} ngx_http_q2api_kv_t;
+
+
 struct ngx_http_q2api_pool_sh_s {
     ngx_rbtree_t               byid;
     ngx_rbtree_node_t          byid_sentinel;
@@ -98,6 +106,8 @@ struct ngx_http_q2api_pool_sh_s {
 
     ngx_pid_t                  lease_pid;
     ngx_msec_t                 lease_beat;
+
+    ngx_queue_t                kv_queue;
 };
 
 
@@ -199,6 +209,7 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_q2api_aff_rbtree_insert);
     ngx_queue_init(&sh->aff_lru);
     ngx_queue_init(&sh->dirty);
+    ngx_queue_init(&sh->kv_queue);
 
     pool->sh = sh;
     pool->shpool->data = sh;
@@ -1510,6 +1521,147 @@ ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
     } else {
         rc = ngx_http_q2api_pool_copy(a, p, pick);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
+}
+
+
+/* login sessions are few and short-lived: a list does */
+static ngx_http_q2api_kv_t *
+ngx_http_q2api_kv_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *key)
+{
+    ngx_queue_t          *q;
+    ngx_http_q2api_kv_t  *kv;
+
+    for (q = ngx_queue_head(&pool->sh->kv_queue);
+         q != ngx_queue_sentinel(&pool->sh->kv_queue);
+         q = ngx_queue_next(q))
+    {
+        kv = ngx_queue_data(q, ngx_http_q2api_kv_t, queue);
+
+        if (kv->key.len == key->len
+            && ngx_memcmp(kv->key.data, key->data, key->len) == 0)
+        {
+            return kv;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_q2api_kv_free(ngx_http_q2api_pool_t *pool, ngx_http_q2api_kv_t *kv)
+{
+    ngx_queue_remove(&kv->queue);
+
+    if (kv->key.data) {
+        ngx_slab_free_locked(pool->shpool, kv->key.data);
+    }
+
+    if (kv->value.data) {
+        ngx_slab_free_locked(pool->shpool, kv->value.data);
+    }
+
+    ngx_slab_free_locked(pool->shpool, kv);
+}
+
+
+/* drops expired records: the queue is oldest first */
+static void
+ngx_http_q2api_kv_expire(ngx_http_q2api_pool_t *pool, time_t now)
+{
+    ngx_queue_t          *q, *next;
+    ngx_http_q2api_kv_t  *kv;
+
+    for (q = ngx_queue_head(&pool->sh->kv_queue);
+         q != ngx_queue_sentinel(&pool->sh->kv_queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        kv = ngx_queue_data(q, ngx_http_q2api_kv_t, queue);
+
+        if (kv->expires <= now) {
+            ngx_http_q2api_kv_free(pool, kv);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
+    ngx_str_t *value, time_t expires)
+{
+    ngx_http_q2api_kv_t  *kv;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    ngx_http_q2api_kv_expire(pool, ngx_time());
+
+    kv = ngx_http_q2api_kv_lookup(pool, key);
+
+    if (kv == NULL) {
+        kv = ngx_slab_calloc_locked(pool->shpool,
+                                    sizeof(ngx_http_q2api_kv_t));
+        if (kv == NULL) {
+            goto nomem;
+        }
+
+        if (ngx_http_q2api_pool_set_str(pool, &kv->key, key) != NGX_OK) {
+            ngx_slab_free_locked(pool->shpool, kv);
+            goto nomem;
+        }
+
+        ngx_queue_insert_tail(&pool->sh->kv_queue, &kv->queue);
+    }
+
+    if (ngx_http_q2api_pool_set_str(pool, &kv->value, value) != NGX_OK) {
+        goto nomem;
+    }
+
+    kv->expires = expires;
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_kv_get(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
+    ngx_pool_t *p, ngx_str_t *value)
+{
+    ngx_int_t             rc;
+    ngx_http_q2api_kv_t  *kv;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    kv = ngx_http_q2api_kv_lookup(pool, key);
+
+    if (kv == NULL || kv->expires <= ngx_time()) {
+        rc = NGX_DECLINED;
+
+    } else {
+        value->len = kv->value.len;
+        value->data = ngx_pnalloc(p, kv->value.len + 1);
+
+        if (value->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(value->data, kv->value.data, kv->value.len);
+            value->data[value->len] = '\0';
+            rc = NGX_OK;
+        }
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);

@@ -204,5 +204,15 @@ void ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool);
 
 const char *ngx_http_q2api_status_name(ngx_uint_t status);
 
+/*
+ * Small expiring records in the zone, seen by every worker (device login
+ * sessions).  set replaces; get copies into p (NGX_DECLINED: none, or
+ * expired).
+ */
+ngx_int_t ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *key, ngx_str_t *value, time_t expires);
+ngx_int_t ngx_http_q2api_pool_kv_get(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *key, ngx_pool_t *p, ngx_str_t *value);
+
 
 #endif /* _NGX_HTTP_Q2API_POOL_H_INCLUDED_ */

@@ -102,6 +102,19 @@ Content-Type: application/json
 
 
 
+=== TEST 4b: paging backwards stops at the start; an unknown cursor is an error
+--- config eval: $::ROOT
+--- request eval
+["GET /v1/models?limit=2&before_id=claude-opus-4-5", "GET /v1/models?limit=2&before_id=claude-opus-4-6", "GET /v1/models?after_id=bogus"]
+--- error_code eval
+[200, 200, 400]
+--- response_body_like eval
+[qr/"has_more":false,"first_id":"claude-opus-4-6","last_id":"claude-sonnet-4-6"/,
+ qr/^\{"data":\[\],"has_more":false,"first_id":null,"last_id":null\}$/,
+ qr/"message":"after_id: no such model"/]
+
+
+
 === TEST 5: GET /v1/models/{id}, by any of its names; unknown is a 404
 --- config eval: $::ROOT
 --- request eval
