@@ -8,6 +8,9 @@
  */
 
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "ngx_http_q2api.h"
 
 
@@ -25,6 +28,8 @@ static char *ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 static char *ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_q2api_default_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_http_complex_value_t **cv);
 static char *ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -41,6 +46,10 @@ static ngx_int_t ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
 static ngx_int_t ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_call_url(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_region(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -120,6 +129,20 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       ngx_http_q2api_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_loc_conf_t, account_header_keys),
+      NULL },
+
+    { ngx_string("q2api_kiro_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, kiro_url),
+      NULL },
+
+    { ngx_string("q2api_kiro_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, kiro_location),
       NULL },
 
     { ngx_string("q2api_amazonq_location"),
@@ -234,6 +257,14 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
 
     { ngx_string("q2api_upstream_url"), NULL,
       ngx_http_q2api_variable_upstream_url, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_region"), NULL,
+      ngx_http_q2api_variable_region, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_machine_id"), NULL,
+      ngx_http_q2api_variable_machine_id, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_call_url"), NULL,
@@ -420,6 +451,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      */
 
     qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
+    qlcf->kiro_url = NGX_CONF_UNSET_PTR;
     qlcf->stream_buffer = NGX_CONF_UNSET_SIZE;
     qlcf->api_keys = NGX_CONF_UNSET_PTR;
     qlcf->models = NGX_CONF_UNSET_PTR;
@@ -440,8 +472,7 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_q2api_loc_conf_t *prev = parent;
     ngx_http_q2api_loc_conf_t *conf = child;
 
-    ngx_http_compile_complex_value_t   ccv;
-    ngx_str_t                          url;
+    ngx_str_t  url;
 
     ngx_conf_merge_str_value(conf->amazonq_location,
                              prev->amazonq_location, "/_q2api/amazonq");
@@ -451,25 +482,32 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "https://prod.us-east-1.auth.desktop.kiro.dev");
 
     ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
+    ngx_conf_merge_ptr_value(conf->kiro_url, prev->kiro_url, NULL);
 
     if (conf->amazonq_url == NULL) {
-        ngx_str_set(&url, "https://q.us-east-1.amazonaws.com/");
+        /* the account's region comes from its profileArn */
+        ngx_str_set(&url, "https://q.$q2api_region.amazonaws.com/");
 
-        conf->amazonq_url = ngx_pcalloc(cf->pool,
-                                        sizeof(ngx_http_complex_value_t));
-        if (conf->amazonq_url == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-        ccv.cf = cf;
-        ccv.value = &url;
-        ccv.complex_value = conf->amazonq_url;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        if (ngx_http_q2api_default_url(cf, &url, &conf->amazonq_url)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }
+
+    if (conf->kiro_url == NULL) {
+        ngx_str_set(&url, "https://q.$q2api_region.amazonaws.com"
+                          "/generateAssistantResponse");
+
+        if (ngx_http_q2api_default_url(cf, &url, &conf->kiro_url)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_conf_merge_str_value(conf->kiro_location, prev->kiro_location,
+                             "/_q2api/kiro");
 
     /* a slow client may hold this much decoded output before the module
      * stops reading the upstream */
@@ -508,6 +546,26 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_default_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_http_complex_value_t **cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    *cv = ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cv == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+    ccv.cf = cf;
+    ccv.value = url;
+    ccv.complex_value = *cv;
+
+    return ngx_http_compile_complex_value(&ccv);
 }
 
 
@@ -822,10 +880,15 @@ ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* the client location's setting, not the internal location's */
+    /* the client location's setting, not the internal location's;
+     * evaluated with the attempt (for $q2api_region) */
     qlcf = actx->ctx->conf;
 
-    if (ngx_http_complex_value(actx->ctx->request, qlcf->amazonq_url, &url)
+    if (ngx_http_complex_value(r,
+                               actx->account.type
+                               == NGX_HTTP_Q2API_ACCOUNT_KIRO
+                               ? qlcf->kiro_url : qlcf->amazonq_url,
+                               &url)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -856,6 +919,105 @@ ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
 
     v->data = actx->invocation_id;
     v->len = 36;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The region of the attempt's account: the fourth field of its profileArn
+ * (arn:aws:codewhisperer:<region>:<account>:profile/<id>), us-east-1 when
+ * it has none.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_region(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p, *end, *start;
+    ngx_uint_t                 field;
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    v->data = (u_char *) "us-east-1";
+    v->len = sizeof("us-east-1") - 1;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (actx == NULL) {
+        return NGX_OK;
+    }
+
+    p = actx->account.profile_arn.data;
+    end = p + actx->account.profile_arn.len;
+    start = p;
+    field = 0;
+
+    for ( /* void */ ; p < end; p++) {
+        if (*p != ':') {
+            continue;
+        }
+
+        if (++field == 4 && p - start > 0) {
+            v->data = start;
+            v->len = p - start;
+            return NGX_OK;
+        }
+
+        start = p + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Kiro clients identify themselves with a 64-hex machine id.  One per
+ * account, stable across requests and restarts, unrelated between
+ * accounts: a hash of the account id.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p, md[SHA256_DIGEST_LENGTH];
+    ngx_str_t                  seed;
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    seed.len = sizeof("q2api-machine:") - 1 + actx->account.id.len;
+    seed.data = ngx_pnalloc(r->pool, seed.len);
+    if (seed.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(seed.data, "q2api-machine:",
+                          sizeof("q2api-machine:") - 1),
+               actx->account.id.data, actx->account.id.len);
+
+    if (EVP_Digest(seed.data, seed.len, md, NULL, EVP_sha256(), NULL) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "EVP_Digest() failed");
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, 2 * SHA256_DIGEST_LENGTH);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_hex_dump(p, md, SHA256_DIGEST_LENGTH) - p;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -56,6 +56,8 @@ typedef struct {
     ngx_str_t                  kiro_auth_url;
     ngx_str_t                  amazonq_location;
     ngx_http_complex_value_t  *amazonq_url;
+    ngx_str_t                  kiro_location;
+    ngx_http_complex_value_t  *kiro_url;
     size_t                     stream_buffer;
     ngx_array_t               *api_keys;      /* of ngx_str_t */
     ngx_array_t               *models;        /* of q2api_model_t */
@@ -88,6 +90,7 @@ typedef struct {
     ngx_http_request_t        *request;       /* the subrequest */
     ngx_http_q2api_pick_t      account;
     u_char                     invocation_id[37];
+    ngx_str_t                  body;          /* what this attempt sends */
 
     ngx_int_t                  status;        /* upstream HTTP status */
     ngx_buf_t                 *error_body;    /* first bytes of a failure */
@@ -107,6 +110,7 @@ struct ngx_http_q2api_ctx_s {
     ngx_http_q2api_loc_conf_t *conf;
 
     q2api_request_t            req;           /* canonical request */
+    q2api_str_t                model_id;      /* the backend's model */
     q2api_buf_t                body;          /* the backend request body */
     q2api_buf_t                out;           /* bytes for the client */
     q2api_claude_stream_t      claude;

@@ -541,6 +541,8 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    ctx->model_id = model_id;
+
     ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
     opts.model_id = model_id;
     opts.now = ngx_time();

@@ -12,6 +12,8 @@
 
 static ngx_int_t ngx_http_q2api_post_subrequest(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_q2api_attempt_body(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_attempt_t *actx);
 
 
 static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
@@ -85,6 +87,10 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     actx->ctx = ctx;
     actx->account = *pick;
 
+    if (ngx_http_q2api_attempt_body(r, ctx, actx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (q2api_uuid4((char *) actx->invocation_id) != Q2API_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "q2api: RAND_bytes() failed");
@@ -99,8 +105,11 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     ps->handler = ngx_http_q2api_post_subrequest;
     ps->data = actx;
 
-    if (ngx_http_subrequest(r, &ctx->conf->amazonq_location, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED)
+    /* Kiro accounts speak the IDE's REST style, Amazon Q ones the CLI's */
+    if (ngx_http_subrequest(r, pick->type == NGX_HTTP_Q2API_ACCOUNT_KIRO
+                               ? &ctx->conf->kiro_location
+                               : &ctx->conf->amazonq_location,
+                            NULL, &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -109,7 +118,8 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     ngx_http_set_ctx(sr, actx, ngx_http_q2api_module);
     actx->request = sr;
 
-    if (ngx_http_q2api_subrequest_body(r, sr, ctx->body.data, ctx->body.len)
+    if (ngx_http_q2api_subrequest_body(r, sr, actx->body.data,
+                                       actx->body.len)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -119,7 +129,60 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "q2api attempt %ui on account \"%V\", body %uz bytes",
-                   ctx->attempts, &actx->account.id, ctx->body.len);
+                   ctx->attempts, &actx->account.id, actx->body.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request's body serves every Amazon Q account; an account with a
+ * profile (IdC, Kiro) gets its profileArn in it, and a Kiro account the
+ * IDE's origin, so those are written for the attempt.
+ */
+static ngx_int_t
+ngx_http_q2api_attempt_body(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_http_q2api_attempt_t *actx)
+{
+    q2api_buf_t           b;
+    q2api_error_t         err;
+    q2api_amazonq_opts_t  opts;
+
+    if (actx->account.type != NGX_HTTP_Q2API_ACCOUNT_KIRO
+        && actx->account.profile_arn.len == 0)
+    {
+        actx->body.data = ctx->body.data;
+        actx->body.len = ctx->body.len;
+        return NGX_OK;
+    }
+
+    ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
+    opts.model_id = ctx->model_id;
+    opts.profile_arn.data = (char *) actx->account.profile_arn.data;
+    opts.profile_arn.len = actx->account.profile_arn.len;
+    opts.origin = actx->account.type == NGX_HTTP_Q2API_ACCOUNT_KIRO
+                  ? "AI_EDITOR" : NULL;
+    opts.now = ngx_time();
+
+    q2api_buf_init(&b, 0);
+
+    if (q2api_amazonq_build(&ctx->req, &opts, &b, &err) != Q2API_OK) {
+        q2api_buf_free(&b);
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "q2api: %s",
+                      err.message);
+        return NGX_ERROR;
+    }
+
+    actx->body.data = ngx_pnalloc(r->pool, b.len);
+    if (actx->body.data == NULL) {
+        q2api_buf_free(&b);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(actx->body.data, b.data, b.len);
+    actx->body.len = b.len;
+
+    q2api_buf_free(&b);
 
     return NGX_OK;
 }

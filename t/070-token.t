@@ -17,6 +17,7 @@ our $HTTP = <<'_EOC_';
     q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
     q2api_oidc_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
     q2api_kiro_auth_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    q2api_kiro_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/generateAssistantResponse;
 _EOC_
 
 sub main::stored {
@@ -37,8 +38,9 @@ sub main::account {
 
 sub main::paths {
     my ($reqs) = @_;
-    return [ map { $_->{path} eq '/' ? 'chat:' . ($_->{headers}{authorization} =~ s/^Bearer //r)
-                                     : $_->{path} } @$reqs ];
+    return [ map { $_->{path} eq '/' || $_->{path} eq '/generateAssistantResponse'
+                   ? 'chat:' . ($_->{headers}{authorization} =~ s/^Bearer //r)
+                   : $_->{path} } @$reqs ];
 }
 
 run_tests();
@@ -199,6 +201,16 @@ sub {
     my $s = main::stored();
     is($s->{k}{refreshToken}, 'aor-k2', 'rotated token persisted');
     is($s->{k}{profileArn}, 'arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC', 'profileArn learnt');
+
+    # the chat as the Kiro IDE sends it
+    my $c = $reqs->[1];
+    is($c->{path}, '/generateAssistantResponse', 'REST style');
+    is($c->{headers}{'content-type'}, 'application/json', 'JSON');
+    ok(!exists $c->{headers}{'x-amz-target'}, 'no target');
+    like($c->{headers}{'user-agent'}, qr/ KiroIDE-0\.11\.107-[0-9a-f]{64}$/, 'Kiro identification');
+    is($c->{headers}{'x-amzn-kiro-agent-mode'}, 'vibe', 'agent mode');
+    is($c->{json}{profileArn}, 'arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC', 'profileArn in the body');
+    is($c->{json}{conversationState}{currentMessage}{userInputMessage}{origin}, 'AI_EDITOR', 'origin');
 }
 
 
@@ -214,3 +226,27 @@ POST /v1/messages
 --- error_code: 200
 --- mock_check eval
 sub { is_deeply(main::paths($_[0]), ['chat:tok-old'], 'no refresh') }
+
+
+
+=== TEST 8: the Kiro machine id is stable per account; a profileArn's region picks the host
+--- http_config
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_kiro_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/generateAssistantResponse?region=$q2api_region;
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'k1', type => 'kiro', accessToken => 'tok-1', profileArn => 'arn:aws:codewhisperer:eu-central-1:1:profile/X' } ]) . "\n"
+--- request eval
+my $b = q{{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}};
+["POST /v1/messages\n$b", "POST /v1/messages\n$b"]
+--- error_code eval
+[200, 200]
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is($reqs->[0]{query}, 'region=eu-central-1', 'region from the profileArn');
+    push @main::ua, $reqs->[0]{headers}{'user-agent'};
+    is($main::ua[0], $main::ua[-1], 'same machine id every time');
+}

@@ -600,8 +600,11 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
     }
 
     if ((n && q2api_buf_append_byte(out, ']') != Q2API_OK)
-        || q2api_put(out, "},\"origin\":\"" Q2API_AMAZONQ_ORIGIN "\"")
-           != Q2API_OK)
+        || q2api_put(out, "},\"origin\":\"") != Q2API_OK
+        || q2api_buf_append_str(out, opts->origin ? opts->origin
+                                                  : Q2API_AMAZONQ_ORIGIN)
+           != Q2API_OK
+        || q2api_buf_append_byte(out, '"') != Q2API_OK)
     {
         return Q2API_NOMEM;
     }

@@ -25,6 +25,7 @@
 typedef struct {
     q2api_str_t              model_id;      /* the upstream modelId */
     q2api_str_t              profile_arn;   /* IdC / Kiro accounts */
+    const char              *origin;        /* NULL: "KIRO_CLI" */
     time_t                   now;           /* for the context entry */
 } q2api_amazonq_opts_t;
 

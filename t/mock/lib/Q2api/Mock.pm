@@ -815,6 +815,10 @@ sub _validate {
     my $why;
     if ($req->{method} ne 'POST') {
         $why = "Method $req->{method} is not supported.";
+    } elsif ($req->{path} eq '/generateAssistantResponse') {
+        # the Kiro IDE's REST style: JSON, no target
+        $why = "Content-Type '$ctype' is not supported; expected application/json."
+            if $ctype !~ m{^\s*application/json\s*(?:;|$)}i;
     } elsif ($ctype !~ m{^\s*\Q$CONTENT_TYPE\E\s*(?:;|$)}i) {
         $why = "Content-Type '$ctype' is not supported; expected $CONTENT_TYPE.";
     } elsif ($target ne $TARGET) {
