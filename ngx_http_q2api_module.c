@@ -45,7 +45,7 @@ static ngx_int_t ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_q2api_variable_call_url(ngx_http_request_t *r,
+static ngx_int_t ngx_http_q2api_variable_call(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_region(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -159,6 +159,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       offsetof(ngx_http_q2api_loc_conf_t, oidc_url),
       NULL },
 
+    { ngx_string("q2api_kiro_usage_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, kiro_usage_url),
+      NULL },
+
     { ngx_string("q2api_kiro_auth_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -268,8 +275,16 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_call_url"), NULL,
-      ngx_http_q2api_variable_call_url, 0,
+      ngx_http_q2api_variable_call, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_call_method"), NULL,
+      ngx_http_q2api_variable_call, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_call_authorization"), NULL,
+      ngx_http_q2api_variable_call, 2,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("q2api_invocation_id"), NULL,
       ngx_http_q2api_variable_invocation_id, 0,
@@ -448,6 +463,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *     qlcf->default_model = { 0, NULL };
      *     qlcf->oidc_url = { 0, NULL };
      *     qlcf->kiro_auth_url = { 0, NULL };
+     *     qlcf->kiro_usage_url = { 0, NULL };
      */
 
     qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
@@ -480,6 +496,9 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "https://oidc.us-east-1.amazonaws.com");
     ngx_conf_merge_str_value(conf->kiro_auth_url, prev->kiro_auth_url,
                              "https://prod.us-east-1.auth.desktop.kiro.dev");
+    ngx_conf_merge_str_value(conf->kiro_usage_url, prev->kiro_usage_url,
+                             "https://q.{region}.amazonaws.com"
+                             "/getUsageLimits");
 
     ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
     ngx_conf_merge_ptr_value(conf->kiro_url, prev->kiro_url, NULL);
@@ -1027,18 +1046,18 @@ ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_q2api_variable_call_url(ngx_http_request_t *r,
+ngx_http_q2api_variable_call(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t  url;
+    ngx_str_t  value;
 
-    if (ngx_http_q2api_call_url(r, &url) != NGX_OK) {
+    if (ngx_http_q2api_call_param(r, data, &value) != NGX_OK) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = url.data;
-    v->len = url.len;
+    v->data = value.data;
+    v->len = value.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                 front;         /* q2api_pass */
     ngx_str_t                  oidc_url;
     ngx_str_t                  kiro_auth_url;
+    ngx_str_t                  kiro_usage_url;
     ngx_str_t                  amazonq_location;
     ngx_http_complex_value_t  *amazonq_url;
     ngx_str_t                  kiro_location;
@@ -168,8 +169,6 @@ ngx_int_t ngx_http_q2api_resolve_model(ngx_http_request_t *r,
 ngx_int_t ngx_http_q2api_models_handler(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 
-/* token */
-ngx_int_t ngx_http_q2api_call_url(ngx_http_request_t *r, ngx_str_t *url);
 
 /* handler: a refreshed account's attempt, or the next account */
 ngx_int_t ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,

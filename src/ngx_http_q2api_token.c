@@ -28,6 +28,8 @@ typedef struct {
     uint32_t                         magic;
     ngx_http_request_t              *request;    /* the caller */
     ngx_str_t                        url;
+    ngx_str_t                        method;     /* POST, or GET */
+    ngx_str_t                        authorization;
     ngx_http_q2api_call_done_pt      done;
     void                            *data;
     ngx_int_t                        status;
@@ -52,8 +54,11 @@ static ngx_int_t ngx_http_q2api_call_post(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_q2api_call_deliver(ngx_event_t *ev);
 static void ngx_http_q2api_call_cleanup(void *data);
-static ngx_int_t ngx_http_q2api_call(ngx_http_request_t *r, ngx_str_t *url,
-    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data);
+static ngx_int_t ngx_http_q2api_call(ngx_http_request_t *r, char *method,
+    ngx_str_t *url, ngx_str_t *authorization, ngx_str_t *body,
+    ngx_http_q2api_call_done_pt done, void *data);
+static void ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body);
 static void ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body);
 static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
@@ -85,7 +90,8 @@ ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
 
 
 static ngx_int_t
-ngx_http_q2api_call(ngx_http_request_t *r, ngx_str_t *url, ngx_str_t *body,
+ngx_http_q2api_call(ngx_http_request_t *r, char *method, ngx_str_t *url,
+    ngx_str_t *authorization, ngx_str_t *body,
     ngx_http_q2api_call_done_pt done, void *data)
 {
     ngx_pool_cleanup_t          *cln;
@@ -101,6 +107,12 @@ ngx_http_q2api_call(ngx_http_request_t *r, ngx_str_t *url, ngx_str_t *body,
     call->magic = NGX_HTTP_Q2API_CTX_CALL;
     call->request = r;
     call->url = *url;
+    call->method.data = (u_char *) method;
+    call->method.len = ngx_strlen(method);
+
+    if (authorization) {
+        call->authorization = *authorization;
+    }
     call->done = done;
     call->data = data;
 
@@ -219,13 +231,17 @@ ngx_http_q2api_oidc_call(ngx_http_request_t *r, const char *op,
     *p++ = '/';
     ngx_memcpy(p, op, ngx_strlen(op));
 
-    return ngx_http_q2api_call(r, &url, body, done, data);
+    return ngx_http_q2api_call(r, "POST", &url, NULL, body, done, data);
 }
 
 
-/* the target of the call this subrequest is, for $q2api_call_url */
+/*
+ * What the call this subrequest is needs from the internal location:
+ * $q2api_call_url, $q2api_call_method, $q2api_call_authorization.
+ */
 ngx_int_t
-ngx_http_q2api_call_url(ngx_http_request_t *r, ngx_str_t *url)
+ngx_http_q2api_call_param(ngx_http_request_t *r, ngx_uint_t what,
+    ngx_str_t *value)
 {
     ngx_http_q2api_call_t  *call;
 
@@ -235,7 +251,8 @@ ngx_http_q2api_call_url(ngx_http_request_t *r, ngx_str_t *url)
         return NGX_DECLINED;
     }
 
-    *url = call->url;
+    *value = what == 0 ? call->url
+             : what == 1 ? call->method : call->authorization;
 
     return NGX_OK;
 }
@@ -365,7 +382,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
                        qlcf->kiro_auth_url.len);
         ngx_memcpy(p, "/refreshToken", sizeof("/refreshToken") - 1);
 
-        rc = ngx_http_q2api_call(r, &url, &body,
+        rc = ngx_http_q2api_call(r, "POST", &url, NULL, &body,
                                  ngx_http_q2api_refresh_answer, rf);
 
     } else {
@@ -568,4 +585,237 @@ ngx_http_q2api_refresh_cleanup(void *data)
     if (rf->wait.timer_set) {
         ngx_del_timer(&rf->wait);
     }
+}
+
+
+/* Kiro credits ------------------------------------------------------------ */
+
+
+typedef struct {
+    ngx_http_q2api_usage_done_pt     done;
+    void                            *data;
+} ngx_http_q2api_usage_t;
+
+
+/*
+ * The balance of a Kiro account: getUsageLimits on the account's region
+ * with its token (a suspended account fails here too, which makes it a
+ * cheap health probe).
+ */
+ngx_int_t
+ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_usage_done_pt done, void *data)
+{
+    u_char                         *p, *end, *start;
+    ngx_str_t                       url, region, body, auth, *base;
+    ngx_uint_t                      field;
+    ngx_http_q2api_usage_t         *u;
+    ngx_http_q2api_loc_conf_t      *qlcf;
+    ngx_http_q2api_main_conf_t     *qmcf;
+    ngx_http_q2api_account_data_t   d;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    if (qmcf == NULL || qmcf->pool == NULL
+        || ngx_http_q2api_pool_get(qmcf->pool, id, r->pool, &d) != NGX_OK
+        || d.access_token.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* arn:aws:codewhisperer:<region>:... */
+    ngx_str_set(&region, "us-east-1");
+    start = d.profile_arn.data;
+    end = start + d.profile_arn.len;
+    field = 0;
+
+    for (p = start; p < end; p++) {
+        if (*p == ':') {
+            if (++field == 4 && p > start) {
+                region.data = start;
+                region.len = p - start;
+                break;
+            }
+
+            start = p + 1;
+        }
+    }
+
+    base = &qlcf->kiro_usage_url;
+
+    url.len = base->len + region.len + 256 + 3 * d.profile_arn.len;
+    url.data = ngx_pnalloc(r->pool, url.len);
+    if (url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* "{region}" in the configured URL is the account's region */
+    p = ngx_strlcasestrn(base->data, base->data + base->len,
+                         (u_char *) "{region}", sizeof("{region}") - 2);
+
+    if (p != NULL) {
+        end = ngx_cpymem(url.data, base->data, p - base->data);
+        end = ngx_cpymem(end, region.data, region.len);
+        end = ngx_cpymem(end, p + sizeof("{region}") - 1,
+                         base->data + base->len - p - sizeof("{region}") + 1);
+
+    } else {
+        end = ngx_cpymem(url.data, base->data, base->len);
+    }
+
+    end = ngx_sprintf(end, "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
+
+    if (d.profile_arn.len) {
+        end = ngx_cpymem(end, "&profileArn=", sizeof("&profileArn=") - 1);
+        end = (u_char *) ngx_escape_uri(end, d.profile_arn.data,
+                                        d.profile_arn.len,
+                                        NGX_ESCAPE_ARGS);
+    }
+
+    url.len = end - url.data;
+
+    u = ngx_palloc(r->pool, sizeof(ngx_http_q2api_usage_t));
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    u->done = done;
+    u->data = data;
+
+    body.len = 0;
+    body.data = (u_char *) "";
+
+    auth.len = sizeof("Bearer ") - 1 + d.access_token.len;
+    auth.data = ngx_pnalloc(r->pool, auth.len);
+    if (auth.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(auth.data, "Bearer ", sizeof("Bearer ") - 1),
+               d.access_token.data, d.access_token.len);
+
+    return ngx_http_q2api_call(r, "GET", &url, &auth, &body,
+                               ngx_http_q2api_usage_answer, u);
+}
+
+
+static double
+ngx_http_q2api_usage_num(cJSON *o, const char *key)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    return cJSON_IsNumber(item) ? item->valuedouble : 0;
+}
+
+
+/*
+ * limit and used as Kiro's own clients add them up: the credit line, an
+ * active free trial, active bonuses.
+ */
+static void
+ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body)
+{
+    ngx_http_q2api_usage_t  *u = data;
+
+    char        *text;
+    cJSON       *o, *list, *line, *item, *trial, *bonus, *out;
+    double       limit, used;
+    ngx_str_t    json;
+
+    o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
+                  : NULL;
+
+    if (status != NGX_HTTP_OK || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        u->done(r, u->data, status ? status : NGX_HTTP_BAD_GATEWAY, body);
+        return;
+    }
+
+    list = cJSON_GetObjectItemCaseSensitive(o, "usageBreakdownList");
+    line = NULL;
+
+    cJSON_ArrayForEach(item, list) {
+        if (line == NULL) {
+            line = item;
+        }
+
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(item,
+                                                            "resourceType"))
+            && ngx_strcmp(cJSON_GetObjectItemCaseSensitive(item,
+                              "resourceType")->valuestring, "CREDIT") == 0)
+        {
+            line = item;
+            break;
+        }
+    }
+
+    limit = ngx_http_q2api_usage_num(line, "usageLimitWithPrecision");
+    used = ngx_http_q2api_usage_num(line, "currentUsageWithPrecision");
+
+    trial = cJSON_GetObjectItemCaseSensitive(line, "freeTrialInfo");
+    item = cJSON_GetObjectItemCaseSensitive(trial, "freeTrialStatus");
+
+    if (cJSON_IsString(item) && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
+    {
+        limit += ngx_http_q2api_usage_num(trial, "usageLimitWithPrecision");
+        used += ngx_http_q2api_usage_num(trial,
+                                         "currentUsageWithPrecision");
+    }
+
+    cJSON_ArrayForEach(bonus, cJSON_GetObjectItemCaseSensitive(line,
+                                                               "bonuses"))
+    {
+        item = cJSON_GetObjectItemCaseSensitive(bonus, "status");
+
+        if (cJSON_IsString(item)
+            && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
+        {
+            limit += ngx_http_q2api_usage_num(bonus, "usageLimit");
+            used += ngx_http_q2api_usage_num(bonus, "currentUsage");
+        }
+    }
+
+    out = cJSON_CreateObject();
+    item = cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(o, "subscriptionInfo"),
+               "subscriptionTitle");
+
+    cJSON_AddStringToObject(out, "title",
+                            cJSON_IsString(item) ? item->valuestring : "");
+    cJSON_AddNumberToObject(out, "limit", limit);
+    cJSON_AddNumberToObject(out, "used", used);
+    cJSON_AddNumberToObject(out, "remaining", limit > used ? limit - used
+                                                           : 0);
+    cJSON_AddNumberToObject(out, "next_reset",
+                            ngx_http_q2api_usage_num(o, "nextDateReset"));
+
+    cJSON_Delete(o);
+
+    text = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+
+    if (text == NULL) {
+        ngx_str_set(&json, "{}");
+        u->done(r, u->data, NGX_HTTP_INTERNAL_SERVER_ERROR, &json);
+        return;
+    }
+
+    json.len = ngx_strlen(text);
+    json.data = ngx_pnalloc(r->pool, json.len);
+
+    if (json.data == NULL) {
+        cJSON_free(text);
+        ngx_str_set(&json, "{}");
+        u->done(r, u->data, NGX_HTTP_INTERNAL_SERVER_ERROR, &json);
+        return;
+    }
+
+    ngx_memcpy(json.data, text, json.len);
+    cJSON_free(text);
+
+    u->done(r, u->data, NGX_HTTP_OK, &json);
 }

@@ -56,4 +56,21 @@ ngx_int_t ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     ngx_http_q2api_refresh_done_pt done, void *data);
 
 
+/*
+ * A Kiro account's credits (getUsageLimits): done gets status 200 and
+ * {"title","limit","used","remaining","next_reset"}, or the service's
+ * status and answer.  NGX_DECLINED: no such account, or no token.
+ */
+typedef void (*ngx_http_q2api_usage_done_pt)(ngx_http_request_t *r,
+    void *data, ngx_int_t status, ngx_str_t *json);
+
+ngx_int_t ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_usage_done_pt done, void *data);
+
+
+/* for the variables of the call location: 0 url, 1 method, 2 auth */
+ngx_int_t ngx_http_q2api_call_param(ngx_http_request_t *r, ngx_uint_t what,
+    ngx_str_t *value);
+
+
 #endif /* _NGX_HTTP_Q2API_TOKEN_H_INCLUDED_ */
