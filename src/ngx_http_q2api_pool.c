@@ -19,8 +19,16 @@
 #include "ngx_http_q2api.h"
 
 
+/* what the id and affinity trees hold: a node, then its key */
 typedef struct {
-    ngx_rbtree_node_t          node;          /* key: crc32 of the id */
+    ngx_rbtree_node_t          node;          /* key: crc32 of key */
+    ngx_str_t                  key;
+} ngx_http_q2api_keyed_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t          node;          /* ngx_http_q2api_keyed_t */
+    ngx_str_t                  id;
     ngx_rbtree_node_t          cool;          /* key: until */
     ngx_queue_t                dirty;
     ngx_int_t                  rot;           /* -1: not in rotation */
@@ -54,8 +62,7 @@ typedef struct {
     uint64_t                   d_tokens_in;
     uint64_t                   d_tokens_out;
 
-    ngx_str_t                  id;            /* slab copies */
-    ngx_str_t                  label;
+    ngx_str_t                  label;         /* slab copies, like id */
     ngx_str_t                  client_id;
     ngx_str_t                  client_secret;
     ngx_str_t                  refresh_token;
@@ -68,7 +75,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_node_t          node;          /* key: crc32 of the key */
+    ngx_rbtree_node_t          node;          /* ngx_http_q2api_keyed_t */
+    ngx_str_t                  key;           /* md5 below */
     ngx_queue_t                lru;
     u_char                     md5[16];
     time_t                     last;
@@ -115,9 +123,7 @@ struct ngx_http_q2api_pool_sh_s {
 #define NGX_HTTP_Q2API_COOLDOWN_MAX    300
 
 
-static void ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_q2api_aff_rbtree_insert(ngx_rbtree_node_t *temp,
+static void ngx_http_q2api_keyed_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_q2api_account_t *ngx_http_q2api_pool_lookup(
     ngx_http_q2api_pool_t *pool, ngx_str_t *id);
@@ -203,10 +209,10 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ngx_rbtree_init(&sh->byid, &sh->byid_sentinel,
-                    ngx_http_q2api_pool_rbtree_insert);
+                    ngx_http_q2api_keyed_insert);
     ngx_rbtree_init(&sh->cool, &sh->cool_sentinel, ngx_rbtree_insert_value);
     ngx_rbtree_init(&sh->aff, &sh->aff_sentinel,
-                    ngx_http_q2api_aff_rbtree_insert);
+                    ngx_http_q2api_keyed_insert);
     ngx_queue_init(&sh->aff_lru);
     ngx_queue_init(&sh->dirty);
     ngx_queue_init(&sh->kv_queue);
@@ -228,12 +234,13 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* equal hashes are told apart by the keys themselves */
 static void
-ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+ngx_http_q2api_keyed_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t         **p;
-    ngx_http_q2api_account_t   *a, *t;
+    ngx_rbtree_node_t       **p;
+    ngx_http_q2api_keyed_t   *a, *t;
 
     for ( ;; ) {
 
@@ -244,11 +251,11 @@ ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            a = (ngx_http_q2api_account_t *) node;
-            t = (ngx_http_q2api_account_t *) temp;
+            a = (ngx_http_q2api_keyed_t *) node;
+            t = (ngx_http_q2api_keyed_t *) temp;
 
-            p = (ngx_memn2cmp(a->id.data, t->id.data, a->id.len, t->id.len)
-                 < 0) ? &temp->left : &temp->right;
+            p = (ngx_memn2cmp(a->key.data, t->key.data, a->key.len,
+                              t->key.len) < 0) ? &temp->left : &temp->right;
         }
 
         if (*p == sentinel) {
@@ -266,56 +273,18 @@ ngx_http_q2api_pool_rbtree_insert(ngx_rbtree_node_t *temp,
 }
 
 
-static void
-ngx_http_q2api_aff_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+static ngx_http_q2api_keyed_t *
+ngx_http_q2api_keyed_lookup(ngx_rbtree_t *tree, u_char *key, size_t len)
 {
-    ngx_rbtree_node_t          **p;
-    ngx_http_q2api_affinity_t   *e, *t;
+    ngx_int_t                rc;
+    ngx_uint_t               hash;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_http_q2api_keyed_t  *k;
 
-    for ( ;; ) {
+    hash = ngx_crc32_short(key, len);
 
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            e = (ngx_http_q2api_affinity_t *) node;
-            t = (ngx_http_q2api_affinity_t *) temp;
-
-            p = (ngx_memcmp(e->md5, t->md5, 16) < 0) ? &temp->left
-                                                     : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_http_q2api_account_t *
-ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
-{
-    ngx_int_t                  rc;
-    ngx_uint_t                 hash;
-    ngx_rbtree_node_t         *node, *sentinel;
-    ngx_http_q2api_account_t  *a;
-
-    hash = ngx_crc32_short(id->data, id->len);
-
-    node = pool->sh->byid.root;
-    sentinel = pool->sh->byid.sentinel;
+    node = tree->root;
+    sentinel = tree->sentinel;
 
     while (node != sentinel) {
 
@@ -324,18 +293,26 @@ ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
             continue;
         }
 
-        a = (ngx_http_q2api_account_t *) node;
+        k = (ngx_http_q2api_keyed_t *) node;
 
-        rc = ngx_memn2cmp(id->data, a->id.data, id->len, a->id.len);
+        rc = ngx_memn2cmp(key, k->key.data, len, k->key.len);
 
         if (rc == 0) {
-            return a;
+            return k;
         }
 
         node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static ngx_http_q2api_account_t *
+ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    return (ngx_http_q2api_account_t *)
+           ngx_http_q2api_keyed_lookup(&pool->sh->byid, id->data, id->len);
 }
 
 
@@ -756,7 +733,11 @@ ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
         ngx_queue_remove(&a->dirty);
     }
 
-    for (s = &a->id; s <= &a->last_error; s++) {
+    if (a->id.data) {
+        ngx_slab_free_locked(pool->shpool, a->id.data);
+    }
+
+    for (s = &a->label; s <= &a->last_error; s++) {
         if (s->data) {
             ngx_slab_free_locked(pool->shpool, s->data);
         }
@@ -891,17 +872,14 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
 {
     u_char                      md5[16];
     ngx_md5_t                   ctx;
-    ngx_uint_t                  hash, i;
+    ngx_uint_t                  i;
     ngx_queue_t                *q;
-    ngx_rbtree_node_t          *node, *sentinel;
     ngx_http_q2api_account_t   *a;
     ngx_http_q2api_affinity_t  *e;
 
     ngx_md5_init(&ctx);
     ngx_md5_update(&ctx, sel->affinity.data, sel->affinity.len);
     ngx_md5_final(md5, &ctx);
-
-    hash = ngx_crc32_short(md5, 16);
 
     /* a little expiry on every visit keeps the table small */
     for (i = 0; i < 2 && !ngx_queue_empty(&pool->sh->aff_lru); i++) {
@@ -915,25 +893,8 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
         ngx_http_q2api_aff_free(pool, e);
     }
 
-    e = NULL;
-    node = pool->sh->aff.root;
-    sentinel = pool->sh->aff.sentinel;
-
-    while (node != sentinel) {
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        e = (ngx_http_q2api_affinity_t *) node;
-
-        if (ngx_memcmp(md5, e->md5, 16) == 0) {
-            break;
-        }
-
-        node = (ngx_memcmp(md5, e->md5, 16) < 0) ? node->left : node->right;
-        e = NULL;
-    }
+    e = (ngx_http_q2api_affinity_t *)
+        ngx_http_q2api_keyed_lookup(&pool->sh->aff, md5, 16);
 
     if (e != NULL) {
         a = ngx_http_q2api_pool_lookup(pool, &e->account);
@@ -972,7 +933,9 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
         }
 
         ngx_memcpy(e->md5, md5, 16);
-        e->node.key = hash;
+        e->key.data = e->md5;
+        e->key.len = 16;
+        e->node.key = ngx_crc32_short(md5, 16);
         ngx_rbtree_insert(&pool->sh->aff, &e->node);
         ngx_queue_insert_head(&pool->sh->aff_lru, &e->lru);
 
