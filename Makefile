@@ -42,7 +42,7 @@ SHELL        := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
-        install clean
+        install clean bench e2e-deps
 
 all: build
 
@@ -134,6 +134,15 @@ fuzz: $(FUZZ_BINS)
 # bounds checks shows up in seconds.
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# --- benchmarks (numbers, never a gate) -----------------------------------
+
+bench: $(BUILD)/bench_core
+	$(BUILD)/bench_core
+
+$(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu99 -O2 -Isrc/core -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # --- running the gateway -----------------------------------------------------
 
