@@ -281,6 +281,18 @@ sub {
 
 
 
+=== TEST 13b: a request whose only tools are server tools gets a clear 400
+--- config eval: $::ROOT
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":8}],"messages":[{"role":"user","content":"search the web for nginx 1.22"}]}
+--- error_code: 400
+--- response_body_like chomp
+"type":"invalid_request_error","message":"tools: \\"web_search_20250305\\" is a server tool that Anthropic runs itself; this gateway's backends cannot run it"
+--- mock_requests: 0
+
+
+
 === TEST 14: a long tool description goes to the tool documentation
 --- config eval: $::ROOT
 --- request eval

@@ -89,6 +89,7 @@ typedef struct {
     q2api_tool_t        *tools;
     unsigned             ntools;
     unsigned             nserver_tools;  /* Anthropic-hosted, dropped */
+    q2api_str_t          server_tool;    /* the first one's type */
     q2api_tool_choice_e  tool_choice;
     q2api_str_t          tool_choice_name;
 

@@ -200,6 +200,19 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         }
     }
 
+    /*
+     * A request whose only tools are ones Anthropic runs on its servers
+     * (Claude Code's WebSearch sends web_search_* alone) cannot be
+     * answered as asked: say so rather than answer without the tool.
+     */
+    if (req->nserver_tools && req->ntools == 0) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "tools: \"%.64s\" is a server tool that Anthropic "
+                        "runs itself; this gateway's backends cannot run "
+                        "it", req->server_tool.data);
+        return Q2API_ERROR;
+    }
+
     item = cJSON_GetObjectItemCaseSensitive(root, "thinking");
     if (item != NULL && !cJSON_IsNull(item)) {
         if (q2api_claude_parse_thinking(req, item, err) != Q2API_OK) {
@@ -771,7 +784,10 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
         if (cJSON_IsString(type) && strcmp(type->valuestring, "custom") != 0
             && schema == NULL)
         {
-            req->nserver_tools++;
+            if (req->nserver_tools++ == 0) {
+                req->server_tool = q2api_json_str(type);
+            }
+
             i++;
             continue;
         }
