@@ -166,6 +166,26 @@ ngx_http_q2api_status_name(ngx_uint_t status)
 }
 
 
+ngx_uint_t
+ngx_http_q2api_status_from_name(u_char *name, size_t len)
+{
+    ngx_uint_t  i;
+
+    for (i = 0;
+         i < sizeof(ngx_http_q2api_status_names) / sizeof(char *);
+         i++)
+    {
+        if (ngx_strlen(ngx_http_q2api_status_names[i]) == len
+            && ngx_strncmp(ngx_http_q2api_status_names[i], name, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_HTTP_Q2API_ST_ACTIVE;
+}
+
+
 ngx_http_q2api_pool_t *
 ngx_http_q2api_pool_create(ngx_conf_t *cf)
 {
@@ -219,6 +239,9 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     pool->sh = sh;
     pool->shpool->data = sh;
+
+    /* a full zone is reported once, by whoever failed to add to it */
+    pool->shpool->log_nomem = 0;
 
     len = sizeof(" in q2api zone \"\"") + shm_zone->shm.name.len;
 
@@ -1250,6 +1273,27 @@ ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
 
     for (i = 0; i < taken->nelts; i++) {
         a = ngx_http_q2api_pool_lookup(pool, &d[i].id);
+
+        if (a == NULL && d[i].deleted) {
+            /* the deletion failed to reach the store: its tombstone
+             * goes back to the queue, in no other structure */
+            a = ngx_slab_calloc_locked(pool->shpool,
+                                       sizeof(ngx_http_q2api_account_t));
+            if (a == NULL) {
+                continue;
+            }
+
+            if (ngx_http_q2api_pool_set_str(pool, &a->id, &d[i].id)
+                != NGX_OK)
+            {
+                ngx_slab_free_locked(pool->shpool, a);
+                continue;
+            }
+
+            a->rot = -1;
+            a->deleted = 1;
+        }
+
         if (a == NULL) {
             continue;
         }

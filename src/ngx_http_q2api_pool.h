@@ -203,6 +203,8 @@ ngx_int_t ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool,
 void ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool);
 
 const char *ngx_http_q2api_status_name(ngx_uint_t status);
+/* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
+ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
 
 /*
  * Small expiring records in the zone, seen by every worker (device login

@@ -197,7 +197,6 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_pool_t *pool, cJSON *item,
     cJSON                          *v;
     ngx_str_t                       type, status;
     ngx_int_t                       rc;
-    ngx_uint_t                      s;
     ngx_http_q2api_account_data_t   d;
 
     if (!cJSON_IsObject(item)) {
@@ -264,14 +263,7 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_pool_t *pool, cJSON *item,
 
     ngx_http_q2api_json_str(item, "status", &status);
 
-    d.status = NGX_HTTP_Q2API_ST_ACTIVE;
-
-    for (s = 0; status.len && s <= NGX_HTTP_Q2API_ST_ERRORS; s++) {
-        if (ngx_strcmp(status.data, ngx_http_q2api_status_name(s)) == 0) {
-            d.status = s;
-            break;
-        }
-    }
+    d.status = ngx_http_q2api_status_from_name(status.data, status.len);
 
     ngx_http_q2api_json_str(item, "status_reason", &d.reason);
     ngx_http_q2api_json_str(item, "last_error", &d.last_error);

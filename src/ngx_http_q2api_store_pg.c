@@ -10,17 +10,17 @@
  * and, when ready, on every store tick: writes the dirty accounts (one
  * transaction; counters are added, not overwritten; each written row is
  * announced with NOTIFY q2api_accounts '<node>:<id>'), reads the rows other
- * hosts announced, and reloads everything once a minute.  Any failure
- * closes the connection and reconnects with a backoff of 1 s to 30 s; the
- * zone keeps serving meanwhile and what was counted stays in it until a
- * write succeeds.
+ * hosts announced (at once, not at the tick), and reloads everything once
+ * a minute.  Any failure closes the connection and reconnects with a
+ * backoff of 1 s to 30 s; the zone keeps serving meanwhile and what was
+ * counted stays in it until a write succeeds, exactly once.
  *
  * libpq never blocks here: host names are resolved at configuration time
  * into "hostaddr", the socket is an nginx connection, queries go out with
- * PQsendQueryParams in pipeline mode (one round trip per batch) and
- * PQflush, and results are read with PQconsumeInput, PQisBusy and
- * PQgetResult.  PQfinish owns the socket, so the nginx connection is freed
- * without closing it.
+ * PQsendQueryParams in pipeline mode (a batch of statements per round
+ * trip) and PQflush, and results are read with PQconsumeInput, PQisBusy
+ * and PQgetResult.  PQfinish owns the socket, so the nginx connection is
+ * freed without closing it.
  */
 
 
@@ -67,7 +67,9 @@ typedef enum {
     NGX_HTTP_Q2API_PG_JOB_MIGRATE,
     NGX_HTTP_Q2API_PG_JOB_LOAD,
     NGX_HTTP_Q2API_PG_JOB_FETCH,
-    NGX_HTTP_Q2API_PG_JOB_WRITE
+    NGX_HTTP_Q2API_PG_JOB_XID,        /* BEGIN; txid_current() */
+    NGX_HTTP_Q2API_PG_JOB_WRITE,      /* the rows; COMMIT */
+    NGX_HTTP_Q2API_PG_JOB_RESOLVE     /* did an interrupted write commit? */
 } ngx_http_q2api_pg_job_e;
 
 
@@ -89,6 +91,20 @@ typedef struct {
     unsigned                        write_state:1;
     unsigned                        gone:1;   /* row deleted elsewhere */
 } ngx_http_q2api_pg_put_t;
+
+
+/*
+ * A write batch: the accounts take_dirty gave, their deltas moved out of
+ * the zone.  Written once: if the connection fails after COMMIT was sent,
+ * the batch waits, out of the zone, until txid_status() of its transaction
+ * says whether it committed (then it is done) or not (then it goes back).
+ */
+typedef struct {
+    ngx_pool_t                     *pool;
+    ngx_array_t                    *taken;
+    ngx_http_q2api_pg_put_t        *puts;
+    uint64_t                        xid;
+} ngx_http_q2api_pg_batch_t;
 
 
 typedef struct {
@@ -113,11 +129,12 @@ typedef struct {
     ngx_pool_t                     *job_pool;
     ngx_uint_t                      nstmt;
     ngx_uint_t                      cur;
-    ngx_array_t                    *taken;    /* write: from the zone */
-    ngx_http_q2api_pg_put_t        *puts;
     ngx_array_t                    *ids;      /* fetch */
     uint64_t                        missing;  /* schema: columns to add */
-    unsigned                        job_failed:1;
+    ngx_http_q2api_pg_batch_t      *batch;    /* being written */
+    ngx_http_q2api_pg_batch_t      *unsure;   /* its fate unknown */
+    ngx_msec_t                      unsure_checked;
+    unsigned                        sql_error:1;
     unsigned                        flushing:1;
 
     /* rows announced by other hosts, to read */
@@ -138,11 +155,12 @@ typedef struct {
     unsigned                        resync:1;
     unsigned                        closing:1;
     unsigned                        final:1;
+    unsigned                        final_resolve:1;
     unsigned                        ready_once:1;
 } ngx_http_q2api_pg_t;
 
 
-static ngx_int_t ngx_http_q2api_pg_resolve(ngx_conf_t *cf,
+static ngx_int_t ngx_http_q2api_pg_hostaddr(ngx_conf_t *cf,
     ngx_http_q2api_pg_t *pg, const char *host, const char *port,
     const char **keywords, const char **values, ngx_uint_t *n);
 static const char *ngx_http_q2api_pg_strdup(ngx_pool_t *pool,
@@ -170,7 +188,10 @@ static ngx_int_t ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg);
 static void ngx_http_q2api_pg_notifies(ngx_http_q2api_pg_t *pg);
 static ngx_int_t ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg);
 static void ngx_http_q2api_pg_fail(ngx_http_q2api_pg_t *pg);
-static void ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg);
+static void ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg,
+    ngx_uint_t keep_unsure);
+static void ngx_http_q2api_pg_batch_return(ngx_http_q2api_pg_t *pg,
+    ngx_http_q2api_pg_batch_t **batch);
 static void ngx_http_q2api_pg_notice(void *arg, const PGresult *res);
 
 static ngx_int_t ngx_http_q2api_pg_begin(ngx_http_q2api_pg_t *pg,
@@ -195,12 +216,20 @@ static ngx_int_t ngx_http_q2api_pg_fetch(ngx_http_q2api_pg_t *pg);
 static ngx_int_t ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg,
     PGresult *res, ngx_str_t *id);
 static ngx_int_t ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg);
+static ngx_int_t ngx_http_q2api_pg_write_rows(ngx_http_q2api_pg_t *pg);
 static ngx_int_t ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
     ngx_http_q2api_account_data_t *d, ngx_http_q2api_pg_put_t *put);
-static void ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg);
+static void ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg,
+    ngx_http_q2api_pg_batch_t *batch);
+static ngx_int_t ngx_http_q2api_pg_resolve_write(ngx_http_q2api_pg_t *pg);
+static ngx_int_t ngx_http_q2api_pg_resolved(ngx_http_q2api_pg_t *pg,
+    PGresult *res);
 
 static ngx_int_t ngx_http_q2api_pg_account(PGresult *res, int i,
     ngx_http_q2api_account_data_t *d);
+static void ngx_http_q2api_pg_value(PGresult *res, int i, int col,
+    ngx_str_t *s);
+static uint64_t ngx_http_q2api_pg_int(PGresult *res, int i, int col);
 static ngx_http_q2api_pg_row_t *ngx_http_q2api_pg_row_get(
     ngx_http_q2api_pg_t *pg, ngx_str_t *id, ngx_uint_t create);
 static void ngx_http_q2api_pg_row_delete(ngx_http_q2api_pg_t *pg,
@@ -520,7 +549,7 @@ ngx_http_q2api_store_pg_conf(ngx_conf_t *cf, ngx_http_q2api_store_t *st)
     }
 
     if (host && host[0] && hostaddr == NULL) {
-        if (ngx_http_q2api_pg_resolve(cf, pg, host, port, keywords, values,
+        if (ngx_http_q2api_pg_hostaddr(cf, pg, host, port, keywords, values,
                                       &n)
             != NGX_OK)
         {
@@ -578,7 +607,7 @@ failed:
  * numeric addresses are kept as they are.
  */
 static ngx_int_t
-ngx_http_q2api_pg_resolve(ngx_conf_t *cf, ngx_http_q2api_pg_t *pg,
+ngx_http_q2api_pg_hostaddr(ngx_conf_t *cf, ngx_http_q2api_pg_t *pg,
     const char *host, const char *port, const char **keywords,
     const char **values, ngx_uint_t *n)
 {
@@ -884,12 +913,16 @@ ngx_http_q2api_pg_strdup(ngx_pool_t *pool, const char *s)
 }
 
 
-/* libpq's message with every quoted fragment longer than one character
- * replaced by "..." */
+/*
+ * libpq's message with every quoted fragment longer than one character
+ * (the offending part of the string, which may hold a password) and
+ * anything after an unmatched quote replaced by "..."
+ */
 static void
 ngx_http_q2api_pg_mask(u_char *dst, size_t size, const char *src)
 {
     u_char      *p, *last;
+    size_t       n;
     const char  *q;
 
     p = dst;
@@ -900,11 +933,22 @@ ngx_http_q2api_pg_mask(u_char *dst, size_t size, const char *src)
         if (*src == '"') {
             q = ngx_strchr(src + 1, '"');
 
-            if (q && q - src > 2) {
+            if (q == NULL || q - src > 2) {
                 p = ngx_cpymem(p, "\"...\"", ngx_min(5, (size_t) (last - p)));
+
+                if (q == NULL) {
+                    break;
+                }
+
                 src = q + 1;
                 continue;
             }
+
+            /* a one-character fragment, "=" or "]": kept, quotes and all */
+            n = ngx_min((size_t) (q - src + 1), (size_t) (last - p));
+            p = ngx_cpymem(p, src, n);
+            src = q + 1;
+            continue;
         }
 
         *p++ = (*src == '\n' || *src == '\r' || *src == '\t') ? ' ' : *src;
@@ -935,10 +979,10 @@ ngx_http_q2api_pg_load(ngx_http_q2api_store_t *st, ngx_uint_t reload,
 static void
 ngx_http_q2api_pg_tick(ngx_http_q2api_store_t *st)
 {
-    u_char               rnd[8];
-    ngx_int_t            rc;
-    ngx_uint_t           i;
-    ngx_http_q2api_pg_t *pg;
+    u_char                rnd[8];
+    ngx_int_t             rc;
+    ngx_uint_t            i;
+    ngx_http_q2api_pg_t  *pg;
 
     pg = st->data;
 
@@ -1022,7 +1066,8 @@ ngx_http_q2api_pg_stop(ngx_http_q2api_store_t *st)
         return;
     }
 
-    ngx_http_q2api_pg_close(pg);
+    /* the next lease holder may be another worker: all back to the zone */
+    ngx_http_q2api_pg_close(pg, 0);
 
     pg->backoff = NGX_HTTP_Q2API_PG_BACKOFF_MIN;
     pg->next_try = ngx_current_msec;
@@ -1341,8 +1386,6 @@ ngx_http_q2api_pg_io(ngx_http_q2api_pg_t *pg)
 {
     ngx_connection_t  *c;
 
-    c = pg->c;
-
     if (pg->flushing && ngx_http_q2api_pg_flush(pg) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -1475,8 +1518,8 @@ ngx_http_q2api_pg_flush(ngx_http_q2api_pg_t *pg)
 
 /*
  * The results of a pipeline: for each statement its result and a NULL,
- * then PGRES_PIPELINE_SYNC.  After an error the rest is
- * PGRES_PIPELINE_ABORTED and the transaction is rolled back.
+ * then PGRES_PIPELINE_SYNC.  The first error ends the connection (an
+ * explicit transaction that failed stays aborted until it is closed).
  */
 static ngx_int_t
 ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
@@ -1502,7 +1545,9 @@ ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
 
         status = PQresultStatus(res);
 
-        if (status == PGRES_PIPELINE_SYNC) {
+        switch (status) {
+
+        case PGRES_PIPELINE_SYNC:
             PQclear(res);
 
             if (!PQexitPipelineMode(pg->conn)) {
@@ -1513,10 +1558,6 @@ ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
 
             if (pg->timer.timer_set) {
                 ngx_del_timer(&pg->timer);
-            }
-
-            if (pg->job_failed) {
-                return NGX_ERROR;
             }
 
             job = pg->job;
@@ -1534,38 +1575,23 @@ ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
             }
 
             continue;
-        }
-
-        if (pg->job_failed) {
-            /* the first error is the one to tell */
-            PQclear(res);
-            continue;
-        }
-
-        switch (status) {
 
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
-            if (ngx_http_q2api_pg_result(pg, res, pg->cur) != NGX_OK) {
-                pg->job_failed = 1;
+            rc = ngx_http_q2api_pg_result(pg, res, pg->cur);
+            PQclear(res);
+
+            if (rc != NGX_OK) {
+                return NGX_ERROR;
             }
 
-            break;
-
-        case PGRES_PIPELINE_ABORTED:
-            (void) ngx_http_q2api_pg_error(pg,
-                       ngx_http_q2api_pg_job_name(pg->job),
-                       "pipeline aborted");
-            pg->job_failed = 1;
-            break;
+            continue;
 
         default:
-            (void) ngx_http_q2api_pg_result_error(pg, res);
-            pg->job_failed = 1;
-            break;
+            rc = ngx_http_q2api_pg_result_error(pg, res);
+            PQclear(res);
+            return rc;
         }
-
-        PQclear(res);
     }
 
     return NGX_OK;
@@ -1669,6 +1695,11 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
     ngx_msec_t  age;
 
     if (pg->closing) {
+        if (pg->unsure && !pg->final_resolve) {
+            pg->final_resolve = 1;
+            return ngx_http_q2api_pg_resolve_write(pg);
+        }
+
         if (!pg->final) {
             pg->final = 1;
 
@@ -1682,7 +1713,7 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
         ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
                        "q2api pg: closed after the last write");
 
-        ngx_http_q2api_pg_close(pg);
+        ngx_http_q2api_pg_close(pg, 0);
 
         return NGX_DONE;
     }
@@ -1695,7 +1726,14 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_fetch(pg);
     }
 
-    if (pg->want_write) {
+    if (pg->unsure) {
+        /* no write until the interrupted one is known: the deltas wait in
+         * the zone */
+        if (ngx_current_msec - pg->unsure_checked >= 1000) {
+            return ngx_http_q2api_pg_resolve_write(pg);
+        }
+
+    } else if (pg->want_write) {
         pg->want_write = 0;
 
         rc = ngx_http_q2api_pg_write(pg);
@@ -1748,20 +1786,45 @@ ngx_http_q2api_pg_fail(ngx_http_q2api_pg_t *pg)
                        "q2api pg: still unavailable: %s", pg->err);
     }
 
-    ngx_http_q2api_pg_close(pg);
+    ngx_http_q2api_pg_close(pg, !pg->closing);
 
     pg->next_try = ngx_current_msec + pg->backoff;
     pg->backoff = ngx_min(pg->backoff * 2, NGX_HTTP_Q2API_PG_BACKOFF_MAX);
 }
 
 
+/*
+ * keep_unsure: a batch whose COMMIT may have gone through stays out of the
+ * zone until the next connection asks the database; without it (the lease
+ * is gone, the worker exits) it goes back, counted twice rather than lost.
+ */
 static void
-ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg)
+ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg, ngx_uint_t keep_unsure)
 {
-    if (pg->taken) {
-        /* not known to be committed: counted again rather than lost */
-        ngx_http_q2api_pool_return_dirty(pg->st->pool, pg->taken);
-        pg->taken = NULL;
+    if (pg->batch) {
+        if (keep_unsure && pg->job == NGX_HTTP_Q2API_PG_JOB_WRITE
+            && !pg->sql_error && pg->unsure == NULL)
+        {
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
+                           "q2api pg: write of transaction %uL unsure",
+                           pg->batch->xid);
+
+            pg->unsure = pg->batch;
+            pg->unsure_checked = ngx_current_msec - 1000;
+            pg->batch = NULL;
+
+        } else {
+            /* rolled back, or COMMIT never sent */
+            ngx_http_q2api_pg_batch_return(pg, &pg->batch);
+        }
+    }
+
+    if (pg->unsure
+        && (!keep_unsure
+            || (pg->job == NGX_HTTP_Q2API_PG_JOB_RESOLVE && pg->sql_error)))
+    {
+        /* the database cannot tell (txid_status() failed): give up */
+        ngx_http_q2api_pg_batch_return(pg, &pg->unsure);
     }
 
     if (pg->job_pool) {
@@ -1776,8 +1839,8 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg)
 
     pg->notified = NULL;
     pg->ids = NULL;
-    pg->puts = NULL;
     pg->job = NGX_HTTP_Q2API_PG_JOB_NONE;
+    pg->sql_error = 0;
     pg->flushing = 0;
     pg->resync = 0;
 
@@ -1793,6 +1856,17 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg)
     }
 
     pg->state = NGX_HTTP_Q2API_PG_DOWN;
+}
+
+
+/* the deltas go back to the zone, the accounts are dirty again */
+static void
+ngx_http_q2api_pg_batch_return(ngx_http_q2api_pg_t *pg,
+    ngx_http_q2api_pg_batch_t **batch)
+{
+    ngx_http_q2api_pool_return_dirty(pg->st->pool, (*batch)->taken);
+    ngx_destroy_pool((*batch)->pool);
+    *batch = NULL;
 }
 
 
@@ -1830,7 +1904,7 @@ ngx_http_q2api_pg_begin(ngx_http_q2api_pg_t *pg,
     pg->job_pool = pool;
     pg->nstmt = 0;
     pg->cur = 0;
-    pg->job_failed = 0;
+    pg->sql_error = 0;
 
     if (!PQenterPipelineMode(pg->conn)) {
         return ngx_http_q2api_pg_error(pg, ngx_http_q2api_pg_job_name(job),
@@ -1893,20 +1967,34 @@ ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg, PGresult *res,
         return ngx_http_q2api_pg_fetched(pg, res,
                                          (ngx_str_t *) pg->ids->elts + i);
 
-    case NGX_HTTP_Q2API_PG_JOB_WRITE:
-        /* BEGIN, one statement per account, COMMIT */
-        if (i == 0) {
-            return NGX_OK;
+    case NGX_HTTP_Q2API_PG_JOB_XID:
+        /* BEGIN, txid_current() */
+        if (i == 1) {
+            if (PQntuples(res) != 1) {
+                return ngx_http_q2api_pg_error(pg, "write",
+                                               "no transaction id");
+            }
+
+            pg->batch->xid = ngx_http_q2api_pg_int(res, 0, 0);
         }
 
-        if (i <= pg->taken->nelts) {
-            pg->puts[i - 1].gone = (PQntuples(res) == 0);
+        return NGX_OK;
+
+    case NGX_HTTP_Q2API_PG_JOB_WRITE:
+        /* one statement per account, COMMIT */
+        if (i < pg->batch->taken->nelts) {
+            pg->batch->puts[i].gone = (PQntuples(res) == 0);
             return NGX_OK;
         }
 
         /* COMMIT is through */
-        ngx_http_q2api_pg_written(pg);
+        ngx_http_q2api_pg_written(pg, pg->batch);
+        ngx_destroy_pool(pg->batch->pool);
+        pg->batch = NULL;
         return NGX_OK;
+
+    case NGX_HTTP_Q2API_PG_JOB_RESOLVE:
+        return ngx_http_q2api_pg_resolved(pg, res);
 
     default:
         return NGX_OK;
@@ -1924,8 +2012,6 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
         pg->job_pool = NULL;
     }
 
-    pg->taken = NULL;
-    pg->puts = NULL;
     pg->ids = NULL;
 
     switch (job) {
@@ -1935,10 +2021,26 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
             return ngx_http_q2api_pg_migrate(pg);
         }
 
-        return ngx_http_q2api_pg_start_load(pg);
+        /* fall through */
 
     case NGX_HTTP_Q2API_PG_JOB_MIGRATE:
+        if (pg->unsure) {
+            /* before the load, so that it sees what the write did */
+            return ngx_http_q2api_pg_resolve_write(pg);
+        }
+
         return ngx_http_q2api_pg_start_load(pg);
+
+    case NGX_HTTP_Q2API_PG_JOB_RESOLVE:
+        if (pg->state == NGX_HTTP_Q2API_PG_SETUP) {
+            return ngx_http_q2api_pg_start_load(pg);
+        }
+
+        break;
+
+    case NGX_HTTP_Q2API_PG_JOB_XID:
+        /* the transaction is open and its id known: now the rows */
+        return ngx_http_q2api_pg_write_rows(pg);
 
     case NGX_HTTP_Q2API_PG_JOB_LOAD:
 
@@ -2038,7 +2140,8 @@ ngx_http_q2api_pg_columns(ngx_http_q2api_pg_t *pg, PGresult *res)
 static ngx_int_t
 ngx_http_q2api_pg_migrate(ngx_http_q2api_pg_t *pg)
 {
-    ngx_uint_t  k;
+    u_char      *p, *last, names[NGX_HTTP_Q2API_PG_ERR_LEN];
+    ngx_uint_t   k;
 
     if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_MIGRATE, NULL)
         != NGX_OK
@@ -2052,15 +2155,17 @@ ngx_http_q2api_pg_migrate(ngx_http_q2api_pg_t *pg)
         return NGX_ERROR;
     }
 
+    p = names;
+    last = names + sizeof(names) - 1;
+
     for (k = 0; ngx_http_q2api_pg_added[k].name; k++) {
 
         if (!(pg->missing & ((uint64_t) 1 << k))) {
             continue;
         }
 
-        ngx_log_error(NGX_LOG_NOTICE, pg->st->log, 0,
-                      "q2api: postgres store: adding column \"%s\" to "
-                      "the accounts table", ngx_http_q2api_pg_added[k].name);
+        p = ngx_snprintf(p, last - p, "%s%s", (p == names) ? "" : ", ",
+                         ngx_http_q2api_pg_added[k].name);
 
         if (ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_added[k].add, 0,
                                     NULL)
@@ -2070,9 +2175,15 @@ ngx_http_q2api_pg_migrate(ngx_http_q2api_pg_t *pg)
         }
     }
 
+    *p = '\0';
+
     if (ngx_http_q2api_pg_query(pg, "COMMIT", 0, NULL) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_log_error(NGX_LOG_NOTICE, pg->st->log, 0,
+                  "q2api: postgres store: adding to the accounts table: %s",
+                  names);
 
     pg->missing = 0;
 
@@ -2269,18 +2380,18 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
 
 
 /*
- * The dirty accounts in one transaction.  NOTIFY is transactional: the
+ * The dirty accounts in one transaction, in two round trips: BEGIN and
+ * txid_current() first, so that the transaction's id is known before its
+ * COMMIT is sent, then the rows and COMMIT.  NOTIFY is transactional: the
  * other hosts hear of the rows when they are committed.  NGX_DECLINED:
  * nothing to write.
  */
 static ngx_int_t
 ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
 {
-    ngx_uint_t                      i;
-    ngx_pool_t                     *pool;
-    ngx_array_t                    *taken;
-    ngx_http_q2api_store_t         *st;
-    ngx_http_q2api_account_data_t  *d;
+    ngx_pool_t                 *pool;
+    ngx_http_q2api_store_t     *st;
+    ngx_http_q2api_pg_batch_t  *b;
 
     st = pg->st;
 
@@ -2289,47 +2400,78 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    taken = ngx_array_create(pool, 16, sizeof(ngx_http_q2api_account_data_t));
-    if (taken == NULL) {
+    b = ngx_pcalloc(pool, sizeof(ngx_http_q2api_pg_batch_t));
+    if (b == NULL) {
         ngx_destroy_pool(pool);
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    if (ngx_http_q2api_pool_take_dirty(st->pool, pool, taken) != NGX_OK) {
-        ngx_http_q2api_pool_return_dirty(st->pool, taken);
+    b->pool = pool;
+
+    b->taken = ngx_array_create(pool, 16,
+                                sizeof(ngx_http_q2api_account_data_t));
+    if (b->taken == NULL) {
         ngx_destroy_pool(pool);
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    if (taken->nelts == 0) {
+    if (ngx_http_q2api_pool_take_dirty(st->pool, pool, b->taken) != NGX_OK) {
+        pg->batch = b;
+        ngx_http_q2api_pg_batch_return(pg, &pg->batch);
+        return ngx_http_q2api_pg_error(pg, "write", "out of memory");
+    }
+
+    if (b->taken->nelts == 0) {
         ngx_destroy_pool(pool);
         return NGX_DECLINED;
     }
 
     /* from here on, closing the connection gives them back */
-    pg->taken = taken;
+    pg->batch = b;
 
-    pg->puts = ngx_pcalloc(pool,
-                           taken->nelts * sizeof(ngx_http_q2api_pg_put_t));
+    b->puts = ngx_pcalloc(pool,
+                          b->taken->nelts * sizeof(ngx_http_q2api_pg_put_t));
+    if (b->puts == NULL) {
+        return ngx_http_q2api_pg_error(pg, "write", "out of memory");
+    }
 
-    if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_WRITE, pool)
+    if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_XID, NULL)
+        != NGX_OK
+        || ngx_http_q2api_pg_query(pg, "BEGIN", 0, NULL) != NGX_OK
+        || ngx_http_q2api_pg_query(pg, "SELECT txid_current()", 0, NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, st->log, 0,
+                   "q2api pg: writing %ui accounts", b->taken->nelts);
+
+    return ngx_http_q2api_pg_send(pg, pg->closing
+                                      ? NGX_HTTP_Q2API_PG_FINAL_TIMEOUT
+                                      : NGX_HTTP_Q2API_PG_QUERY_TIMEOUT);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_pg_write_rows(ngx_http_q2api_pg_t *pg)
+{
+    ngx_uint_t                      i;
+    ngx_http_q2api_pg_batch_t      *b;
+    ngx_http_q2api_account_data_t  *d;
+
+    b = pg->batch;
+
+    if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_WRITE, NULL)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (pg->puts == NULL) {
-        return ngx_http_q2api_pg_error(pg, "write", "out of memory");
-    }
+    d = b->taken->elts;
 
-    if (ngx_http_q2api_pg_query(pg, "BEGIN", 0, NULL) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    d = taken->elts;
-
-    for (i = 0; i < taken->nelts; i++) {
-        if (ngx_http_q2api_pg_put(pg, &d[i], &pg->puts[i]) != NGX_OK) {
+    for (i = 0; i < b->taken->nelts; i++) {
+        if (ngx_http_q2api_pg_put(pg, &d[i], &b->puts[i]) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -2338,12 +2480,80 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
         return NGX_ERROR;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, st->log, 0,
-                   "q2api pg: writing %ui accounts", taken->nelts);
+    return ngx_http_q2api_pg_send(pg, pg->closing
+                                      ? NGX_HTTP_Q2API_PG_FINAL_TIMEOUT
+                                      : NGX_HTTP_Q2API_PG_QUERY_TIMEOUT);
+}
+
+
+/* asks whether the interrupted write committed */
+static ngx_int_t
+ngx_http_q2api_pg_resolve_write(ngx_http_q2api_pg_t *pg)
+{
+    u_char      *p;
+    const char  *values[1];
+
+    if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_RESOLVE, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pg->job_pool, NGX_INT64_LEN + 1);
+    if (p == NULL) {
+        return ngx_http_q2api_pg_error(pg, "write", "out of memory");
+    }
+
+    *ngx_sprintf(p, "%uL", pg->unsure->xid) = '\0';
+    values[0] = (const char *) p;
+
+    if (ngx_http_q2api_pg_query(pg, "SELECT txid_status($1::bigint)", 1,
+                                values)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pg->unsure_checked = ngx_current_msec;
 
     return ngx_http_q2api_pg_send(pg, pg->closing
                                       ? NGX_HTTP_Q2API_PG_FINAL_TIMEOUT
                                       : NGX_HTTP_Q2API_PG_QUERY_TIMEOUT);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_pg_resolved(ngx_http_q2api_pg_t *pg, PGresult *res)
+{
+    ngx_str_t  s;
+
+    s.len = 0;
+
+    if (PQntuples(res) == 1) {
+        ngx_http_q2api_pg_value(res, 0, 0, &s);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
+                   "q2api pg: transaction %uL: \"%V\"", pg->unsure->xid, &s);
+
+    if (s.len == 9 && ngx_strncmp(s.data, "committed", 9) == 0) {
+        ngx_http_q2api_pg_written(pg, pg->unsure);
+        ngx_destroy_pool(pg->unsure->pool);
+        pg->unsure = NULL;
+        return NGX_OK;
+    }
+
+    if (s.len == 11 && ngx_strncmp(s.data, "in progress", 11) == 0
+        && !pg->closing)
+    {
+        /* its session has not ended yet: ask again later */
+        return NGX_OK;
+    }
+
+    /* aborted, or too old to know: it did not count */
+    ngx_http_q2api_pg_batch_return(pg, &pg->unsure);
+
+    return NGX_OK;
 }
 
 
@@ -2492,17 +2702,18 @@ ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
 
 /* the batch is committed: remember what the rows hold now */
 static void
-ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg)
+ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg,
+    ngx_http_q2api_pg_batch_t *batch)
 {
     ngx_uint_t                      i;
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_pg_put_t        *put;
     ngx_http_q2api_account_data_t  *d;
 
-    d = pg->taken->elts;
-    put = pg->puts;
+    d = batch->taken->elts;
+    put = batch->puts;
 
-    for (i = 0; i < pg->taken->nelts; i++) {
+    for (i = 0; i < batch->taken->nelts; i++) {
 
         if (d[i].deleted || put[i].gone) {
             /* deleted here, or elsewhere before this write */
@@ -2530,9 +2741,6 @@ ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg)
 
         row->seen = pg->generation;
     }
-
-    /* committed: no longer to be given back */
-    pg->taken = NULL;
 }
 
 
@@ -2617,28 +2825,6 @@ ngx_http_q2api_pg_parse_time(ngx_str_t *s)
 }
 
 
-static ngx_uint_t
-ngx_http_q2api_pg_status(ngx_str_t *s)
-{
-    ngx_uint_t   i;
-    const char  *name;
-
-    for (i = 0; ; i++) {
-        name = ngx_http_q2api_status_name(i);
-
-        if (ngx_strcmp(name, "unknown") == 0) {
-            break;
-        }
-
-        if (ngx_strlen(name) == s->len
-            && ngx_strncmp(name, s->data, s->len) == 0)
-        {
-            return i;
-        }
-    }
-
-    return NGX_HTTP_Q2API_ST_ACTIVE;
-}
 
 
 /* one row as the pool takes it; strings point into the result */
@@ -2687,7 +2873,7 @@ ngx_http_q2api_pg_account(PGresult *res, int i,
     d->enabled = !(s.len == 1 && s.data[0] == '0');
 
     ngx_http_q2api_pg_value(res, i, NGX_HTTP_Q2API_PG_STATUS, &s);
-    d->status = ngx_http_q2api_pg_status(&s);
+    d->status = ngx_http_q2api_status_from_name(s.data, s.len);
 
     ngx_http_q2api_pg_value(res, i, NGX_HTTP_Q2API_PG_STATUS_REASON,
                             &d->reason);
@@ -2860,43 +3046,65 @@ ngx_http_q2api_pg_digest_state(ngx_http_q2api_account_data_t *d)
 /* errors ------------------------------------------------------------------ */
 
 
+/* "what: message" on one line, for the log */
 static ngx_int_t
 ngx_http_q2api_pg_error(ngx_http_q2api_pg_t *pg, const char *what,
     const char *msg)
 {
-    u_char  *p, *last;
+    u_char  *p, *q, *last;
 
     last = pg->err + sizeof(pg->err) - 1;
     p = ngx_snprintf(pg->err, last - pg->err, "%s: %s", what, msg);
+    *p = '\0';
 
-    /* libpq's messages span lines */
-    while (p > pg->err && (p[-1] == '\n' || p[-1] == ' ')) {
+    /* libpq's messages span lines and indent them */
+    for (p = pg->err, q = pg->err; *q; q++) {
+        if (*q == '\n' || *q == '\r' || *q == '\t') {
+            *q = ' ';
+        }
+
+        if (*q == ' ' && (p == pg->err || p[-1] == ' ')) {
+            continue;
+        }
+
+        *p++ = *q;
+    }
+
+    while (p > pg->err && p[-1] == ' ') {
         p--;
     }
 
     *p = '\0';
 
-    for (p = pg->err; *p; p++) {
-        if (*p == '\n' || *p == '\r' || *p == '\t') {
-            *p = ' ';
-        }
-    }
-
     return NGX_ERROR;
 }
 
 
-/* severity, SQLSTATE and the primary message only: a DETAIL may quote a
- * row, and a row holds tokens */
+/*
+ * Severity, SQLSTATE and the primary message only: a DETAIL may quote a
+ * row, and a row holds tokens.  An ERROR rolled the transaction back; a
+ * FATAL or PANIC ended the session, perhaps after a COMMIT whose answer
+ * was lost.
+ */
 static ngx_int_t
 ngx_http_q2api_pg_result_error(ngx_http_q2api_pg_t *pg, PGresult *res)
 {
     u_char      *p, msg[NGX_HTTP_Q2API_PG_ERR_LEN];
     const char  *severity, *code, *primary;
 
-    severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (severity == NULL) {
+        severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    }
+
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED
+        || (severity && ngx_strcmp(severity, "ERROR") == 0))
+    {
+        pg->sql_error = 1;
+    }
 
     if (primary == NULL) {
         primary = PQresStatus(PQresultStatus(res));
@@ -2927,7 +3135,9 @@ ngx_http_q2api_pg_job_name(ngx_http_q2api_pg_job_e job)
     case NGX_HTTP_Q2API_PG_JOB_FETCH:
         return "read";
 
+    case NGX_HTTP_Q2API_PG_JOB_XID:
     case NGX_HTTP_Q2API_PG_JOB_WRITE:
+    case NGX_HTTP_Q2API_PG_JOB_RESOLVE:
         return "write";
 
     default:
