@@ -148,6 +148,7 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   done:1;
     unsigned                   replied:1;     /* we set the response */
     unsigned                   waiting:1;     /* for a token refresh */
+    unsigned                   force:1;       /* want an account as it is */
     unsigned                   auth_retried:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */

@@ -997,7 +997,8 @@ ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
     if (sel->want.len) {
         a = ngx_http_q2api_pool_lookup(pool, &sel->want);
 
-        if (a == NULL || a->rot < 0) {
+        if (a == NULL || (a->rot < 0 && !(sel->force && a->access_token.len)))
+        {
             ngx_shmtx_unlock(&pool->shpool->mutex);
             return a ? NGX_BUSY : NGX_DECLINED;
         }

@@ -122,6 +122,8 @@ typedef struct {
     ngx_str_t                  affinity;      /* session key, or empty */
     time_t                     affinity_timeout;
     ngx_str_t                  want;          /* a chosen account id */
+    ngx_uint_t                 force;         /* want it even out of
+                                                 rotation (admin tests) */
     ngx_str_t                 *exclude;       /* ids tried already */
     ngx_uint_t                 nexclude;
 } ngx_http_q2api_select_t;

@@ -30,7 +30,10 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
-    if (qmcf->pool == NULL || ctx->attempts >= ctx->conf->max_attempts) {
+    /* a named account is tried once: another try would be the same */
+    if (qmcf->pool == NULL || ctx->attempts >= ctx->conf->max_attempts
+        || (ctx->want.len && ctx->attempts))
+    {
         return NGX_DECLINED;
     }
 
@@ -40,6 +43,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.affinity = ctx->affinity;
     sel.affinity_timeout = ctx->conf->affinity_timeout;
     sel.want = ctx->want;
+    sel.force = ctx->force;
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
 
