@@ -160,6 +160,8 @@ extern ngx_module_t  ngx_http_q2api_module;
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
+/* the request body as one string, from memory or its temporary file */
+ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body);
 int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 
 /* models */

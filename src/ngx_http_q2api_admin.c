@@ -172,8 +172,6 @@ static ngx_uint_t ngx_http_q2api_admin_methods(
 static ngx_int_t ngx_http_q2api_admin_refuse(ngx_http_request_t *r,
     ngx_http_q2api_auth_e auth, time_t retry_after);
 static void ngx_http_q2api_admin_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_q2api_admin_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 
@@ -905,7 +903,7 @@ ngx_http_q2api_admin_body_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "reading the admin request";
 
-    if (ngx_http_q2api_admin_read_body(r, &ctx->body) != NGX_OK) {
+    if (ngx_http_q2api_read_body(r, &ctx->body) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -920,76 +918,6 @@ ngx_http_q2api_admin_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
-}
-
-
-/* the client body as one string (it may have been buffered to a file) */
-static ngx_int_t
-ngx_http_q2api_admin_read_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *p;
-    off_t         len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    body->len = 0;
-    body->data = NULL;
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
-                          b->file_pos);
-
-        if (n != b->file_last - b->file_pos) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "ngx_read_file() of the admin request body "
-                          "returned %z bytes instead of %O", n,
-                          b->file_last - b->file_pos);
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
 }
 
 

@@ -33,8 +33,6 @@ static ngx_http_q2api_outcome_e ngx_http_q2api_health_outcome(
 static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_str_t *message);
-static ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *body, q2api_error_t *err);
 static void ngx_http_q2api_parent_handler(ngx_http_request_t *r);
@@ -440,7 +438,7 @@ ngx_http_q2api_ping_handler(ngx_event_t *ev)
  * The client body as one contiguous string: cJSON wants that.  Bodies
  * larger than client_body_buffer_size arrive in a temporary file.
  */
-static ngx_int_t
+ngx_int_t
 ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char       *p;
@@ -494,7 +492,7 @@ ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body)
 
         if (n != b->file_last - b->file_pos) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "ngx_read_file() of the client body returned "
+                          "ngx_read_file() of the request body returned "
                           "%z bytes instead of %O", n,
                           b->file_last - b->file_pos);
             return NGX_ERROR;
