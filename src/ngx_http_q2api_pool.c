@@ -1057,12 +1057,30 @@ ngx_http_q2api_next_reset(time_t now, ngx_uint_t monthly)
  * The account health policy: what one attempt's outcome does to its
  * account (see the README's "Account health").
  */
+/* a backoff that doubles with each strike until the account succeeds */
+static void
+ngx_http_q2api_pool_cool(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a, time_t now, const char *reason)
+{
+    time_t  cool;
+
+    cool = NGX_HTTP_Q2API_COOLDOWN_BASE << ngx_min(a->throttle_level, 6);
+    cool = ngx_min(cool, NGX_HTTP_Q2API_COOLDOWN_MAX);
+
+    a->throttle_level++;
+    a->status = NGX_HTTP_Q2API_ST_COOLING;
+    a->until = now + cool;
+    a->status_since = now;
+    ngx_http_q2api_pool_set_cstr(pool, &a->reason, reason);
+}
+
+
 void
 ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
     ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out)
 {
-    time_t                     now, cool;
+    time_t                     now;
     ngx_http_q2api_account_t  *a;
 
     now = ngx_time();
@@ -1097,13 +1115,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         break;
 
     case NGX_HTTP_Q2API_OUT_THROTTLED:
-        cool = NGX_HTTP_Q2API_COOLDOWN_BASE << ngx_min(a->throttle_level, 6);
-        cool = ngx_min(cool, NGX_HTTP_Q2API_COOLDOWN_MAX);
-        a->throttle_level++;
-        a->status = NGX_HTTP_Q2API_ST_COOLING;
-        a->until = now + cool;
-        a->status_since = now;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason, "throttled");
+        ngx_http_q2api_pool_cool(pool, a, now, "throttled");
         break;
 
     case NGX_HTTP_Q2API_OUT_QUOTA:
@@ -1482,6 +1494,15 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
     } else {
         ngx_http_q2api_pool_set_cstr(pool, &a->last_error,
                                      reason ? reason : "refresh failed");
+
+        if (a->token_expires && a->token_expires <= now) {
+            /*
+             * the token is dead and the identity service is failing: every
+             * request would start another refresh against it, so the
+             * account rests with the same backoff a throttle gets
+             */
+            ngx_http_q2api_pool_cool(pool, a, now, "token refresh failing");
+        }
     }
 
     (void) ngx_http_q2api_pool_place(pool, a);

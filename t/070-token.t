@@ -125,7 +125,7 @@ sub {
 
 
 
-=== TEST 4: a transient refresh failure leaves the account as it was and moves on
+=== TEST 4: a transient refresh failure of a dead token rests the account and moves on
 --- http_config eval: $::HTTP
 --- user_files eval
 use JSON::PP;
@@ -153,9 +153,37 @@ sub {
     my ($reqs) = @_;
     is_deeply(main::paths($reqs), ['/token', 'chat:tok-b'], 'refresh failed, b answered');
     my $s = main::stored();
-    is($s->{a}{status}, 'active', 'not taken out for a transient failure');
-    like($s->{a}{last_error}, qr/identity service error/, 'but the failure is recorded');
+    is($s->{a}{status}, 'cooling', 'a dead token that cannot be renewed rests');
+    is($s->{a}{status_reason}, 'token refresh failing', 'and says why');
+    like($s->{a}{last_error}, qr/identity service error/, 'the failure is recorded');
 }
+
+
+
+=== TEST 4b: while the identity service fails, requests do not hammer it
+--- http_config eval: $::HTTP
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'a', accessToken => 'tok-a', refreshToken => 'ref-a', clientId => 'c', clientSecret => 's', expires_at => time - 60 },
+  { id => 'b', accessToken => 'tok-b' } ]) . "\n"
+--- config
+    location /v1/ {
+        q2api_select round_robin;
+        q2api_pass claude;
+    }
+
+    include $TEST_NGINX_Q2API_CONF/q2api_upstream.conf;
+--- mock eval
+{ by_path => { '/token' => [ map { { status => 500, json => { error => 'InternalServerException' } } } 1 .. 3 ] },
+  by_token => { 'tok-b' => [ map { text_response("from b $_") } 1 .. 3 ] } }
+--- request eval
+my $b = q{{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}};
+["POST /v1/messages\n$b", "POST /v1/messages\n$b", "POST /v1/messages\n$b"]
+--- error_code eval
+[200, 200, 200]
+--- mock_requests eval
+[2, 1, 1]
 
 
 
