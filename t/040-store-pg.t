@@ -80,6 +80,11 @@ _EOC_
             q2api_select round_robin;
             q2api_pass claude;
         }
+
+        location /admin/ {
+            q2api_admin;
+            q2api_admin_password "admin-pw";
+        }
 _EOC_
     $n->start unless $o{no_start};
     return $n;
@@ -630,6 +635,65 @@ _SQL_
     ok($written, 'and its successes written');
 
     $F->stop;
+}
+
+# --------------------------------------------------------------------------
+# two nodes, one database: what the admin API changes on one, the other
+# serves
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE admin2');
+    my $G = gateway(db => 'admin2');
+    my $H = gateway(db => 'admin2');
+    ok(wait_for(10, sub { log_of($G) =~ /store ready/
+                          && log_of($H) =~ /store ready/ }),
+       'two nodes on one database');
+
+    my %auth = (authorization => 'Bearer admin-pw');
+    my $admin = sub {
+        my ($n, $method, $path, $body) = @_;
+        my $r = HTTP::Tiny->new(timeout => 10)->request($method,
+            'http://127.0.0.1:' . $n->port . "/admin$path",
+            { headers => { %auth, 'content-type' => 'application/json' },
+              defined $body ? (content => $body) : () });
+        my $j = eval { JSON::PP->new->decode($r->{content}) };
+        return ($r->{status}, $j, $r->{content});
+    };
+
+    my ($st, $j, $raw) = $admin->($G, 'POST', '/v2/accounts',
+        '{"id":"twin","label":"made on G","accessToken":"tok-twin"}');
+    is($st, 200, 'an account created through the admin API of node G')
+        or diag($raw);
+
+    my $seen = wait_for(5, sub {
+        my ($s, $a) = $admin->($H, 'GET', '/v2/accounts/twin');
+        $s == 200 && ($a->{label} // '') eq 'made on G' });
+    ok($seen, 'is listed by node H');
+
+    $mock->reset;
+    is(ask($H)->{status}, 200, 'and serves there');
+    is_deeply([ tokens_seen() ], ['tok-twin'], 'with its token');
+
+    ($st, $j, $raw) = $admin->($H, 'PATCH', '/v2/accounts/twin',
+                               '{"enabled":false}');
+    is($st, 200, 'disabled through node H') or diag($raw);
+    ok(wait_for(5, sub {
+        my ($s, $a) = $admin->($G, 'GET', '/v2/accounts/twin');
+        $s == 200 && $a->{enabled} ne '' && !$a->{enabled} }),
+       'node G sees it disabled');
+    is(ask($G)->{status}, 503, 'and no longer serves with it');
+
+    ($st) = $admin->($G, 'DELETE', '/v2/accounts/twin');
+    is($st, 200, 'deleted through node G');
+    ok(wait_for(5, sub { ($admin->($H, 'GET', '/v2/accounts/twin'))[0]
+                         == 404 }),
+       'gone from node H');
+    is(db_value("SELECT count(*) FROM accounts WHERE id = 'twin'",
+                db => 'admin2'), 0, 'and from the database');
+
+    $G->stop;
+    $H->stop;
 }
 
 $mock->stop;
