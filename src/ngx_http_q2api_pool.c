@@ -17,6 +17,7 @@
 #include <ngx_md5.h>
 
 #include "ngx_http_q2api.h"
+#include "q2api_jwt.h"
 
 
 /* what the id and affinity trees hold: a node, then its key */
@@ -121,6 +122,25 @@ struct ngx_http_q2api_pool_sh_s {
 
 #define NGX_HTTP_Q2API_COOLDOWN_BASE   5        /* seconds */
 #define NGX_HTTP_Q2API_COOLDOWN_MAX    300
+
+
+/*
+ * An account given without an expiry whose access token is a JWT (imported
+ * from tools that keep JWTs) expires when the token says; 0: unknown.
+ */
+static time_t
+ngx_http_q2api_pool_jwt_expiry(ngx_str_t *token)
+{
+    int64_t  exp;
+
+    if (q2api_jwt_exp((const char *) token->data, token->len, &exp)
+        != Q2API_OK)
+    {
+        return 0;
+    }
+
+    return (time_t) exp;
+}
 
 
 static void ngx_http_q2api_keyed_insert(ngx_rbtree_node_t *temp,
@@ -588,6 +608,10 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
         a->type = d->type;
         a->enabled = d->enabled;
         a->token_expires = d->token_expires;
+
+        if (a->token_expires == 0) {
+            a->token_expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+        }
     }
 
     if (fields & NGX_HTTP_Q2API_SET_STATE) {

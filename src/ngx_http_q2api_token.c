@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_q2api.h"
+#include "q2api_jwt.h"
 
 
 #define NGX_HTTP_Q2API_REFRESH_WAIT      100     /* ms between looks */
@@ -414,6 +415,7 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
     ngx_http_q2api_refresh_t  *rf = data;
 
     cJSON                          *o, *item;
+    int64_t                         exp;
     ngx_int_t                       rc;
     ngx_str_t                       message;
     ngx_uint_t                      level;
@@ -484,10 +486,22 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
 
         item = cJSON_GetObjectItemCaseSensitive(o, "expiresIn");
 
-        fresh.token_expires = ngx_time()
-                              + (cJSON_IsNumber(item) && item->valuedouble > 0
-                                 && item->valuedouble < 86400 * 365
-                                 ? (time_t) item->valuedouble : 3600);
+        if (cJSON_IsNumber(item) && item->valuedouble > 0
+            && item->valuedouble < 86400 * 365)
+        {
+            fresh.token_expires = ngx_time() + (time_t) item->valuedouble;
+
+        } else if (q2api_jwt_exp((const char *) fresh.access_token.data,
+                                 fresh.access_token.len, &exp)
+                   == Q2API_OK)
+        {
+            fresh.token_expires = (time_t) exp;
+
+        } else {
+            /* the documented lifetime of an OIDC access token */
+            fresh.token_expires = ngx_time() + 3600;
+        }
+
         rc = NGX_OK;
         goto done;
     }

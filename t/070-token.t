@@ -36,6 +36,14 @@ sub main::account {
           clientId => 'client-1', clientSecret => 'secret-1', %a } ]) . "\n";
 }
 
+# a JWT-shaped token (unsigned: the gateway never verifies it)
+sub main::jwt {
+    my ($exp, $sub) = @_;
+    require MIME::Base64;
+    my $enc = sub { MIME::Base64::encode_base64url(JSON::PP->new->canonical->encode($_[0])) };
+    return join '.', $enc->({ alg => 'none' }), $enc->({ sub => $sub, exp => $exp }), '';
+}
+
 sub main::paths {
     my ($reqs) = @_;
     return [ map { $_->{path} eq '/' || $_->{path} eq '/generateAssistantResponse'
@@ -278,3 +286,43 @@ sub {
     push @main::ua, $reqs->[0]{headers}{'user-agent'};
     is($main::ua[0], $main::ua[-1], 'same machine id every time');
 }
+
+
+
+=== TEST 9: a JWT access token with no stored expiry expires when its exp says
+--- http_config eval: $::HTTP
+--- user_files eval: main::account(accessToken => main::jwt(1000000000, 'old'))
+--- mock eval
+{ by_path => { '/token' => [ { json => { accessToken => main::jwt(4102444800, 'new'), tokenType => 'Bearer' } } ] },
+  by_token => { main::jwt(4102444800, 'new') => [ text_response('fresh') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+"text":"fresh"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is(scalar @$reqs, 2, 'refreshed before use, then the chat');
+    is($reqs->[0]{path}, '/token', 'the refresh first');
+    my $s = main::stored();
+    is($s->{acc}{expires_at}, 4102444800,
+       'no expiresIn: the new token\'s exp is its expiry');
+    is($s->{acc}{refreshToken}, 'ref-old', 'no rotation: the refresh token kept');
+}
+
+
+
+=== TEST 10: a JWT access token still valid is used without a refresh
+--- http_config eval: $::HTTP
+--- user_files eval: main::account(accessToken => main::jwt(4102444800, 'ok'))
+--- mock eval
+{ by_token => { main::jwt(4102444800, 'ok') => [ text_response('as is') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+"text":"as is"
+--- mock_requests: 1
