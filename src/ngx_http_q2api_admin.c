@@ -204,7 +204,7 @@ static ngx_int_t ngx_http_q2api_admin_usage(ngx_http_request_t *r,
 static void ngx_http_q2api_admin_usage_done(ngx_http_request_t *r,
     void *data, ngx_int_t status, ngx_str_t *json);
 static void ngx_http_q2api_admin_usage_error(ngx_http_request_t *r,
-    ngx_int_t status, ngx_str_t *body, ngx_str_t *reason);
+    ngx_str_t *id, ngx_int_t status, ngx_str_t *body, ngx_str_t *reason);
 static ngx_uint_t ngx_http_q2api_admin_credits_ok(ngx_int_t status,
     ngx_str_t *json);
 static ngx_int_t ngx_http_q2api_admin_import(ngx_http_request_t *r,
@@ -2681,7 +2681,8 @@ ngx_http_q2api_admin_stats_done(ngx_http_request_t *r, void *data,
         rc = NGX_OK;
 
     } else {
-        ngx_http_q2api_admin_usage_error(r, status, json, &reason);
+        ngx_http_q2api_admin_usage_error(r, &ctx->id, status, json,
+                                         &reason);
         json = &reason;
         rc = NGX_DECLINED;
     }
@@ -2752,6 +2753,8 @@ static void
 ngx_http_q2api_admin_usage_done(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *json)
 {
+    ngx_http_q2api_admin_ctx_t *ctx = data;
+
     ngx_int_t  rc;
     ngx_str_t  reason;
 
@@ -2763,7 +2766,8 @@ ngx_http_q2api_admin_usage_done(ngx_http_request_t *r, void *data,
                                            json->data, json->len);
 
     } else {
-        ngx_http_q2api_admin_usage_error(r, status, json, &reason);
+        ngx_http_q2api_admin_usage_error(r, &ctx->id, status, json,
+                                         &reason);
 
         rc = ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_GATEWAY,
                                          "getUsageLimits failed: %V",
@@ -2839,8 +2843,8 @@ ngx_http_q2api_admin_phrase(ngx_int_t status)
  * logged.
  */
 static void
-ngx_http_q2api_admin_usage_error(ngx_http_request_t *r, ngx_int_t status,
-    ngx_str_t *body, ngx_str_t *reason)
+ngx_http_q2api_admin_usage_error(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_int_t status, ngx_str_t *body, ngx_str_t *reason)
 {
     u_char      *p;
     size_t       len;
@@ -2848,8 +2852,8 @@ ngx_http_q2api_admin_usage_error(ngx_http_request_t *r, ngx_int_t status,
     const char  *text;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "q2api admin: getUsageLimits failed with status %i",
-                  status);
+                  "q2api admin: getUsageLimits for account \"%V\" failed "
+                  "with status %i", id, status);
 
     o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
                   : NULL;

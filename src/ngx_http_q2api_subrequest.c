@@ -210,7 +210,8 @@ ngx_http_q2api_subrequest_body(ngx_http_request_t *r, ngx_http_request_t *sr,
     b->last = data + len;
     b->start = b->pos;
     b->end = b->last;
-    b->memory = 1;
+    /* an empty body is a bare last_buf: nginx alerts on empty memory bufs */
+    b->memory = (len != 0);
     b->last_buf = 1;
 
     cl = ngx_alloc_chain_link(r->pool);

@@ -129,7 +129,7 @@ POST /v1/messages
 {"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}
 --- error_code: 200
 --- response_body_like eval
-my $re = join '.*', map { my $s = $_; utf8::encode($s); quotemeta qq{"text":"$s"} }
+my $re = CORE::join '.*', map { my $s = $_; utf8::encode($s); quotemeta qq{"text":"$s"} }
     "Gr\x{fc}\x{df}e ", "\x{4e16}\x{754c}", " \x{1f600}!";
 qr/$re.*event: message_stop/s
 --- sse_valid
@@ -147,7 +147,7 @@ POST /v1/messages
 --- error_code: 200
 --- response_body_like eval
 my @c = map { my $s = "chunk $_ \x{e9}t\x{e9}; "; utf8::encode($s); $s } 1 .. 20;
-my $re = join '', map { quotemeta(qq{"text":"$_"}) . '.*' } @c;
+my $re = CORE::join '', map { quotemeta(qq{"text":"$_"}) . '.*' } @c;
 qr/$re.*event: message_stop/s
 --- no_error_log
 [error]
