@@ -493,7 +493,7 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->amazonq_location,
                              prev->amazonq_location, "/_q2api/amazonq");
     ngx_conf_merge_str_value(conf->oidc_url, prev->oidc_url,
-                             "https://oidc.us-east-1.amazonaws.com");
+                             "https://oidc.{region}.amazonaws.com");
     ngx_conf_merge_str_value(conf->kiro_auth_url, prev->kiro_auth_url,
                              "https://prod.us-east-1.auth.desktop.kiro.dev");
     ngx_conf_merge_str_value(conf->kiro_usage_url, prev->kiro_usage_url,

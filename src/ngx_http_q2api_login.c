@@ -163,7 +163,7 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_ERROR;
     }
 
-    return ngx_http_q2api_oidc_call(r, "client/register", &json,
+    return ngx_http_q2api_oidc_call(r, "client/register", NULL, &json,
                                     ngx_http_q2api_login_registered, lg);
 }
 
@@ -210,7 +210,7 @@ ngx_http_q2api_login_registered(ngx_http_request_t *r, void *data,
         return;
     }
 
-    if (ngx_http_q2api_oidc_call(r, "device_authorization", &json,
+    if (ngx_http_q2api_oidc_call(r, "device_authorization", NULL, &json,
                                  ngx_http_q2api_login_authorized, lg)
         != NGX_OK)
     {
@@ -484,7 +484,7 @@ ngx_http_q2api_login_poll(ngx_http_q2api_login_t *lg)
         || cJSON_AddStringToObject(o, "grantType",
                "urn:ietf:params:oauth:grant-type:device_code") == NULL
         || ngx_http_q2api_json_body(r, o, &json) != NGX_OK
-        || ngx_http_q2api_oidc_call(r, "token", &json,
+        || ngx_http_q2api_oidc_call(r, "token", NULL, &json,
                                     ngx_http_q2api_login_polled, lg)
            != NGX_OK)
     {

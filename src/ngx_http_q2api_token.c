@@ -64,6 +64,10 @@ static void ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body);
 static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_cleanup(void *data);
+static ngx_int_t ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
+    ngx_str_t *region, size_t extra, ngx_str_t *url);
+static ngx_int_t ngx_http_q2api_other_region(ngx_pool_t *pool,
+    ngx_str_t *other, ngx_str_t *region);
 
 
 static ngx_str_t  ngx_http_q2api_call_uri = ngx_string("/_q2api/call");
@@ -214,25 +218,123 @@ ngx_http_q2api_call_cleanup(void *data)
 
 ngx_int_t
 ngx_http_q2api_oidc_call(ngx_http_request_t *r, const char *op,
-    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data)
+    ngx_str_t *region, ngx_str_t *body, ngx_http_q2api_call_done_pt done,
+    void *data)
 {
     u_char                     *p;
-    ngx_str_t                   url;
+    size_t                      len;
+    ngx_str_t                   url, builder_id;
     ngx_http_q2api_loc_conf_t  *qlcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
-    url.len = qlcf->oidc_url.len + 1 + ngx_strlen(op);
-    url.data = ngx_pnalloc(r->pool, url.len);
-    if (url.data == NULL) {
+    ngx_str_set(&builder_id, "us-east-1");
+
+    len = ngx_strlen(op);
+
+    if (ngx_http_q2api_region_url(r->pool, &qlcf->oidc_url,
+                                  region ? region : &builder_id, 1 + len,
+                                  &url)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(url.data, qlcf->oidc_url.data, qlcf->oidc_url.len);
+    p = url.data + url.len;
     *p++ = '/';
-    ngx_memcpy(p, op, ngx_strlen(op));
+    p = ngx_cpymem(p, op, len);
+    url.len = p - url.data;
 
     return ngx_http_q2api_call(r, "POST", &url, NULL, body, done, data);
+}
+
+
+/*
+ * base with "{region}" replaced by region, in a buffer with room for
+ * "extra" more bytes after url->len
+ */
+static ngx_int_t
+ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
+    ngx_str_t *region, size_t extra, ngx_str_t *url)
+{
+    u_char  *p, *end;
+
+    url->data = ngx_pnalloc(pool, base->len + region->len + extra);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_strlcasestrn(base->data, base->data + base->len,
+                         (u_char *) "{region}", sizeof("{region}") - 2);
+
+    if (p != NULL) {
+        end = ngx_cpymem(url->data, base->data, p - base->data);
+        end = ngx_cpymem(end, region->data, region->len);
+        end = ngx_cpymem(end, p + sizeof("{region}") - 1,
+                         base->data + base->len - p - sizeof("{region}") + 1);
+
+    } else {
+        end = ngx_cpymem(url->data, base->data, base->len);
+    }
+
+    url->len = end - url->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Identity Center region an account was logged in at, as the Kiro IDE
+ * import records it in "other": a name that goes into a host name, so
+ * anything but [a-z0-9-] is ignored.
+ */
+static ngx_int_t
+ngx_http_q2api_other_region(ngx_pool_t *pool, ngx_str_t *other,
+    ngx_str_t *region)
+{
+    size_t   i, len;
+    cJSON   *o, *item;
+    u_char   c;
+
+    if (other->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    o = cJSON_ParseWithLength((char *) other->data, other->len);
+    item = cJSON_GetObjectItemCaseSensitive(o, "region");
+
+    if (!cJSON_IsString(item)) {
+        cJSON_Delete(o);
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(item->valuestring);
+
+    for (i = 0; i < len; i++) {
+        c = item->valuestring[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            break;
+        }
+    }
+
+    if (len == 0 || len > 32 || i < len) {
+        cJSON_Delete(o);
+        return NGX_DECLINED;
+    }
+
+    region->data = ngx_pnalloc(pool, len);
+    if (region->data == NULL) {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(region->data, item->valuestring, len);
+    region->len = len;
+
+    cJSON_Delete(o);
+
+    return NGX_OK;
 }
 
 
@@ -270,7 +372,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     u_char                         *p;
     cJSON                          *o;
     ngx_int_t                       rc;
-    ngx_str_t                       url, body;
+    ngx_str_t                       url, body, region;
     ngx_pool_cleanup_t             *cln;
     ngx_http_q2api_refresh_t       *rf;
     ngx_http_q2api_loc_conf_t      *qlcf;
@@ -387,7 +489,11 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
                                  ngx_http_q2api_refresh_answer, rf);
 
     } else {
-        rc = ngx_http_q2api_oidc_call(r, "token", &body,
+        rc = ngx_http_q2api_oidc_call(r, "token",
+                                      ngx_http_q2api_other_region(r->pool,
+                                          &creds.other, &region) == NGX_OK
+                                      ? &region : NULL,
+                                      &body,
                                       ngx_http_q2api_refresh_answer, rf);
     }
 
@@ -658,27 +764,15 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
 
     base = &qlcf->kiro_usage_url;
 
-    url.len = base->len + region.len + 256 + 3 * d.profile_arn.len;
-    url.data = ngx_pnalloc(r->pool, url.len);
-    if (url.data == NULL) {
+    /* "{region}" in the configured URL is the account's region */
+    if (ngx_http_q2api_region_url(r->pool, base, &region,
+                                  256 + 3 * d.profile_arn.len, &url)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    /* "{region}" in the configured URL is the account's region */
-    p = ngx_strlcasestrn(base->data, base->data + base->len,
-                         (u_char *) "{region}", sizeof("{region}") - 2);
-
-    if (p != NULL) {
-        end = ngx_cpymem(url.data, base->data, p - base->data);
-        end = ngx_cpymem(end, region.data, region.len);
-        end = ngx_cpymem(end, p + sizeof("{region}") - 1,
-                         base->data + base->len - p - sizeof("{region}") + 1);
-
-    } else {
-        end = ngx_cpymem(url.data, base->data, base->len);
-    }
-
-    end = ngx_sprintf(end, "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
+    end = ngx_sprintf(url.data + url.len, "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
 
     if (d.profile_arn.len) {
         end = ngx_cpymem(end, "&profileArn=", sizeof("&profileArn=") - 1);

@@ -28,12 +28,14 @@ typedef void (*ngx_http_q2api_call_done_pt)(ngx_http_request_t *r,
 
 /*
  * POST body (JSON) to the OIDC service's "op" ("token",
- * "client/register", "device_authorization"), in the region given (NULL:
- * q2api_oidc_url's), as a subrequest of r.  r must have been told it is
- * waiting (its count is taken here).  NGX_OK: done will be called.
+ * "client/register", "device_authorization") as a subrequest of r, in the
+ * region given ("{region}" in q2api_oidc_url; NULL: us-east-1, where
+ * Builder ID lives).  r must have been told it is waiting (its count is
+ * taken here).  NGX_OK: done will be called.
  */
 ngx_int_t ngx_http_q2api_oidc_call(ngx_http_request_t *r, const char *op,
-    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data);
+    ngx_str_t *region, ngx_str_t *body, ngx_http_q2api_call_done_pt done,
+    void *data);
 
 
 /*

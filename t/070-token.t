@@ -326,3 +326,72 @@ POST /v1/messages
 --- response_body_like chomp
 "text":"as is"
 --- mock_requests: 1
+
+
+
+=== TEST 11: an Identity Center login refreshes at its own region's OIDC host
+--- http_config
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_store_interval 100ms;
+    q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
+    q2api_oidc_url "http://127.0.0.1:$TEST_NGINX_MOCK_PORT/{region}";
+--- user_files eval: main::account(expires_at => time - 60, other => { region => 'eu-west-1' })
+--- mock eval
+{ by_path => { '/eu-west-1/token' => [ { json => { accessToken => 'tok-new', expiresIn => 3600 } } ] },
+  by_token => { 'tok-new' => [ text_response('fresh') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/eu-west-1/token', 'chat:tok-new'], 'refreshed in eu-west-1');
+}
+
+
+
+=== TEST 12: an account without a region refreshes in us-east-1 (Builder ID)
+--- http_config
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_store_interval 100ms;
+    q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
+    q2api_oidc_url "http://127.0.0.1:$TEST_NGINX_MOCK_PORT/{region}";
+--- user_files eval: main::account(expires_at => time - 60, other => undef)
+--- mock eval
+{ by_path => { '/us-east-1/token' => [ { json => { accessToken => 'tok-new', expiresIn => 3600 } } ] },
+  by_token => { 'tok-new' => [ text_response('fresh') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/us-east-1/token', 'chat:tok-new'], 'refreshed in us-east-1');
+}
+
+
+
+=== TEST 13: a region that is not a region name is ignored, never put into a host name
+--- http_config
+    q2api_zone q2api 8m;
+    q2api_store file html/accounts.json;
+    q2api_store_interval 100ms;
+    q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/;
+    q2api_oidc_url "http://127.0.0.1:$TEST_NGINX_MOCK_PORT/{region}";
+--- user_files eval: main::account(expires_at => time - 60, other => { region => 'evil.example/x' })
+--- mock eval
+{ by_path => { '/us-east-1/token' => [ { json => { accessToken => 'tok-new', expiresIn => 3600 } } ] },
+  by_token => { 'tok-new' => [ text_response('fresh') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/us-east-1/token', 'chat:tok-new'], 'refreshed in us-east-1');
+}
