@@ -203,6 +203,8 @@ static ngx_int_t ngx_http_q2api_admin_usage(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 static void ngx_http_q2api_admin_usage_done(ngx_http_request_t *r,
     void *data, ngx_int_t status, ngx_str_t *json);
+static ngx_int_t ngx_http_q2api_admin_ask_credits(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_usage_done_pt done);
 static void ngx_http_q2api_admin_usage_error(ngx_http_request_t *r,
     ngx_str_t *id, ngx_int_t status, ngx_str_t *body, ngx_str_t *reason);
 static ngx_uint_t ngx_http_q2api_admin_credits_ok(ngx_int_t status,
@@ -2567,27 +2569,17 @@ ngx_http_q2api_admin_stats(ngx_http_request_t *r,
         return ngx_http_q2api_admin_stats_answer(r, ctx, NGX_OK, NULL);
     }
 
-    r->connection->log->action = "asking for an account's credits";
-
-    ctx->async = 1;
-
-    rc = ngx_http_q2api_kiro_usage(r, &ctx->id,
-                                   ngx_http_q2api_admin_stats_done, ctx);
+    rc = ngx_http_q2api_admin_ask_credits(r, ctx,
+                                          ngx_http_q2api_admin_stats_done);
 
     if (rc == NGX_OK) {
         return NGX_DONE;
     }
 
-    ctx->async = 0;
-    r->connection->log->action = "serving the admin API";
-
     if (rc == NGX_DECLINED) {
         ngx_str_set(&reason, "the account has no access token");
 
     } else {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "q2api admin: ngx_http_q2api_kiro_usage() failed "
-                      "for account \"%V\"", &ctx->id);
         ngx_str_set(&reason, "the getUsageLimits call could not start");
     }
 
@@ -2721,19 +2713,12 @@ ngx_http_q2api_admin_usage(ngx_http_request_t *r,
                                            "Kiro accounts only");
     }
 
-    r->connection->log->action = "asking for an account's credits";
-
-    ctx->async = 1;
-
-    rc = ngx_http_q2api_kiro_usage(r, &ctx->id,
-                                   ngx_http_q2api_admin_usage_done, ctx);
+    rc = ngx_http_q2api_admin_ask_credits(r, ctx,
+                                          ngx_http_q2api_admin_usage_done);
 
     if (rc == NGX_OK) {
         return NGX_DONE;
     }
-
-    ctx->async = 0;
-    r->connection->log->action = "serving the admin API";
 
     if (rc == NGX_DECLINED) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
@@ -2741,11 +2726,41 @@ ngx_http_q2api_admin_usage(ngx_http_request_t *r,
                                            "no access token");
     }
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "q2api admin: ngx_http_q2api_kiro_usage() failed for "
-                  "account \"%V\"", &ctx->id);
-
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
+ * Starts getUsageLimits for ctx->id; NGX_OK: done will answer the
+ * request; NGX_DECLINED: the account has no token; NGX_ERROR: logged.
+ */
+static ngx_int_t
+ngx_http_q2api_admin_ask_credits(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_usage_done_pt done)
+{
+    ngx_int_t  rc;
+
+    r->connection->log->action = "asking for an account's credits";
+
+    ctx->async = 1;
+
+    rc = ngx_http_q2api_kiro_usage(r, &ctx->id, done, ctx);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ctx->async = 0;
+    r->connection->log->action = "serving the admin API";
+
+    if (rc != NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "q2api admin: ngx_http_q2api_kiro_usage() failed for "
+                      "account \"%V\"", &ctx->id);
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
 }
 
 
