@@ -166,6 +166,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       offsetof(ngx_http_q2api_loc_conf_t, kiro_usage_url),
       NULL },
 
+    { ngx_string("q2api_kiro_profiles_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, kiro_profiles_url),
+      NULL },
+
     { ngx_string("q2api_kiro_auth_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -464,6 +471,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *     qlcf->oidc_url = { 0, NULL };
      *     qlcf->kiro_auth_url = { 0, NULL };
      *     qlcf->kiro_usage_url = { 0, NULL };
+     *     qlcf->kiro_profiles_url = { 0, NULL };
      */
 
     qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
@@ -499,6 +507,9 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->kiro_usage_url, prev->kiro_usage_url,
                              "https://q.{region}.amazonaws.com"
                              "/getUsageLimits");
+    ngx_conf_merge_str_value(conf->kiro_profiles_url, prev->kiro_profiles_url,
+                             "https://q.{region}.amazonaws.com"
+                             "/ListAvailableProfiles");
 
     ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
     ngx_conf_merge_ptr_value(conf->kiro_url, prev->kiro_url, NULL);

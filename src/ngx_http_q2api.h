@@ -55,6 +55,7 @@ typedef struct {
     ngx_str_t                  oidc_url;
     ngx_str_t                  kiro_auth_url;
     ngx_str_t                  kiro_usage_url;
+    ngx_str_t                  kiro_profiles_url;
     ngx_str_t                  amazonq_location;
     ngx_http_complex_value_t  *amazonq_url;
     ngx_str_t                  kiro_location;

@@ -1538,6 +1538,28 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 }
 
 
+void
+ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+    ngx_str_t *profile_arn)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    /* an operator's choice, made meanwhile, wins */
+    if (a != NULL && a->profile_arn.len == 0
+        && ngx_http_q2api_pool_set_str(pool, &a->profile_arn, profile_arn)
+           == NGX_OK)
+    {
+        ngx_http_q2api_pool_mark(pool, a);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
 ngx_uint_t
 ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 {

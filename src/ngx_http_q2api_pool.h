@@ -199,6 +199,9 @@ void ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool,
     const char *reason);
 ngx_uint_t ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool,
     ngx_str_t *id);
+/* a profileArn found for an account that had none; persisted */
+void ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_str_t *profile_arn);
 /* a usable account's current token, for an attempt after a refresh */
 ngx_int_t ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool,
     ngx_pool_t *p, ngx_str_t *id, ngx_http_q2api_pick_t *pick);

@@ -46,6 +46,9 @@ typedef struct {
     ngx_http_q2api_refresh_done_pt   done;
     void                            *data;
     ngx_uint_t                       social;
+    ngx_uint_t                       discover;   /* a Kiro IdC login with
+                                                    no profileArn */
+    ngx_str_t                        region;     /* Identity Center's */
     ngx_event_t                      wait;       /* another one refreshes */
     ngx_msec_t                       waited;
 } ngx_http_q2api_refresh_t;
@@ -64,6 +67,11 @@ static void ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body);
 static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_cleanup(void *data);
+static ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
+static ngx_int_t ngx_http_q2api_discover_profile(ngx_http_request_t *r,
+    ngx_http_q2api_refresh_t *rf, ngx_str_t *access_token);
+static void ngx_http_q2api_profiles_answer(ngx_http_request_t *r,
+    void *data, ngx_int_t status, ngx_str_t *body);
 static ngx_int_t ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *region, size_t extra, ngx_str_t *url);
 static ngx_int_t ngx_http_q2api_other_region(ngx_pool_t *pool,
@@ -432,6 +440,23 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
      */
     rf->social = creds.client_id.len == 0;
 
+    /*
+     * a Kiro Identity Center login carries no profileArn, and the Kiro
+     * service refuses chats without one: it is looked up after the refresh
+     */
+    rf->discover = creds.type == NGX_HTTP_Q2API_ACCOUNT_KIRO && !rf->social
+                   && creds.profile_arn.len == 0;
+
+    rc = ngx_http_q2api_other_region(r->pool, &creds.other, &region);
+
+    if (rc == NGX_ERROR) {
+        goto failed;
+    }
+
+    if (rc == NGX_OK) {
+        rf->region = region;
+    }
+
     o = cJSON_CreateObject();
     if (o == NULL) {
         goto failed;
@@ -490,9 +515,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
 
     } else {
         rc = ngx_http_q2api_oidc_call(r, "token",
-                                      ngx_http_q2api_other_region(r->pool,
-                                          &creds.other, &region) == NGX_OK
-                                      ? &region : NULL,
+                                      rf->region.len ? &rf->region : NULL,
                                       &body,
                                       ngx_http_q2api_refresh_answer, rf);
     }
@@ -654,10 +677,126 @@ done:
 
     ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, rc, &fresh, err);
 
+    /* the new tokens are stored: a lookup that fails loses nothing */
+    if (rc == NGX_OK && rf->discover && fresh.profile_arn.len == 0
+        && ngx_http_q2api_discover_profile(r, rf, &fresh.access_token)
+           == NGX_OK)
+    {
+        return;
+    }
+
     message.data = (u_char *) (err ? err : "ok");
     message.len = ngx_strlen(message.data);
 
     rf->done(r, rf->data, rc, &message);
+}
+
+
+/*
+ * ListAvailableProfiles, REST form, at the login's region; the first
+ * profile is the one the Kiro IDE selects by itself.
+ */
+static ngx_int_t
+ngx_http_q2api_discover_profile(ngx_http_request_t *r,
+    ngx_http_q2api_refresh_t *rf, ngx_str_t *access_token)
+{
+    u_char                     *p;
+    ngx_str_t                   url, auth, body, builder_id;
+    ngx_http_q2api_loc_conf_t  *qlcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    ngx_str_set(&builder_id, "us-east-1");
+
+    if (ngx_http_q2api_region_url(r->pool, &qlcf->kiro_profiles_url,
+                                  rf->region.len ? &rf->region : &builder_id,
+                                  0, &url)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    auth.len = sizeof("Bearer ") - 1 + access_token->len;
+    auth.data = ngx_pnalloc(r->pool, auth.len);
+    if (auth.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(auth.data, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p, access_token->data, access_token->len);
+
+    ngx_str_set(&body, "{\"maxResults\":10}");
+
+    r->connection->log->action = "looking up a Kiro profile";
+
+    return ngx_http_q2api_call(r, "POST", &url, &auth, &body,
+                               ngx_http_q2api_profiles_answer, rf);
+}
+
+
+/* printable ASCII without spaces: safe in a header, a body, a query */
+static ngx_uint_t
+ngx_http_q2api_token_chars(u_char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < 0x21 || s[i] > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body)
+{
+    ngx_http_q2api_refresh_t *rf = data;
+
+    cJSON                       *o, *profiles, *arn;
+    size_t                       len;
+    ngx_str_t                    message, found;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    o = (status == NGX_HTTP_OK && body->len)
+        ? cJSON_ParseWithLength((char *) body->data, body->len) : NULL;
+
+    profiles = cJSON_GetObjectItemCaseSensitive(o, "profiles");
+    arn = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(profiles, 0),
+                                           "arn");
+
+    len = cJSON_IsString(arn) ? ngx_strlen(arn->valuestring) : 0;
+
+    /* it goes into every chat body and a query string: an ARN or nothing */
+    if (len > sizeof("arn:") - 1 && len <= 512
+        && ngx_strncmp(arn->valuestring, "arn:", sizeof("arn:") - 1) == 0
+        && ngx_http_q2api_token_chars((u_char *) arn->valuestring, len))
+    {
+        found.data = (u_char *) arn->valuestring;
+        found.len = len;
+
+        ngx_http_q2api_pool_learn_profile(qmcf->pool, &rf->id, &found);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "q2api: account \"%V\" uses Kiro profile \"%V\"",
+                      &rf->id, &found);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "q2api: ListAvailableProfiles for account \"%V\" "
+                      "found no profile (status %i)", &rf->id, status);
+    }
+
+    cJSON_Delete(o);
+
+    ngx_str_set(&message, "ok");
+
+    rf->done(r, rf->data, NGX_OK, &message);
 }
 
 
@@ -772,7 +911,8 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_ERROR;
     }
 
-    end = ngx_sprintf(url.data + url.len, "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
+    end = ngx_sprintf(url.data + url.len,
+                      "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
 
     if (d.profile_arn.len) {
         end = ngx_cpymem(end, "&profileArn=", sizeof("&profileArn=") - 1);

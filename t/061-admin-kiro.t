@@ -22,6 +22,7 @@ our $HTTP = <<'_EOC_';
     q2api_oidc_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
     q2api_kiro_auth_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
     q2api_kiro_usage_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/getUsageLimits;
+    q2api_kiro_profiles_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/ListAvailableProfiles;
 _EOC_
 
 our $ADMIN = <<'_EOC_';
@@ -160,7 +161,8 @@ sub {
 --- user_files eval: main::accounts()
 --- mock eval
 { by_path => { '/token' => [ { json => { accessToken => 'aoaAAAAkiro-tok-0123456789', refreshToken => 'aorAAAAkiro-ref-0123456789',
-                                         expiresIn => 3600, tokenType => 'Bearer' } } ] } }
+                                         expiresIn => 3600, tokenType => 'Bearer' } } ],
+               '/ListAvailableProfiles' => [ { json => { profiles => [ { arn => 'arn:aws:codewhisperer:us-east-1:444455556666:profile/KIRO' } ] } } ] } }
 --- request eval
 "POST /v2/accounts/import\n" . $::J->encode({ %::IDC, clientRegistration => \%::REG })
 --- more_headers eval: $::AUTH
@@ -186,13 +188,16 @@ sub {
     is($sr, 200, 'refreshed');
     unlike($rraw, $::SECRETS, 'no secret in the answer');
     my @reqs = mock_requests();
-    is_deeply([ map { $_->{path} } @reqs ], ['/token'], 'at the OIDC service');
+    is_deeply([ map { $_->{path} } @reqs ], ['/token', '/ListAvailableProfiles'],
+              'at the OIDC service, then its profile is looked up');
     is_deeply($reqs[0]{json}, { grantType => 'refresh_token', clientId => $::REG{clientId},
                                 clientSecret => $::REG{clientSecret}, refreshToken => $::IDC{refreshToken} },
               'the OIDC refresh grant with the registration');
     my $s = main::stored();
     is($s->{$id}{clientSecret}, $::REG{clientSecret}, 'the store has the client secret');
     is($s->{$id}{refreshToken}, 'aorAAAAkiro-ref-0123456789', 'rotation persisted');
+    is($s->{$id}{profileArn}, 'arn:aws:codewhisperer:us-east-1:444455556666:profile/KIRO',
+       'the profile found is persisted');
 }
 --- no_error_log eval
 [qr/$::SECRETS/, '[error]']

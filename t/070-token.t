@@ -395,3 +395,72 @@ sub {
     my ($reqs) = @_;
     is_deeply(main::paths($reqs), ['/us-east-1/token', 'chat:tok-new'], 'refreshed in us-east-1');
 }
+=== TEST 14: a Kiro Identity Center login without a profileArn finds it with ListAvailableProfiles at its region
+--- http_config eval
+$::HTTP . q{    q2api_kiro_profiles_url "http://127.0.0.1:$TEST_NGINX_MOCK_PORT/{region}/ListAvailableProfiles";
+}
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'idc', type => 'kiro', accessToken => 'tok-i', refreshToken => 'aor-i', clientId => 'cid', clientSecret => 'cs',
+    other => { region => 'eu-central-1' }, expires_at => time - 1 } ]) . "\n"
+--- mock eval
+{ by_path => { '/token' => [ { json => { accessToken => 'tok-i2', refreshToken => 'aor-i2', expiresIn => 3600 } } ],
+               '/eu-central-1/ListAvailableProfiles' => [ { json => { profiles => [
+                   { arn => 'arn:aws:codewhisperer:eu-central-1:111122223333:profile/IDC', profileName => 'team' },
+                   { arn => 'arn:aws:codewhisperer:eu-central-1:111122223333:profile/OTHER' } ] } } ] },
+  by_token => { 'tok-i2' => [ text_response('idc') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token', '/eu-central-1/ListAvailableProfiles', 'chat:tok-i2'],
+              'refresh, profile lookup, then the chat');
+    is($reqs->[1]{headers}{authorization}, 'Bearer tok-i2', 'the lookup with the new token');
+    is_deeply($reqs->[1]{json}, { maxResults => 10 }, 'REST form');
+    is($reqs->[2]{json}{profileArn}, 'arn:aws:codewhisperer:eu-central-1:111122223333:profile/IDC',
+       'the first profile in the chat');
+    my $s = main::stored();
+    is($s->{idc}{profileArn}, 'arn:aws:codewhisperer:eu-central-1:111122223333:profile/IDC', 'and persisted');
+    is($s->{idc}{refreshToken}, 'aor-i2', 'the rotated token too');
+}
+--- error_log
+uses Kiro profile "arn:aws:codewhisperer:eu-central-1:111122223333:profile/IDC"
+--- no_error_log
+tok-i2
+aor-i2
+--- log_level: info
+
+
+
+=== TEST 15: no profile found: the refresh still counts and the chat goes out; the lookup is logged, not fatal
+--- http_config eval
+$::HTTP . q{    q2api_kiro_profiles_url "http://127.0.0.1:$TEST_NGINX_MOCK_PORT/{region}/ListAvailableProfiles";
+}
+--- user_files eval
+use JSON::PP;
+">>> accounts.json\n" . JSON::PP->new->encode([
+  { id => 'idc', type => 'kiro', accessToken => 'tok-i', refreshToken => 'aor-i', clientId => 'cid', clientSecret => 'cs',
+    expires_at => time - 1 } ]) . "\n"
+--- mock eval
+{ by_path => { '/token' => [ { json => { accessToken => 'tok-i2', expiresIn => 3600 } } ],
+               '/us-east-1/ListAvailableProfiles' => [ { json => { profiles => [ { arn => "not an\narn" } ] } } ] },
+  by_token => { 'tok-i2' => [ text_response('idc') ] } }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token', '/us-east-1/ListAvailableProfiles', 'chat:tok-i2'],
+              'no region: us-east-1');
+    ok(!exists $reqs->[2]{json}{profileArn}, 'a value that is not an ARN is not used');
+    my $s = main::stored();
+    is($s->{idc}{accessToken}, 'tok-i2', 'the refresh is kept');
+}
+--- error_log
+ListAvailableProfiles for account "idc" found no profile (status 200)
