@@ -120,6 +120,7 @@ struct ngx_http_q2api_pool_sh_s {
     /* a hint for the store loop: some refresh lease is wanted, or is to
      * be released; read without the lock */
     ngx_uint_t                 db_lease_work;
+    ngx_pid_t                  db_lease_up;   /* the store that can answer */
 
     ngx_queue_t                kv_queue;
 };
@@ -543,7 +544,8 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation)
 {
-    ngx_uint_t                  n;
+    time_t                      expires;
+    ngx_uint_t                  n, keep;
     ngx_http_q2api_pool_sh_t   *sh;
     ngx_http_q2api_account_t   *a, **all;
 
@@ -595,15 +597,32 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     }
 
     if (fields & NGX_HTTP_Q2API_SET_CONFIG) {
+        expires = d->token_expires;
+
+        if (expires == 0) {
+            expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+        }
+
+        /*
+         * A token refreshed here and not yet written is newer than the
+         * store's copy of the row, which another change to the row (a
+         * notification) brings in meanwhile: a rotated refresh token
+         * overwritten now would be lost for good.
+         */
+        keep = !(fields & NGX_HTTP_Q2API_SET_DIRTY) && a->queued
+               && a->token_expires > expires;
+
         if (ngx_http_q2api_pool_set_str(pool, &a->label, &d->label) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->client_id,
                                            &d->client_id) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->client_secret,
                                            &d->client_secret) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
-                                           &d->refresh_token) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->access_token,
-                                           &d->access_token) != NGX_OK
+            || (!keep
+                && ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                                               &d->refresh_token) != NGX_OK)
+            || (!keep
+                && ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                                               &d->access_token) != NGX_OK)
             || ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
                                            &d->profile_arn) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->other, &d->other)
@@ -614,10 +633,9 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
 
         a->type = d->type;
         a->enabled = d->enabled;
-        a->token_expires = d->token_expires;
 
-        if (a->token_expires == 0) {
-            a->token_expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+        if (!keep) {
+            a->token_expires = expires;
         }
     }
 
@@ -1701,6 +1719,30 @@ ngx_uint_t
 ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool)
 {
     return *(volatile ngx_uint_t *) &pool->sh->db_lease_work;
+}
+
+
+void
+ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool, ngx_uint_t up)
+{
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (up) {
+        pool->sh->db_lease_up = ngx_pid;
+
+    } else if (pool->sh->db_lease_up == ngx_pid) {
+        /* not the store of new workers, after a reload */
+        pool->sh->db_lease_up = 0;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool)
+{
+    return *(volatile ngx_pid_t *) &pool->sh->db_lease_up != 0;
 }
 
 

@@ -227,6 +227,11 @@ ngx_uint_t ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
 void ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool,
     ngx_str_t *id);
 ngx_uint_t ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool);
+/* the store says whether it is connected, so that refreshers know whether
+ * an answer is coming */
+void ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool,
+    ngx_uint_t up);
+ngx_uint_t ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool);
 ngx_int_t ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
     ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release);
 void ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,

@@ -1889,6 +1889,10 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg, ngx_uint_t keep_unsure)
     pg->flushing = 0;
     pg->resync = 0;
 
+    if (pg->state == NGX_HTTP_Q2API_PG_READY) {
+        ngx_http_q2api_pool_db_lease_up(pg->st->pool, 0);
+    }
+
     ngx_http_q2api_pg_detach(pg);
 
     if (pg->conn) {
@@ -2116,6 +2120,8 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
             }
 
             pg->ready_once = 1;
+
+            ngx_http_q2api_pool_db_lease_up(st->pool, 1);
         }
 
         break;

@@ -33,7 +33,9 @@
 #define NGX_HTTP_Q2API_REFRESH_WAIT      100     /* ms between looks */
 #define NGX_HTTP_Q2API_REFRESH_PATIENCE  15000   /* ms a waiter waits */
 #define NGX_HTTP_Q2API_LEASE_LOOK        20      /* ms between looks */
-#define NGX_HTTP_Q2API_LEASE_ANSWER      2000    /* ms for the store */
+#define NGX_HTTP_Q2API_LEASE_ANSWER      2000    /* ms for a store that is
+                                                    not connected */
+#define NGX_HTTP_Q2API_LEASE_BUSY         10000   /* ms for one that is */
 #define NGX_HTTP_Q2API_LEASE_AGAIN       1000    /* ms, then ask again */
 
 
@@ -630,6 +632,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
 
     time_t                       expires;
     ngx_str_t                    message;
+    ngx_msec_t                   limit;
     ngx_uint_t                   state;
     ngx_connection_t            *c;
     ngx_http_request_t          *r;
@@ -696,7 +699,15 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
 
     default:
 
-        if (ngx_current_msec - rf->asked < NGX_HTTP_Q2API_LEASE_ANSWER) {
+        /*
+         * A connected store answers once its query in flight is done (a
+         * full load of many rows takes a while); one that is not connected
+         * may be back within a moment
+         */
+        limit = ngx_http_q2api_pool_db_lease_is_up(qmcf->pool)
+                ? NGX_HTTP_Q2API_LEASE_BUSY : NGX_HTTP_Q2API_LEASE_ANSWER;
+
+        if (ngx_current_msec - rf->asked < limit) {
             if (state == NGX_HTTP_Q2API_DBLEASE_NONE) {
                 /* a release of ours went out meanwhile */
                 ngx_http_q2api_pool_db_lease_ask(qmcf->pool, &rf->id);
@@ -707,15 +718,15 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
         }
 
         /*
-         * The store does not answer: the database is unreachable, so no
-         * other node can write a rotated token either.  Failing requests
-         * would help nobody; the zone's lease still keeps this node to one
-         * refresh.
+         * The store does not answer: the database is out of reach.
+         * Failing the requests would help nobody, and the zone's lease
+         * still keeps this node to one refresh; only a node refreshing the
+         * same account at this very moment could make it fail.
          */
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "q2api: no store lease for refreshing account \"%V\" "
                       "within %M ms, refreshing with the local lease only",
-                      &rf->id, (ngx_msec_t) NGX_HTTP_Q2API_LEASE_ANSWER);
+                      &rf->id, limit);
 
         ngx_http_q2api_pool_db_lease_drop(qmcf->pool, &rf->id);
         break;

@@ -781,7 +781,6 @@ _SQL_
     is(db_value("SELECT count(*) FROM q2api_refresh_lease",
                 db => 'lease', allow_error => 1) // 'no table',
        0, 'and the refresh lease is released');
-    diag(log_of($I), log_of($J)) if $ENV{Q2API_LEASE_DIAG};
 
     for my $n ($I, $J) {
         unlike(log_of($n), qr/needs login|ref-new|tok-new|secret-1/,
@@ -790,6 +789,59 @@ _SQL_
 
     $I->stop;
     $J->stop;
+}
+
+# --------------------------------------------------------------------------
+# the database out of reach: a refresh goes on with the node's own lease
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE lease2');
+    $pg->psql(<<'_SQL_', db => 'lease2');
+CREATE TABLE accounts (id TEXT PRIMARY KEY, label TEXT, clientId TEXT,
+    clientSecret TEXT, refreshToken TEXT, accessToken TEXT, other TEXT,
+    last_refresh_time TEXT, last_refresh_status TEXT, created_at TEXT,
+    updated_at TEXT, enabled INTEGER DEFAULT 1,
+    error_count INTEGER DEFAULT 0, success_count INTEGER DEFAULT 0,
+    expires_at TEXT);
+INSERT INTO accounts (id, clientId, clientSecret, refreshToken, accessToken,
+    expires_at)
+    VALUES ('alone', 'client-1', 'secret-1', 'ref-a', 'tok-a',
+            to_char(now() AT TIME ZONE 'UTC' - interval '1 minute',
+                    'YYYY-MM-DD"T"HH24:MI:SS'));
+_SQL_
+
+    my $K = gateway(db => 'lease2');
+    ok(wait_for(10, sub { log_of($K) =~ /store ready, 1 accounts/ }),
+       'a node with an expired account');
+
+    $pg->stop;
+    $mock->reset;
+    $mock->set_script({
+        by_path => { '/token' => [
+            { json => { accessToken => 'tok-a2', refreshToken => 'ref-a2',
+                        expiresIn => 3600 } } ] },
+        by_token => { 'tok-a2' => [ text_response('fresh') ] },
+    });
+
+    my $t = time;
+    my $r = ask($K);
+    is($r->{status}, 200, 'the database down: the request is still served');
+    cmp_ok(time - $t, '<', 9, sprintf('after a short wait (%.1f s)',
+                                      time - $t));
+    like(log_of($K), qr/\[warn\].*no store lease for refreshing account "alone"/,
+         'with a warning');
+    is(scalar(grep { $_->{path} eq '/token' } $mock->requests), 1,
+       'one refresh');
+
+    $pg->start;
+    ok(wait_for(10, sub {
+        (db_value("SELECT refreshToken FROM accounts WHERE id = 'alone'",
+                  db => 'lease2') // '') eq 'ref-a2' }),
+       'the rotated token written when the database is back');
+    is(db_value("SELECT count(*) FROM q2api_refresh_lease", db => 'lease2'),
+       0, 'no lease left behind');
+    $K->stop;
 }
 
 $mock->stop;
