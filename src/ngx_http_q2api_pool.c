@@ -42,6 +42,7 @@ typedef struct {
 
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
+    ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
 
     ngx_uint_t                 type;
     ngx_flag_t                 enabled;
@@ -116,6 +117,11 @@ struct ngx_http_q2api_pool_sh_s {
     ngx_pid_t                  lease_pid;
     ngx_msec_t                 lease_beat;
 
+    /* a hint for the store loop: some refresh lease is wanted, or is to
+     * be released; read without the lock */
+    ngx_uint_t                 db_lease_work;
+    ngx_pid_t                  db_lease_up;   /* the store that can answer */
+
     ngx_queue_t                kv_queue;
 };
 
@@ -147,6 +153,8 @@ static void ngx_http_q2api_keyed_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_q2api_account_t *ngx_http_q2api_pool_lookup(
     ngx_http_q2api_pool_t *pool, ngx_str_t *id);
+static void ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a);
 static ngx_int_t ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool,
     ngx_str_t *dst, ngx_str_t *src);
 static void ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
@@ -536,7 +544,8 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation)
 {
-    ngx_uint_t                  n;
+    time_t                      expires;
+    ngx_uint_t                  n, keep;
     ngx_http_q2api_pool_sh_t   *sh;
     ngx_http_q2api_account_t   *a, **all;
 
@@ -588,15 +597,32 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     }
 
     if (fields & NGX_HTTP_Q2API_SET_CONFIG) {
+        expires = d->token_expires;
+
+        if (expires == 0) {
+            expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+        }
+
+        /*
+         * A token refreshed here and not yet written is newer than the
+         * store's copy of the row, which another change to the row (a
+         * notification) brings in meanwhile: a rotated refresh token
+         * overwritten now would be lost for good.
+         */
+        keep = !(fields & NGX_HTTP_Q2API_SET_DIRTY) && a->queued
+               && a->token_expires > expires;
+
         if (ngx_http_q2api_pool_set_str(pool, &a->label, &d->label) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->client_id,
                                            &d->client_id) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->client_secret,
                                            &d->client_secret) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
-                                           &d->refresh_token) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->access_token,
-                                           &d->access_token) != NGX_OK
+            || (!keep
+                && ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                                               &d->refresh_token) != NGX_OK)
+            || (!keep
+                && ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                                               &d->access_token) != NGX_OK)
             || ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
                                            &d->profile_arn) != NGX_OK
             || ngx_http_q2api_pool_set_str(pool, &a->other, &d->other)
@@ -607,10 +633,9 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
 
         a->type = d->type;
         a->enabled = d->enabled;
-        a->token_expires = d->token_expires;
 
-        if (a->token_expires == 0) {
-            a->token_expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+        if (!keep) {
+            a->token_expires = expires;
         }
     }
 
@@ -1283,6 +1308,12 @@ ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
         ngx_queue_remove(q);
         a->queued = 0;
 
+        if (a->db_lease == NGX_HTTP_Q2API_DBLEASE_RELEASE) {
+            /* released in the transaction that writes the new token */
+            d->db_lease_release = 1;
+            a->db_lease = NGX_HTTP_Q2API_DBLEASE_NONE;
+        }
+
         if (a->deleted) {
             /* the store carries the deletion out; the copy says so */
             d->deleted = 1;
@@ -1333,6 +1364,13 @@ ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
 
         if (a == NULL) {
             continue;
+        }
+
+        if (d[i].db_lease_release
+            && a->db_lease == NGX_HTTP_Q2API_DBLEASE_NONE)
+        {
+            a->db_lease = NGX_HTTP_Q2API_DBLEASE_RELEASE;
+            pool->sh->db_lease_work = 1;
         }
 
         a->d_successes += d[i].d_successes;
@@ -1481,6 +1519,14 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     a->refresh_pid = 0;
 
+    ngx_http_q2api_pool_db_lease_end(pool, a);
+
+    if (rc == NGX_DONE) {
+        /* nothing to refresh after all: the leases go, nothing else */
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+        return;
+    }
+
     if (rc == NGX_OK) {
         if (ngx_http_q2api_pool_set_str(pool, &a->access_token,
                                         &fresh->access_token) != NGX_OK
@@ -1493,7 +1539,9 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
                                                &fresh->profile_arn)
                    != NGX_OK))
         {
-            /* the old token stays; the next refresh tries again */
+            /* the old token stays; the next refresh tries again (and a
+             * store lease goes with the next write) */
+            ngx_http_q2api_pool_mark(pool, a);
             ngx_shmtx_unlock(&pool->shpool->mutex);
             return;
         }
@@ -1577,6 +1625,258 @@ ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
     return busy;
+}
+
+
+/*
+ * The store lease of a refresh, for stores shared by several nodes.  The
+ * worker holding the refresh lease above asks (WANTED); the store loop
+ * takes the request (ASKED) to the database and answers (GRANTED, or
+ * DENIED: another node refreshes).  A granted lease is released by the
+ * store in the transaction that writes the account (RELEASE), so that no
+ * node can take it and still read the old refresh token.
+ */
+
+static void
+ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
+    ngx_http_q2api_account_t *a)
+{
+    switch (a->db_lease) {
+
+    case NGX_HTTP_Q2API_DBLEASE_GRANTED:
+        a->db_lease = NGX_HTTP_Q2API_DBLEASE_RELEASE;
+        pool->sh->db_lease_work = 1;
+        ngx_http_q2api_pool_mark(pool, a);
+        break;
+
+    case NGX_HTTP_Q2API_DBLEASE_ASKED:
+        /* the answer may still grant it: see db_lease_answer */
+    case NGX_HTTP_Q2API_DBLEASE_WANTED:
+    case NGX_HTTP_Q2API_DBLEASE_DENIED:
+        a->db_lease = NGX_HTTP_Q2API_DBLEASE_NONE;
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+void
+ngx_http_q2api_pool_db_lease_ask(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a != NULL && a->refresh_pid == ngx_pid) {
+        /* waiting for another node is part of the refresh: the local
+         * lease must not go stale meanwhile */
+        a->refresh_since = ngx_current_msec;
+
+        if (a->db_lease != NGX_HTTP_Q2API_DBLEASE_ASKED
+            && a->db_lease != NGX_HTTP_Q2API_DBLEASE_RELEASE)
+        {
+            a->db_lease = NGX_HTTP_Q2API_DBLEASE_WANTED;
+            pool->sh->db_lease_work = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, time_t *token_expires, ngx_pool_t *p,
+    ngx_http_q2api_account_data_t *creds)
+{
+    ngx_uint_t                 state;
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a == NULL || a->refresh_pid != ngx_pid) {
+        state = NGX_HTTP_Q2API_DBLEASE_NONE;
+
+    } else {
+        state = a->db_lease;
+        *token_expires = a->token_expires;
+
+        if (state == NGX_HTTP_Q2API_DBLEASE_GRANTED
+            && ngx_http_q2api_pool_export_one(a, p, creds) != NGX_OK)
+        {
+            state = NGX_HTTP_Q2API_DBLEASE_NONE;
+        }
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return state;
+}
+
+
+void
+ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a != NULL) {
+        ngx_http_q2api_pool_db_lease_end(pool, a);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool)
+{
+    return *(volatile ngx_uint_t *) &pool->sh->db_lease_work;
+}
+
+
+void
+ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool, ngx_uint_t up)
+{
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (up) {
+        pool->sh->db_lease_up = ngx_pid;
+
+    } else if (pool->sh->db_lease_up == ngx_pid) {
+        /* not the store of new workers, after a reload */
+        pool->sh->db_lease_up = 0;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+}
+
+
+ngx_uint_t
+ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool)
+{
+    return *(volatile ngx_pid_t *) &pool->sh->db_lease_up != 0;
+}
+
+
+ngx_int_t
+ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                 *id;
+    ngx_uint_t                 i;
+    ngx_http_q2api_account_t  *a;
+
+    rc = NGX_OK;
+    *release = 0;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    pool->sh->db_lease_work = 0;
+
+    for (i = 0; i < pool->sh->nall; i++) {
+        a = pool->sh->all[i];
+
+        if (a->db_lease == NGX_HTTP_Q2API_DBLEASE_RELEASE) {
+            *release = 1;
+            continue;
+        }
+
+        if (a->db_lease != NGX_HTTP_Q2API_DBLEASE_WANTED) {
+            continue;
+        }
+
+        id = ngx_array_push(ids);
+        if (id == NULL
+            || (id->data = ngx_pstrdup(p, &a->id)) == NULL)
+        {
+            pool->sh->db_lease_work = 1;
+            rc = NGX_ERROR;
+            break;
+        }
+
+        id->len = a->id.len;
+        a->db_lease = NGX_HTTP_Q2API_DBLEASE_ASKED;
+    }
+
+    if (*release) {
+        /* until the write has taken them */
+        pool->sh->db_lease_work = 1;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_uint_t granted, ngx_http_q2api_account_data_t *row)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    a = ngx_http_q2api_pool_lookup(pool, id);
+
+    if (a == NULL) {
+        /* deleted meanwhile: the lease expires in the database */
+        goto done;
+    }
+
+    if (a->db_lease != NGX_HTTP_Q2API_DBLEASE_ASKED) {
+        /* the refresher gave up waiting */
+        if (granted && a->db_lease == NGX_HTTP_Q2API_DBLEASE_NONE) {
+            a->db_lease = NGX_HTTP_Q2API_DBLEASE_RELEASE;
+            pool->sh->db_lease_work = 1;
+            ngx_http_q2api_pool_mark(pool, a);
+        }
+
+        goto done;
+    }
+
+    if (!granted) {
+        a->db_lease = NGX_HTTP_Q2API_DBLEASE_DENIED;
+        goto done;
+    }
+
+    /*
+     * The row as the database has it now, read after the lease was taken:
+     * if another node refreshed just before, its rotated refresh token is
+     * the one to use (or its access token makes a refresh needless).  A
+     * change of this node's own not yet written stays.
+     */
+    if (row != NULL && !a->queued && row->refresh_token.len
+        && (ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                                        &row->refresh_token) != NGX_OK
+            || ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                                           &row->access_token) != NGX_OK))
+    {
+        /* out of memory: refresh with what the zone had */
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "q2api: no room in the shared zone for the token of "
+                      "account \"%V\"", id);
+
+    } else if (row != NULL && !a->queued && row->refresh_token.len) {
+        a->token_expires = row->token_expires;
+    }
+
+    a->db_lease = NGX_HTTP_Q2API_DBLEASE_GRANTED;
+
+done:
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
 }
 
 

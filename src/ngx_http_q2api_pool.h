@@ -83,6 +83,7 @@ typedef struct {
     uint64_t                   d_tokens_out;
 
     ngx_flag_t                 deleted;       /* removed through this node */
+    ngx_flag_t                 db_lease_release; /* with this write */
 } ngx_http_q2api_account_data_t;
 
 
@@ -190,7 +191,8 @@ ngx_uint_t ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool,
  * refresh with).  end: rc NGX_OK with fresh->access_token (and, when the
  * service rotated them, refresh_token, profile_arn), token_expires;
  * NGX_DECLINED for a permanent refusal (the account needs a new login);
- * NGX_ERROR for a transient failure.
+ * NGX_ERROR for a transient failure; NGX_DONE: no refresh was needed (only
+ * the leases are given up).
  */
 ngx_int_t ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool,
     ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *creds);
@@ -202,6 +204,42 @@ ngx_uint_t ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool,
 /* a profileArn found for an account that had none; persisted */
 void ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool,
     ngx_str_t *id, ngx_str_t *profile_arn);
+
+/*
+ * The store lease of a refresh, across nodes sharing a database.  The
+ * refresher (holding the lease above) asks; state says where the request
+ * is (and the zone's token expiry; GRANTED fills *creds with what to
+ * refresh with, read from the database when it was granted); drop gives it
+ * up.  refresh_end releases a granted one with the account's next write.
+ * The store loop: work (a hint, without the lock), take (WANTED -> ASKED,
+ * their ids into ids; *release: some wait to be released with a write),
+ * answer (row: the account's row, read after the lease was taken).
+ */
+#define NGX_HTTP_Q2API_DBLEASE_NONE     0
+#define NGX_HTTP_Q2API_DBLEASE_WANTED   1
+#define NGX_HTTP_Q2API_DBLEASE_ASKED    2
+#define NGX_HTTP_Q2API_DBLEASE_GRANTED  3
+#define NGX_HTTP_Q2API_DBLEASE_DENIED   4
+#define NGX_HTTP_Q2API_DBLEASE_RELEASE  5
+
+void ngx_http_q2api_pool_db_lease_ask(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id);
+ngx_uint_t ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, time_t *token_expires, ngx_pool_t *p,
+    ngx_http_q2api_account_data_t *creds);
+void ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id);
+ngx_uint_t ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool);
+/* the store says whether it is connected, so that refreshers know whether
+ * an answer is coming */
+void ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool,
+    ngx_uint_t up);
+ngx_uint_t ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool);
+ngx_int_t ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
+    ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release);
+void ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
+    ngx_str_t *id, ngx_uint_t granted, ngx_http_q2api_account_data_t *row);
+
 /* a usable account's current token, for an attempt after a refresh */
 ngx_int_t ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool,
     ngx_pool_t *p, ngx_str_t *id, ngx_http_q2api_pick_t *pick);

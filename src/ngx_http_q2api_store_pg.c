@@ -49,6 +49,7 @@
 #define NGX_HTTP_Q2API_PG_MAX_NOTIFIED    512
 #define NGX_HTTP_Q2API_PG_MAX_ADDRS       8
 #define NGX_HTTP_Q2API_PG_ERR_LEN         512
+#define NGX_HTTP_Q2API_PG_LEASE_POLL      20     /* ms, refresh leases */
 
 #define NGX_HTTP_Q2API_PG_CHANNEL         "q2api_accounts"
 
@@ -69,7 +70,8 @@ typedef enum {
     NGX_HTTP_Q2API_PG_JOB_FETCH,
     NGX_HTTP_Q2API_PG_JOB_XID,        /* BEGIN; txid_current() */
     NGX_HTTP_Q2API_PG_JOB_WRITE,      /* the rows; COMMIT */
-    NGX_HTTP_Q2API_PG_JOB_RESOLVE     /* did an interrupted write commit? */
+    NGX_HTTP_Q2API_PG_JOB_RESOLVE,    /* did an interrupted write commit? */
+    NGX_HTTP_Q2API_PG_JOB_LEASE       /* refresh leases for the workers */
 } ngx_http_q2api_pg_job_e;
 
 
@@ -103,6 +105,7 @@ typedef struct {
     ngx_pool_t                     *pool;
     ngx_array_t                    *taken;
     ngx_http_q2api_pg_put_t        *puts;
+    ngx_uint_t                      nrelease; /* refresh leases */
     uint64_t                        xid;
 } ngx_http_q2api_pg_batch_t;
 
@@ -129,7 +132,8 @@ typedef struct {
     ngx_pool_t                     *job_pool;
     ngx_uint_t                      nstmt;
     ngx_uint_t                      cur;
-    ngx_array_t                    *ids;      /* fetch */
+    ngx_array_t                    *ids;      /* fetch, lease */
+    ngx_uint_t                     *granted;  /* lease */
     uint64_t                        missing;  /* schema: columns to add */
     ngx_http_q2api_pg_batch_t      *batch;    /* being written */
     ngx_http_q2api_pg_batch_t      *unsure;   /* its fate unknown */
@@ -213,6 +217,11 @@ static ngx_int_t ngx_http_q2api_pg_start_load(ngx_http_q2api_pg_t *pg);
 static ngx_int_t ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg,
     PGresult *res);
 static ngx_int_t ngx_http_q2api_pg_fetch(ngx_http_q2api_pg_t *pg);
+static ngx_int_t ngx_http_q2api_pg_lease(ngx_http_q2api_pg_t *pg);
+static const char *ngx_http_q2api_pg_cstr(ngx_pool_t *pool, ngx_str_t *s,
+    ngx_uint_t *failed);
+static ngx_int_t ngx_http_q2api_pg_leased(ngx_http_q2api_pg_t *pg,
+    PGresult *res, ngx_uint_t i);
 static ngx_int_t ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg,
     PGresult *res, ngx_str_t *id);
 static ngx_int_t ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg);
@@ -272,6 +281,30 @@ static const char  ngx_http_q2api_pg_create[] =
     "updated_at TEXT, enabled INTEGER DEFAULT 1, "
     "error_count INTEGER DEFAULT 0, success_count INTEGER DEFAULT 0, "
     "expires_at TEXT)";
+
+/*
+ * Who refreshes an account's token: the services rotate refresh tokens, so
+ * two nodes refreshing one account at once would leave it dead.  A lease
+ * runs out by itself, should its node die while refreshing.  Not q2api's:
+ * q2api ignores it.
+ */
+static const char  ngx_http_q2api_pg_create_lease[] =
+    "CREATE TABLE IF NOT EXISTS q2api_refresh_lease ("
+    "account_id TEXT PRIMARY KEY, node TEXT NOT NULL, "
+    "until TIMESTAMPTZ NOT NULL)";
+
+/* granted when the row comes back: no lease, an expired one, or ours */
+static const char  ngx_http_q2api_pg_lease_take[] =
+    "INSERT INTO q2api_refresh_lease AS l (account_id, node, until) "
+    "VALUES ($1::text, $2::text, now() + interval '30 seconds') "
+    "ON CONFLICT (account_id) DO UPDATE "
+    "SET node = excluded.node, until = excluded.until "
+    "WHERE l.until < now() OR l.node = excluded.node "
+    "RETURNING node";
+
+static const char  ngx_http_q2api_pg_lease_release[] =
+    "DELETE FROM q2api_refresh_lease "
+    "WHERE account_id = $1::text AND node = $2::text";
 
 /* the table as unqualified queries resolve it, whatever the search_path */
 static const char  ngx_http_q2api_pg_attnames[] =
@@ -1726,6 +1759,14 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_fetch(pg);
     }
 
+    if (ngx_http_q2api_pool_db_lease_work(pg->st->pool)) {
+        rc = ngx_http_q2api_pg_lease(pg);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (pg->unsure) {
         /* no write until the interrupted one is known: the deltas wait in
          * the zone */
@@ -1758,7 +1799,10 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
         ngx_del_timer(&pg->timer);
     }
 
-    ngx_add_timer(&pg->timer, NGX_HTTP_Q2API_PG_RESYNC - age);
+    /* the workers cannot wake this one: it looks for refresh leases they
+     * want often, which costs a read of the zone */
+    ngx_add_timer(&pg->timer, ngx_min(NGX_HTTP_Q2API_PG_RESYNC - age,
+                                      NGX_HTTP_Q2API_PG_LEASE_POLL));
 
     return NGX_OK;
 }
@@ -1839,10 +1883,15 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg, ngx_uint_t keep_unsure)
 
     pg->notified = NULL;
     pg->ids = NULL;
+    pg->granted = NULL;
     pg->job = NGX_HTTP_Q2API_PG_JOB_NONE;
     pg->sql_error = 0;
     pg->flushing = 0;
     pg->resync = 0;
+
+    if (pg->state == NGX_HTTP_Q2API_PG_READY) {
+        ngx_http_q2api_pool_db_lease_up(pg->st->pool, 0);
+    }
 
     ngx_http_q2api_pg_detach(pg);
 
@@ -1957,8 +2006,8 @@ ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg, PGresult *res,
     switch (pg->job) {
 
     case NGX_HTTP_Q2API_PG_JOB_SCHEMA:
-        /* BEGIN, lock, CREATE, columns, LISTEN, COMMIT */
-        return (i == 3) ? ngx_http_q2api_pg_columns(pg, res) : NGX_OK;
+        /* BEGIN, lock, CREATE, CREATE lease, columns, LISTEN, COMMIT */
+        return (i == 4) ? ngx_http_q2api_pg_columns(pg, res) : NGX_OK;
 
     case NGX_HTTP_Q2API_PG_JOB_LOAD:
         return ngx_http_q2api_pg_loaded(pg, res);
@@ -1987,6 +2036,11 @@ ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg, PGresult *res,
             return NGX_OK;
         }
 
+        if (i < pg->batch->taken->nelts + pg->batch->nrelease) {
+            /* a refresh lease released */
+            return NGX_OK;
+        }
+
         /* COMMIT is through */
         ngx_http_q2api_pg_written(pg, pg->batch);
         ngx_destroy_pool(pg->batch->pool);
@@ -1995,6 +2049,9 @@ ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg, PGresult *res,
 
     case NGX_HTTP_Q2API_PG_JOB_RESOLVE:
         return ngx_http_q2api_pg_resolved(pg, res);
+
+    case NGX_HTTP_Q2API_PG_JOB_LEASE:
+        return ngx_http_q2api_pg_leased(pg, res, i);
 
     default:
         return NGX_OK;
@@ -2013,6 +2070,7 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
     }
 
     pg->ids = NULL;
+    pg->granted = NULL;
 
     switch (job) {
 
@@ -2062,6 +2120,8 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
             }
 
             pg->ready_once = 1;
+
+            ngx_http_q2api_pool_db_lease_up(st->pool, 1);
         }
 
         break;
@@ -2091,6 +2151,9 @@ ngx_http_q2api_pg_schema(ngx_http_q2api_pg_t *pg)
         || ngx_http_q2api_pg_query(pg, NGX_HTTP_Q2API_PG_LOCK, 0, NULL)
            != NGX_OK
         || ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_create, 0, NULL)
+           != NGX_OK
+        || ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_create_lease, 0,
+                                   NULL)
            != NGX_OK
         || ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_attnames, 0, NULL)
            != NGX_OK
@@ -2376,6 +2439,141 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
 }
 
 
+/* refresh leases ---------------------------------------------------------- */
+
+
+/*
+ * The refresh leases workers want: for each, take the lease, then read the
+ * account's row (a statement of its own, so with a snapshot that sees what
+ * the lease's last holder committed with its release).  Leases waiting to
+ * be released make a write due now rather than at the next tick.
+ * NGX_DECLINED: nothing to ask.
+ */
+static ngx_int_t
+ngx_http_q2api_pg_lease(ngx_http_q2api_pg_t *pg)
+{
+    ngx_str_t   *ids;
+    ngx_uint_t   i, release, failed;
+    ngx_pool_t  *pool;
+    const char  *values[2];
+
+    pool = ngx_create_pool(4096, pg->st->log);
+    if (pool == NULL) {
+        return ngx_http_q2api_pg_error(pg, "refresh lease", "out of memory");
+    }
+
+    pg->ids = ngx_array_create(pool, 4, sizeof(ngx_str_t));
+    if (pg->ids == NULL) {
+        ngx_destroy_pool(pool);
+        return ngx_http_q2api_pg_error(pg, "refresh lease", "out of memory");
+    }
+
+    if (ngx_http_q2api_pool_db_lease_take(pg->st->pool, pool, pg->ids,
+                                          &release)
+        != NGX_OK)
+    {
+        /* those taken are asked; the rest stay wanted */
+        ngx_log_error(NGX_LOG_ERR, pg->st->log, 0,
+                      "q2api: postgres store: out of memory taking "
+                      "refresh leases");
+    }
+
+    if (release) {
+        pg->want_write = 1;
+    }
+
+    if (pg->ids->nelts == 0) {
+        pg->ids = NULL;
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    pg->granted = ngx_pcalloc(pool, pg->ids->nelts * sizeof(ngx_uint_t));
+    if (pg->granted == NULL) {
+        pg->ids = NULL;
+        ngx_destroy_pool(pool);
+        return ngx_http_q2api_pg_error(pg, "refresh lease", "out of memory");
+    }
+
+    if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_LEASE, pool)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ids = pg->ids->elts;
+    failed = 0;
+
+    for (i = 0; i < pg->ids->nelts; i++) {
+
+        values[0] = ngx_http_q2api_pg_cstr(pool, &ids[i], &failed);
+        values[1] = (const char *) pg->node;
+
+        if (failed) {
+            return ngx_http_q2api_pg_error(pg, "refresh lease",
+                                           "out of memory");
+        }
+
+        if (ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_lease_take, 2,
+                                    values)
+            != NGX_OK
+            || ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_select_one, 1,
+                                       values)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
+                   "q2api pg: asking %ui refresh leases", pg->ids->nelts);
+
+    return ngx_http_q2api_pg_send(pg, NGX_HTTP_Q2API_PG_QUERY_TIMEOUT);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_pg_leased(ngx_http_q2api_pg_t *pg, PGresult *res,
+    ngx_uint_t i)
+{
+    ngx_str_t                      *id;
+    ngx_uint_t                      k;
+    ngx_http_q2api_account_data_t   d, *row;
+
+    k = i / 2;
+
+    if (k >= pg->ids->nelts) {
+        return ngx_http_q2api_pg_error(pg, "refresh lease",
+                                       "more results than statements");
+    }
+
+    id = (ngx_str_t *) pg->ids->elts + k;
+
+    if (i % 2 == 0) {
+        pg->granted[k] = (PQntuples(res) == 1);
+        return NGX_OK;
+    }
+
+    row = NULL;
+
+    if (pg->granted[k]
+        && PQntuples(res) == 1
+        && PQnfields(res) == NGX_HTTP_Q2API_PG_NCOLUMNS
+        && ngx_http_q2api_pg_account(res, 0, &d) == NGX_OK)
+    {
+        row = &d;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
+                   "q2api pg: refresh lease of \"%V\": %s", id,
+                   pg->granted[k] ? "granted" : "denied");
+
+    ngx_http_q2api_pool_db_lease_answer(pg->st->pool, id, pg->granted[k], row);
+
+    return NGX_OK;
+}
+
+
 /* writes ------------------------------------------------------------------ */
 
 
@@ -2456,11 +2654,13 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
 static ngx_int_t
 ngx_http_q2api_pg_write_rows(ngx_http_q2api_pg_t *pg)
 {
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, failed;
+    const char                     *values[2];
     ngx_http_q2api_pg_batch_t      *b;
     ngx_http_q2api_account_data_t  *d;
 
     b = pg->batch;
+    failed = 0;
 
     if (ngx_http_q2api_pg_begin(pg, NGX_HTTP_Q2API_PG_JOB_WRITE, NULL)
         != NGX_OK)
@@ -2474,6 +2674,34 @@ ngx_http_q2api_pg_write_rows(ngx_http_q2api_pg_t *pg)
         if (ngx_http_q2api_pg_put(pg, &d[i], &b->puts[i]) != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    /*
+     * A refresh lease goes in the transaction that writes the new token:
+     * whoever takes it next reads that token, never the one before.
+     */
+    b->nrelease = 0;
+
+    for (i = 0; i < b->taken->nelts; i++) {
+        if (!d[i].db_lease_release) {
+            continue;
+        }
+
+        values[0] = ngx_http_q2api_pg_cstr(pg->job_pool, &d[i].id, &failed);
+        values[1] = (const char *) pg->node;
+
+        if (failed) {
+            return ngx_http_q2api_pg_error(pg, "write", "out of memory");
+        }
+
+        if (ngx_http_q2api_pg_query(pg, ngx_http_q2api_pg_lease_release, 2,
+                                    values)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        b->nrelease++;
     }
 
     if (ngx_http_q2api_pg_query(pg, "COMMIT", 0, NULL) != NGX_OK) {
@@ -3139,6 +3367,9 @@ ngx_http_q2api_pg_job_name(ngx_http_q2api_pg_job_e job)
     case NGX_HTTP_Q2API_PG_JOB_WRITE:
     case NGX_HTTP_Q2API_PG_JOB_RESOLVE:
         return "write";
+
+    case NGX_HTTP_Q2API_PG_JOB_LEASE:
+        return "refresh lease";
 
     default:
         return "connect";

@@ -12,6 +12,15 @@
  * at a time refreshes an account; the others wait for it and use the new
  * token.  The services rotate refresh tokens: the new one goes to the zone
  * and is queued for the store before anything else uses it.
+ *
+ * With a store shared by several nodes (PostgreSQL) the refresher also
+ * needs the account's lease in the database, which the store loop takes
+ * for it: granted, it refreshes with the token the database has then;
+ * denied, another node refreshes, and the refresher (keeping the zone's
+ * lease, so the local requests keep waiting) waits for that node's new
+ * token to come in, asking again now and then in case that node died.
+ * A store that does not answer (the database is down) is not waited for
+ * long: the refresh goes on with the zone's lease alone.
  */
 
 
@@ -23,6 +32,11 @@
 
 #define NGX_HTTP_Q2API_REFRESH_WAIT      100     /* ms between looks */
 #define NGX_HTTP_Q2API_REFRESH_PATIENCE  15000   /* ms a waiter waits */
+#define NGX_HTTP_Q2API_LEASE_LOOK        20      /* ms between looks */
+#define NGX_HTTP_Q2API_LEASE_ANSWER      2000    /* ms for a store that is
+                                                    not connected */
+#define NGX_HTTP_Q2API_LEASE_BUSY         10000   /* ms for one that is */
+#define NGX_HTTP_Q2API_LEASE_AGAIN       1000    /* ms, then ask again */
 
 
 typedef struct {
@@ -51,6 +65,10 @@ typedef struct {
     ngx_str_t                        region;     /* Identity Center's */
     ngx_event_t                      wait;       /* another one refreshes */
     ngx_msec_t                       waited;
+    ngx_msec_t                       asked;      /* the store lease */
+    time_t                           old_expires;
+    ngx_http_q2api_account_data_t    creds;
+    unsigned                         leasing:1;
 } ngx_http_q2api_refresh_t;
 
 
@@ -65,6 +83,8 @@ static void ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body);
 static void ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body);
+static ngx_int_t ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf);
+static void ngx_http_q2api_refresh_lease(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_cleanup(void *data);
 static ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
@@ -376,19 +396,13 @@ ngx_int_t
 ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     ngx_http_q2api_refresh_done_pt done, void *data)
 {
-    char                           *json;
-    u_char                         *p;
-    cJSON                          *o;
     ngx_int_t                       rc;
-    ngx_str_t                       url, body, region;
     ngx_pool_cleanup_t             *cln;
+    ngx_http_q2api_store_t         *st;
     ngx_http_q2api_refresh_t       *rf;
-    ngx_http_q2api_loc_conf_t      *qlcf;
     ngx_http_q2api_main_conf_t     *qmcf;
-    ngx_http_q2api_account_data_t   creds;
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
-    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
     if (qmcf == NULL || qmcf->pool == NULL) {
         return NGX_DECLINED;
@@ -409,7 +423,8 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_q2api_pool_refresh_begin(qmcf->pool, id, r->pool, &creds);
+    rc = ngx_http_q2api_pool_refresh_begin(qmcf->pool, id, r->pool,
+                                           &rf->creds);
 
     if (rc == NGX_DECLINED || rc == NGX_ERROR) {
         return rc;
@@ -417,37 +432,87 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
+        if (rc == NGX_OK) {
+            ngx_http_q2api_pool_refresh_end(qmcf->pool, id, NGX_DONE, NULL,
+                                            NULL);
+        }
+
         return NGX_ERROR;
     }
 
     cln->handler = ngx_http_q2api_refresh_cleanup;
     cln->data = rf;
 
+    rf->wait.data = rf;
+    rf->wait.log = r->connection->log;
+
     if (rc == NGX_BUSY) {
         /* another worker is at it: wait for its result */
         rf->wait.handler = ngx_http_q2api_refresh_wait;
-        rf->wait.data = rf;
-        rf->wait.log = r->connection->log;
-
         ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_REFRESH_WAIT);
 
         return NGX_OK;
     }
 
+    st = qmcf->pool->store;
+
+    if (st != NULL && st->ops == &ngx_http_q2api_store_pg_ops) {
+        /* other nodes may refresh it too: the database's lease first */
+        rf->leasing = 1;
+        rf->old_expires = rf->creds.token_expires;
+        rf->asked = ngx_current_msec;
+
+        ngx_http_q2api_pool_db_lease_ask(qmcf->pool, id);
+
+        rf->wait.handler = ngx_http_q2api_refresh_lease;
+        ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_q2api_refresh_start(rf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the call to the identity service, with the lease(s) held */
+static ngx_int_t
+ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf)
+{
+    char                           *json;
+    u_char                         *p;
+    cJSON                          *o;
+    ngx_int_t                       rc;
+    ngx_str_t                       url, body, region, *id;
+    ngx_http_request_t             *r;
+    ngx_http_q2api_loc_conf_t      *qlcf;
+    ngx_http_q2api_main_conf_t     *qmcf;
+    ngx_http_q2api_account_data_t  *creds;
+
+    r = rf->request;
+    id = &rf->id;
+    creds = &rf->creds;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
     /*
      * Accounts with an OIDC client registration (Amazon Q, Kiro IdC)
      * refresh at the OIDC service; Kiro social logins at Kiro's.
      */
-    rf->social = creds.client_id.len == 0;
+    rf->social = creds->client_id.len == 0;
 
     /*
      * a Kiro Identity Center login carries no profileArn, and the Kiro
      * service refuses chats without one: it is looked up after the refresh
      */
-    rf->discover = creds.type == NGX_HTTP_Q2API_ACCOUNT_KIRO && !rf->social
-                   && creds.profile_arn.len == 0;
+    rf->discover = creds->type == NGX_HTTP_Q2API_ACCOUNT_KIRO && !rf->social
+                   && creds->profile_arn.len == 0;
 
-    rc = ngx_http_q2api_other_region(r->pool, &creds.other, &region);
+    rc = ngx_http_q2api_other_region(r->pool, &creds->other, &region);
 
     if (rc == NGX_ERROR) {
         goto failed;
@@ -465,9 +530,9 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     if (!rf->social) {
         if (cJSON_AddStringToObject(o, "grantType", "refresh_token") == NULL
             || cJSON_AddStringToObject(o, "clientId",
-                   ngx_http_q2api_cstr(r->pool, &creds.client_id)) == NULL
+                   ngx_http_q2api_cstr(r->pool, &creds->client_id)) == NULL
             || cJSON_AddStringToObject(o, "clientSecret",
-                   ngx_http_q2api_cstr(r->pool, &creds.client_secret)) == NULL)
+                   ngx_http_q2api_cstr(r->pool, &creds->client_secret)) == NULL)
         {
             cJSON_Delete(o);
             goto failed;
@@ -475,7 +540,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     }
 
     if (cJSON_AddStringToObject(o, "refreshToken",
-            ngx_http_q2api_cstr(r->pool, &creds.refresh_token)) == NULL)
+            ngx_http_q2api_cstr(r->pool, &creds->refresh_token)) == NULL)
     {
         cJSON_Delete(o);
         goto failed;
@@ -800,6 +865,131 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
 }
 
 
+/*
+ * The refresher waits for the store loop to take the database's lease for
+ * it.  The zone's lease stays held throughout, so that this node's other
+ * requests wait for this one.
+ */
+static void
+ngx_http_q2api_refresh_lease(ngx_event_t *ev)
+{
+    ngx_http_q2api_refresh_t  *rf = ev->data;
+
+    time_t                       expires;
+    ngx_str_t                    message;
+    ngx_msec_t                   limit;
+    ngx_uint_t                   state;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    r = rf->request;
+    c = r->connection;
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    rf->waited += NGX_HTTP_Q2API_LEASE_LOOK;
+    expires = 0;
+
+    state = ngx_http_q2api_pool_db_lease_state(qmcf->pool, &rf->id, &expires,
+                                               r->pool, &rf->creds);
+
+    /* another node's new token has come in with its row: done */
+    if (expires != rf->old_expires
+        && expires - ngx_time() >= NGX_HTTP_Q2API_REFRESH_AHEAD
+        && (state == NGX_HTTP_Q2API_DBLEASE_GRANTED
+            || state == NGX_HTTP_Q2API_DBLEASE_DENIED))
+    {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "q2api: account \"%V\" was refreshed by another node",
+                      &rf->id);
+
+        rf->leasing = 0;
+        ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
+                                        NULL);
+
+        ngx_str_set(&message, "refreshed by another node");
+        rf->done(r, rf->data, NGX_BUSY, &message);
+        goto done;
+    }
+
+    switch (state) {
+
+    case NGX_HTTP_Q2API_DBLEASE_GRANTED:
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "q2api: store lease of account \"%V\" granted",
+                       &rf->id);
+        break;
+
+    case NGX_HTTP_Q2API_DBLEASE_DENIED:
+
+        if (rf->waited >= NGX_HTTP_Q2API_REFRESH_PATIENCE) {
+            rf->leasing = 0;
+            ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_ERROR,
+                                 NULL, "another node's refresh takes too long");
+
+            ngx_str_set(&message, "a refresh of this account takes too long");
+            rf->done(r, rf->data, NGX_ERROR, &message);
+            goto done;
+        }
+
+        if (ngx_current_msec - rf->asked >= NGX_HTTP_Q2API_LEASE_AGAIN) {
+            /* the other node may have finished, or died: its lease
+             * expires in the database */
+            rf->asked = ngx_current_msec;
+            ngx_http_q2api_pool_db_lease_ask(qmcf->pool, &rf->id);
+        }
+
+        ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
+        return;
+
+    default:
+
+        /*
+         * A connected store answers once its query in flight is done (a
+         * full load of many rows takes a while); one that is not connected
+         * may be back within a moment
+         */
+        limit = ngx_http_q2api_pool_db_lease_is_up(qmcf->pool)
+                ? NGX_HTTP_Q2API_LEASE_BUSY : NGX_HTTP_Q2API_LEASE_ANSWER;
+
+        if (ngx_current_msec - rf->asked < limit) {
+            if (state == NGX_HTTP_Q2API_DBLEASE_NONE) {
+                /* a release of ours went out meanwhile */
+                ngx_http_q2api_pool_db_lease_ask(qmcf->pool, &rf->id);
+            }
+
+            ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
+            return;
+        }
+
+        /*
+         * The store does not answer: the database is out of reach.
+         * Failing the requests would help nobody, and the zone's lease
+         * still keeps this node to one refresh; only a node refreshing the
+         * same account at this very moment could make it fail.
+         */
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "q2api: no store lease for refreshing account \"%V\" "
+                      "within %M ms, refreshing with the local lease only",
+                      &rf->id, limit);
+
+        ngx_http_q2api_pool_db_lease_drop(qmcf->pool, &rf->id);
+        break;
+    }
+
+    rf->leasing = 0;
+
+    if (ngx_http_q2api_refresh_start(rf) != NGX_OK) {
+        ngx_str_set(&message, "refresh could not start");
+        rf->done(r, rf->data, NGX_ERROR, &message);
+    }
+
+done:
+
+    ngx_http_run_posted_requests(c);
+}
+
+
 /* another worker refreshes this account: its result is ours too */
 static void
 ngx_http_q2api_refresh_wait(ngx_event_t *ev)
@@ -841,8 +1031,18 @@ ngx_http_q2api_refresh_cleanup(void *data)
 {
     ngx_http_q2api_refresh_t  *rf = data;
 
+    ngx_http_q2api_main_conf_t  *qmcf;
+
     if (rf->wait.timer_set) {
         ngx_del_timer(&rf->wait);
+    }
+
+    if (rf->leasing) {
+        /* the request is gone before its refresh began: let others */
+        qmcf = ngx_http_get_module_main_conf(rf->request,
+                                             ngx_http_q2api_module);
+        ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
+                                        NULL);
     }
 }
 

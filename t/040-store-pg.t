@@ -75,6 +75,7 @@ sub gateway {
     q2api_store postgres "$ci";
     q2api_store_interval $interval;
     q2api_amazonq_url http://127.0.0.1:$MPORT/;
+    q2api_oidc_url http://127.0.0.1:$MPORT;
 _EOC_
         location /v1/ {
             q2api_select round_robin;
@@ -694,6 +695,158 @@ _SQL_
 
     $G->stop;
     $H->stop;
+}
+
+# --------------------------------------------------------------------------
+# two nodes, one database, an expired token whose refresh token rotates:
+# one refresh call in all, and both nodes use its token
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE lease');
+    $pg->psql(<<'_SQL_', db => 'lease');
+CREATE TABLE accounts (id TEXT PRIMARY KEY, label TEXT, clientId TEXT,
+    clientSecret TEXT, refreshToken TEXT, accessToken TEXT, other TEXT,
+    last_refresh_time TEXT, last_refresh_status TEXT, created_at TEXT,
+    updated_at TEXT, enabled INTEGER DEFAULT 1,
+    error_count INTEGER DEFAULT 0, success_count INTEGER DEFAULT 0,
+    expires_at TEXT);
+INSERT INTO accounts (id, label, clientId, clientSecret, refreshToken,
+    accessToken, expires_at)
+    VALUES ('rot', 'rotating', 'client-1', 'secret-1', 'ref-old', 'tok-old',
+            to_char(now() AT TIME ZONE 'UTC' - interval '1 minute',
+                    'YYYY-MM-DD"T"HH24:MI:SS'));
+_SQL_
+
+    my $I = gateway(db => 'lease');
+    my $J = gateway(db => 'lease');
+    ok(wait_for(10, sub { log_of($I) =~ /store ready, 1 accounts/
+                          && log_of($J) =~ /store ready, 1 accounts/ }),
+       'two nodes on one database with an expired account')
+        or diag(log_of($I), log_of($J));
+
+    # a second refresh with ref-old would be refused, as Kiro and the
+    # OIDC service refuse a rotated refresh token used twice
+    $mock->reset;
+    $mock->set_script({
+        by_path => { '/token' => [
+            { delay_ms => 800,
+              json => { accessToken => 'tok-new', refreshToken => 'ref-new',
+                        expiresIn => 3600 } },
+            { status => 400, json => { error => 'invalid_grant' } } ] },
+        by_token => { 'tok-new' => [ text_response('fresh') ],
+                      '*' => [ error_response('expired') ] },
+    });
+
+    my @kids;
+    for my $i (1 .. 40) {
+        my $n = $i % 2 ? $I : $J;
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            my $r = ask($n);
+            POSIX::_exit($r->{status} == 200
+                         && $r->{content} =~ /"text":"fresh"/ ? 0 : 1);
+        }
+        push @kids, [ $pid, $n == $I ? 'I' : 'J' ];
+    }
+
+    my %ok = (I => 0, J => 0);
+    for my $k (@kids) {
+        waitpid $k->[0], 0;
+        $ok{ $k->[1] }++ if $? == 0;
+    }
+
+    is($ok{I}, 20, 'node I: every request served with the new token');
+    is($ok{J}, 20, 'node J: every request served with the new token');
+
+    my @reqs = $mock->requests;
+    my @refresh = grep { $_->{path} eq '/token' } @reqs;
+    my @chat = grep { $_->{path} eq '/' } @reqs;
+    is(scalar @refresh, 1, 'exactly one refresh call for both nodes');
+    is(($refresh[0]{json}{refreshToken} // ''), 'ref-old',
+       'made with the stored refresh token');
+    is(scalar @chat, 40, 'forty chat calls');
+    is(scalar(grep { $_->{headers}{authorization} eq 'Bearer tok-new' }
+              @chat), 40, 'all with the new token');
+
+    my $row = wait_for(5, sub {
+        my $v = db_value("SELECT refreshToken || ' ' || accessToken || ' ' "
+                       . "|| coalesce(status, 'active') FROM accounts "
+                       . "WHERE id = 'rot'", db => 'lease');
+        $v eq 'ref-new tok-new active' && $v });
+    ok($row, 'the database holds the rotated refresh token, active')
+        or diag(db_value("SELECT refreshToken, status, status_reason "
+                       . "FROM accounts WHERE id = 'rot'", db => 'lease'));
+    # the other node may have taken the lease after the write, to find
+    # the new token in the row: it lets it go at once
+    my $leases;
+    ok(wait_for(5, sub {
+        $leases = db_value("SELECT count(*) FROM q2api_refresh_lease",
+                           db => 'lease', allow_error => 1) // 'no table';
+        $leases eq '0' }), 'and the refresh lease is released')
+        or diag("leases: $leases");
+
+    for my $n ($I, $J) {
+        unlike(log_of($n), qr/needs login|ref-new|tok-new|secret-1/,
+               'no account taken out, no secret logged');
+    }
+
+    $I->stop;
+    $J->stop;
+}
+
+# --------------------------------------------------------------------------
+# the database out of reach: a refresh goes on with the node's own lease
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE lease2');
+    $pg->psql(<<'_SQL_', db => 'lease2');
+CREATE TABLE accounts (id TEXT PRIMARY KEY, label TEXT, clientId TEXT,
+    clientSecret TEXT, refreshToken TEXT, accessToken TEXT, other TEXT,
+    last_refresh_time TEXT, last_refresh_status TEXT, created_at TEXT,
+    updated_at TEXT, enabled INTEGER DEFAULT 1,
+    error_count INTEGER DEFAULT 0, success_count INTEGER DEFAULT 0,
+    expires_at TEXT);
+INSERT INTO accounts (id, clientId, clientSecret, refreshToken, accessToken,
+    expires_at)
+    VALUES ('alone', 'client-1', 'secret-1', 'ref-a', 'tok-a',
+            to_char(now() AT TIME ZONE 'UTC' - interval '1 minute',
+                    'YYYY-MM-DD"T"HH24:MI:SS'));
+_SQL_
+
+    my $K = gateway(db => 'lease2');
+    ok(wait_for(10, sub { log_of($K) =~ /store ready, 1 accounts/ }),
+       'a node with an expired account');
+
+    $pg->stop;
+    $mock->reset;
+    $mock->set_script({
+        by_path => { '/token' => [
+            { json => { accessToken => 'tok-a2', refreshToken => 'ref-a2',
+                        expiresIn => 3600 } } ] },
+        by_token => { 'tok-a2' => [ text_response('fresh') ] },
+    });
+
+    my $t = time;
+    my $r = ask($K);
+    is($r->{status}, 200, 'the database down: the request is still served');
+    cmp_ok(time - $t, '<', 9, sprintf('after a short wait (%.1f s)',
+                                      time - $t));
+    like(log_of($K), qr/\[warn\].*no store lease for refreshing account "alone"/,
+         'with a warning');
+    is(scalar(grep { $_->{path} eq '/token' } $mock->requests), 1,
+       'one refresh');
+
+    $pg->start;
+    ok(wait_for(10, sub {
+        (db_value("SELECT refreshToken FROM accounts WHERE id = 'alone'",
+                  db => 'lease2') // '') eq 'ref-a2' }),
+       'the rotated token written when the database is back');
+    is(db_value("SELECT count(*) FROM q2api_refresh_lease", db => 'lease2'),
+       0, 'no lease left behind');
+    $K->stop;
 }
 
 $mock->stop;
