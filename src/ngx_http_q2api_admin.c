@@ -1520,7 +1520,7 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
     u_char *err)
 {
     char                          *printed;
-    size_t                         len, i;
+    size_t                         len;
     cJSON                         *v, *o;
     u_char                        *s;
     ngx_str_t                     *str;
@@ -1709,13 +1709,7 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
         default: /* NGX_HTTP_Q2API_KIND_TOKEN */
 
             /* these go into HTTP headers and request bodies as they are */
-            for (i = 0; i < len; i++) {
-                if (s[i] < 0x21 || s[i] > 0x7e) {
-                    break;
-                }
-            }
-
-            if (i < len) {
+            if (!ngx_http_q2api_token_chars(s, len)) {
                 ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                              "%s%s: %s%Z", prefix, f->name,
                              ngx_strstrn(s, "\xe2\x80\xa6", 3 - 1)
@@ -3121,14 +3115,10 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
     }
 
     for (i = 2; i < 6; i++) {
-        if (f[i].len > NGX_HTTP_Q2API_ADMIN_TOKEN_MAX) {
+        if (f[i].len > NGX_HTTP_Q2API_ADMIN_TOKEN_MAX
+            || !ngx_http_q2api_token_chars(f[i].data, f[i].len))
+        {
             goto bad_token;
-        }
-
-        for (p = f[i].data; p < f[i].data + f[i].len; p++) {
-            if (*p < 0x21 || *p > 0x7e) {
-                goto bad_token;
-            }
         }
     }
 

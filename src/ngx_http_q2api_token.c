@@ -87,7 +87,6 @@ static ngx_int_t ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf);
 static void ngx_http_q2api_refresh_lease(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_wait(ngx_event_t *ev);
 static void ngx_http_q2api_refresh_cleanup(void *data);
-static ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
 static ngx_int_t ngx_http_q2api_discover_profile(ngx_http_request_t *r,
     ngx_http_q2api_refresh_t *rf, ngx_str_t *access_token);
 static void ngx_http_q2api_profiles_answer(ngx_http_request_t *r,
@@ -799,8 +798,7 @@ ngx_http_q2api_discover_profile(ngx_http_request_t *r,
 }
 
 
-/* printable ASCII without spaces: safe in a header, a body, a query */
-static ngx_uint_t
+ngx_uint_t
 ngx_http_q2api_token_chars(u_char *s, size_t len)
 {
     size_t  i;

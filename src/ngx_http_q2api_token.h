@@ -75,4 +75,11 @@ ngx_int_t ngx_http_q2api_call_param(ngx_http_request_t *r, ngx_uint_t what,
     ngx_str_t *value);
 
 
+/*
+ * Printable ASCII without spaces: what may go as it is into an HTTP
+ * header, a JSON body and a query string (tokens, secrets, ARNs).
+ */
+ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
+
+
 #endif /* _NGX_HTTP_Q2API_TOKEN_H_INCLUDED_ */
