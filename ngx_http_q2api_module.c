@@ -865,7 +865,7 @@ static ngx_int_t
 ngx_http_q2api_variable_authorization(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                    *p;
+    ngx_str_t                  auth;
     ngx_http_q2api_attempt_t  *actx;
 
     actx = ngx_http_q2api_get_attempt(r);
@@ -875,18 +875,14 @@ ngx_http_q2api_variable_authorization(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1
-                             + actx->account.access_token.len);
-    if (p == NULL) {
+    if (ngx_http_q2api_bearer(r->pool, &actx->account.access_token, &auth)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    v->data = p;
-    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
-    p = ngx_cpymem(p, actx->account.access_token.data,
-                   actx->account.access_token.len);
-
-    v->len = p - v->data;
+    v->data = auth.data;
+    v->len = auth.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
@@ -966,40 +962,21 @@ static ngx_int_t
 ngx_http_q2api_variable_region(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                    *p, *end, *start;
-    ngx_uint_t                 field;
+    ngx_str_t                  region, none;
     ngx_http_q2api_attempt_t  *actx;
 
     actx = ngx_http_q2api_get_attempt(r);
 
-    v->data = (u_char *) "us-east-1";
-    v->len = sizeof("us-east-1") - 1;
+    ngx_str_null(&none);
+
+    ngx_http_q2api_arn_region(actx ? &actx->account.profile_arn : &none,
+                              &region);
+
+    v->data = region.data;
+    v->len = region.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-
-    if (actx == NULL) {
-        return NGX_OK;
-    }
-
-    p = actx->account.profile_arn.data;
-    end = p + actx->account.profile_arn.len;
-    start = p;
-    field = 0;
-
-    for ( /* void */ ; p < end; p++) {
-        if (*p != ':') {
-            continue;
-        }
-
-        if (++field == 4 && p - start > 0) {
-            v->data = start;
-            v->len = p - start;
-            return NGX_OK;
-        }
-
-        start = p + 1;
-    }
 
     return NGX_OK;
 }

@@ -99,6 +99,9 @@ static ngx_int_t ngx_http_q2api_other_region(ngx_pool_t *pool,
 
 static ngx_str_t  ngx_http_q2api_call_uri = ngx_string("/_q2api/call");
 
+/* where Builder ID, device login and accounts without a region live */
+static ngx_str_t  ngx_http_q2api_home_region = ngx_string("us-east-1");
+
 
 /* a NUL-terminated copy, for cJSON */
 static char *
@@ -118,12 +121,56 @@ ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+ngx_int_t
+ngx_http_q2api_bearer(ngx_pool_t *pool, ngx_str_t *token, ngx_str_t *out)
+{
+    out->len = sizeof("Bearer ") - 1 + token->len;
+    out->data = ngx_pnalloc(pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(out->data, "Bearer ", sizeof("Bearer ") - 1),
+               token->data, token->len);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_q2api_arn_region(ngx_str_t *arn, ngx_str_t *region)
+{
+    u_char      *p, *start, *end;
+    ngx_uint_t   field;
+
+    *region = ngx_http_q2api_home_region;
+
+    start = arn->data;
+    end = start + arn->len;
+    field = 0;
+
+    for (p = start; p < end; p++) {
+        if (*p != ':') {
+            continue;
+        }
+
+        if (++field == 4 && p > start) {
+            region->data = start;
+            region->len = p - start;
+            return;
+        }
+
+        start = p + 1;
+    }
+}
+
+
 /* calls ---------------------------------------------------------------- */
 
 
 static ngx_int_t
 ngx_http_q2api_call(ngx_http_request_t *r, char *method, ngx_str_t *url,
-    ngx_str_t *authorization, ngx_str_t *body,
+    ngx_str_t *access_token, ngx_str_t *body,
     ngx_http_q2api_call_done_pt done, void *data)
 {
     ngx_pool_cleanup_t          *cln;
@@ -142,9 +189,13 @@ ngx_http_q2api_call(ngx_http_request_t *r, char *method, ngx_str_t *url,
     call->method.data = (u_char *) method;
     call->method.len = ngx_strlen(method);
 
-    if (authorization) {
-        call->authorization = *authorization;
+    if (access_token
+        && ngx_http_q2api_bearer(r->pool, access_token, &call->authorization)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
+
     call->done = done;
     call->data = data;
 
@@ -250,17 +301,17 @@ ngx_http_q2api_oidc_call(ngx_http_request_t *r, const char *op,
 {
     u_char                     *p;
     size_t                      len;
-    ngx_str_t                   url, builder_id;
+    ngx_str_t                   url;
     ngx_http_q2api_loc_conf_t  *qlcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
-    ngx_str_set(&builder_id, "us-east-1");
-
     len = ngx_strlen(op);
 
     if (ngx_http_q2api_region_url(r->pool, &qlcf->oidc_url,
-                                  region ? region : &builder_id, 1 + len,
+                                  region ? region
+                                         : &ngx_http_q2api_home_region,
+                                  1 + len,
                                   &url)
         != NGX_OK)
     {
@@ -764,36 +815,25 @@ static ngx_int_t
 ngx_http_q2api_discover_profile(ngx_http_request_t *r,
     ngx_http_q2api_refresh_t *rf, ngx_str_t *access_token)
 {
-    u_char                     *p;
-    ngx_str_t                   url, auth, body, builder_id;
+    ngx_str_t                   url, body;
     ngx_http_q2api_loc_conf_t  *qlcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
-    ngx_str_set(&builder_id, "us-east-1");
-
     if (ngx_http_q2api_region_url(r->pool, &qlcf->kiro_profiles_url,
-                                  rf->region.len ? &rf->region : &builder_id,
+                                  rf->region.len ? &rf->region
+                                  : &ngx_http_q2api_home_region,
                                   0, &url)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    auth.len = sizeof("Bearer ") - 1 + access_token->len;
-    auth.data = ngx_pnalloc(r->pool, auth.len);
-    if (auth.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(auth.data, "Bearer ", sizeof("Bearer ") - 1);
-    ngx_memcpy(p, access_token->data, access_token->len);
-
     ngx_str_set(&body, "{\"maxResults\":10}");
 
     r->connection->log->action = "looking up a Kiro profile";
 
-    return ngx_http_q2api_call(r, "POST", &url, &auth, &body,
+    return ngx_http_q2api_call(r, "POST", &url, access_token, &body,
                                ngx_http_q2api_profiles_answer, rf);
 }
 
@@ -1063,9 +1103,8 @@ ngx_int_t
 ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
     ngx_http_q2api_usage_done_pt done, void *data)
 {
-    u_char                         *p, *end, *start;
-    ngx_str_t                       url, region, body, auth, *base;
-    ngx_uint_t                      field;
+    u_char                         *end;
+    ngx_str_t                       url, region, body, *base;
     ngx_http_q2api_usage_t         *u;
     ngx_http_q2api_loc_conf_t      *qlcf;
     ngx_http_q2api_main_conf_t     *qmcf;
@@ -1081,23 +1120,7 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_DECLINED;
     }
 
-    /* arn:aws:codewhisperer:<region>:... */
-    ngx_str_set(&region, "us-east-1");
-    start = d.profile_arn.data;
-    end = start + d.profile_arn.len;
-    field = 0;
-
-    for (p = start; p < end; p++) {
-        if (*p == ':') {
-            if (++field == 4 && p > start) {
-                region.data = start;
-                region.len = p - start;
-                break;
-            }
-
-            start = p + 1;
-        }
-    }
+    ngx_http_q2api_arn_region(&d.profile_arn, &region);
 
     base = &qlcf->kiro_usage_url;
 
@@ -1132,16 +1155,7 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
     body.len = 0;
     body.data = (u_char *) "";
 
-    auth.len = sizeof("Bearer ") - 1 + d.access_token.len;
-    auth.data = ngx_pnalloc(r->pool, auth.len);
-    if (auth.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ngx_cpymem(auth.data, "Bearer ", sizeof("Bearer ") - 1),
-               d.access_token.data, d.access_token.len);
-
-    return ngx_http_q2api_call(r, "GET", &url, &auth, &body,
+    return ngx_http_q2api_call(r, "GET", &url, &d.access_token, &body,
                                ngx_http_q2api_usage_answer, u);
 }
 

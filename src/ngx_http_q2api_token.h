@@ -82,4 +82,16 @@ ngx_int_t ngx_http_q2api_call_param(ngx_http_request_t *r, ngx_uint_t what,
 ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
 
 
+/* "Bearer <token>" in pool */
+ngx_int_t ngx_http_q2api_bearer(ngx_pool_t *pool, ngx_str_t *token,
+    ngx_str_t *out);
+
+/*
+ * The region of a profileArn, its fourth field
+ * (arn:aws:codewhisperer:<region>:<account>:profile/<id>); us-east-1 when
+ * there is none.  region points into arn.
+ */
+void ngx_http_q2api_arn_region(ngx_str_t *arn, ngx_str_t *region);
+
+
 #endif /* _NGX_HTTP_Q2API_TOKEN_H_INCLUDED_ */
