@@ -801,60 +801,34 @@ ngx_http_q2api_admin_password_ok(ngx_http_q2api_admin_loc_conf_t *alcf,
 static ngx_int_t
 ngx_http_q2api_admin_credential(ngx_http_request_t *r, ngx_str_t *cred)
 {
-    ngx_uint_t        i;
-    ngx_str_t         v;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t  v, *h;
 
-    if (r->headers_in.authorization != NULL) {
-        v = r->headers_in.authorization->value;
+    if (ngx_http_q2api_bearer_value(r, &v) == NGX_OK) {
 
-        if (v.len > sizeof("Bearer ") - 1
-            && ngx_strncasecmp(v.data, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1) == 0)
-        {
-            v.data += sizeof("Bearer ") - 1;
-            v.len -= sizeof("Bearer ") - 1;
-
-            while (v.len && v.data[0] == ' ') {
-                v.data++;
-                v.len--;
-            }
-
-            while (v.len && v.data[v.len - 1] == ' ') {
-                v.len--;
-            }
-
-            if (v.len) {
-                *cred = v;
-                return NGX_OK;
-            }
-        }
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+        while (v.len && v.data[0] == ' ') {
+            v.data++;
+            v.len--;
         }
 
-        if (h[i].key.len == sizeof("X-Admin-Key") - 1 && h[i].value.len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Admin-Key",
-                               sizeof("X-Admin-Key") - 1) == 0)
-        {
-            *cred = h[i].value;
+        while (v.len && v.data[v.len - 1] == ' ') {
+            v.len--;
+        }
+
+        if (v.len) {
+            *cred = v;
             return NGX_OK;
         }
     }
+
+    h = ngx_http_q2api_header(r, "X-Admin-Key");
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *cred = *h;
+
+    return NGX_OK;
 }
 
 

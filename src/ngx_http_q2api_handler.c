@@ -23,7 +23,6 @@ static ngx_int_t ngx_http_q2api_count_tokens(ngx_http_request_t *r,
 static void ngx_http_q2api_ping_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_q2api_selection(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, q2api_error_t *err);
-static ngx_str_t *ngx_http_q2api_header(ngx_http_request_t *r, char *name);
 static ngx_int_t ngx_http_q2api_no_account(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
@@ -203,51 +202,16 @@ ngx_http_q2api_route(ngx_http_request_t *r, ngx_str_t *id)
 static ngx_int_t
 ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
-    ngx_str_t         key, *keys;
-    ngx_uint_t        i, ok;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t   key, *keys, *value;
+    ngx_uint_t  i, ok;
 
-    key.len = 0;
-    key.data = NULL;
+    value = ngx_http_q2api_header(r, "x-api-key");
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    if (value != NULL) {
+        key = *value;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("x-api-key") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-api-key",
-                               sizeof("x-api-key") - 1) == 0)
-        {
-            key = h[i].value;
-            break;
-        }
-    }
-
-    if (key.len == 0 && r->headers_in.authorization != NULL) {
-        key = r->headers_in.authorization->value;
-
-        if (key.len > sizeof("Bearer ") - 1
-            && ngx_strncasecmp(key.data, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1) == 0)
-        {
-            key.data += sizeof("Bearer ") - 1;
-            key.len -= sizeof("Bearer ") - 1;
-
-        } else {
-            key.len = 0;
-        }
+    } else if (ngx_http_q2api_bearer_value(r, &key) != NGX_OK) {
+        ngx_str_null(&key);
     }
 
     ctx->client_key = key;
@@ -680,8 +644,7 @@ ngx_http_q2api_selection(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 }
 
 
-/* the value of a request header, or NULL */
-static ngx_str_t *
+ngx_str_t *
 ngx_http_q2api_header(ngx_http_request_t *r, char *name)
 {
     size_t            len;
@@ -711,6 +674,31 @@ ngx_http_q2api_header(ngx_http_request_t *r, char *name)
             return &h[i].value;
         }
     }
+}
+
+
+ngx_int_t
+ngx_http_q2api_bearer_value(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_str_t  *h;
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    h = &r->headers_in.authorization->value;
+
+    if (h->len <= sizeof("Bearer ") - 1
+        || ngx_strncasecmp(h->data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    value->data = h->data + sizeof("Bearer ") - 1;
+    value->len = h->len - (sizeof("Bearer ") - 1);
+
+    return NGX_OK;
 }
 
 
