@@ -16,9 +16,14 @@ FUZZ_SECONDS ?= 60
 PROVE_JOBS   ?= 2
 
 CC           ?= cc
-CORE_SRCS    := $(wildcard src/core/*.c)
-CORE_HDRS    := $(wildcard src/core/*.h)
-GLUE_SRCS    := ngx_http_q2api_module.c $(wildcard src/*.c) $(wildcard src/*.h)
+CORE_DIRS    := $(shell find src/core -type d | sort)
+CORE_SRCS    := $(shell find src/core -name '*.c' | sort)
+CORE_HDRS    := $(shell find src/core -name '*.h' | sort)
+CORE_INCS    := $(addprefix -I,$(CORE_DIRS))
+SRC_DIRS     := $(shell find src -type d | sort)
+GLUE_SRCS    := ngx_http_q2api_module.c \
+                $(shell find src -path src/core -prune -o \
+                        \( -name '*.c' -o -name '*.h' \) -print)
 UNIT_SRCS    := $(wildcard t/unit/test_*.c)
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 FUZZ_SRCS    := $(wildcard t/fuzz/fuzz_*.c)
@@ -27,7 +32,7 @@ FUZZ_BINS    := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 # nginx's own module flags already carry -Wall -Werror; the core, built alone
 # for the unit tests, is held to at least the same.
 CORE_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Wno-unused-parameter \
-                -Werror -Isrc/core
+                -Werror $(CORE_INCS)
 CORE_LIBS    := -lcjson -lcrypto
 
 DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
@@ -66,8 +71,10 @@ deps:
 
 # Debian's own recipe (debhelper's nginx_mod build system): configure from
 # the read-only nginx-dev tree with the packaged binary's flags, writing only
-# under --builddir, then "make modules".
-$(BUILD)/Makefile: config
+# under --builddir, then "make modules".  A file added to or removed from a
+# folder under src/ changes the folder, which runs configure again (config
+# lists what is there).
+$(BUILD)/Makefile: config $(SRC_DIRS)
 	@mkdir -p $(BUILD)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
@@ -115,7 +122,7 @@ e2e-deps:
 # --- fuzzing -----------------------------------------------------------------
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=undefined -Isrc/core
+               -fno-sanitize-recover=undefined $(CORE_INCS)
 
 $(BUILD)/fuzz/%: t/fuzz/%.c t/unit/sse_check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
@@ -142,7 +149,7 @@ bench: $(BUILD)/bench_core
 
 $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) -std=gnu99 -O2 -Isrc/core -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+	$(CC) -std=gnu99 -O2 $(CORE_INCS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 # --- running the gateway -----------------------------------------------------
 

@@ -135,6 +135,30 @@ void q2api_error_set(q2api_error_t *err, q2api_err_e kind, const char *fmt,
 int q2api_err_status(q2api_err_e kind);
 
 
+/*
+ * Account health in one vocabulary: each back end classifies its upstream
+ * failures into it, the pool acts on it, and the front end renders
+ * client_error in its dialect.
+ */
+typedef enum {
+    Q2API_HEALTH_OK = 0,
+    Q2API_HEALTH_CLIENT,         /* the request's fault: no penalty */
+    Q2API_HEALTH_AUTH,           /* token expired or invalid: refresh */
+    Q2API_HEALTH_SUSPENDED,      /* account locked: out of rotation */
+    Q2API_HEALTH_QUOTA,          /* quota used up: out until reset */
+    Q2API_HEALTH_THROTTLED,      /* rate limited: cool down */
+    Q2API_HEALTH_CAPACITY,       /* service side: next account */
+    Q2API_HEALTH_FORBIDDEN       /* other 403 */
+} q2api_health_e;
+
+typedef struct {
+    q2api_health_e           health;
+    q2api_err_e              client_error;
+    char                     message[Q2API_ERR_MSG_LEN];
+    char                     reason[64];
+} q2api_upstream_error_t;
+
+
 typedef enum {
     Q2API_STOP_NONE = 0,
     Q2API_STOP_END_TURN,

@@ -24,7 +24,7 @@ static ngx_int_t ngx_http_q2api_store_file_load(ngx_http_q2api_store_t *st,
     ngx_uint_t reload, ngx_log_t *log);
 static void ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st);
 static ngx_int_t ngx_http_q2api_store_file_account(
-    ngx_http_q2api_pool_t *pool, cJSON *item, ngx_uint_t i,
+    ngx_http_q2api_accounts_t *pool, cJSON *item, ngx_uint_t i,
     ngx_uint_t fields, ngx_uint_t generation, ngx_str_t *path,
     ngx_log_t *log);
 static ngx_int_t ngx_http_q2api_store_file_write(ngx_http_q2api_store_t *st,
@@ -69,8 +69,8 @@ ngx_http_q2api_store_file_load(ngx_http_q2api_store_t *st, ngx_uint_t reload,
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "q2api: no accounts file \"%V\" yet, the pool "
                           "starts empty", path);
-            ngx_http_q2api_pool_prune(st->pool,
-                ngx_http_q2api_pool_next_generation(st->pool));
+            ngx_http_q2api_accounts_prune(st->pool,
+                ngx_http_q2api_accounts_next_generation(st->pool));
             return NGX_OK;
         }
 
@@ -129,7 +129,7 @@ done:
 
 
 ngx_int_t
-ngx_http_q2api_store_file_parse(ngx_http_q2api_pool_t *pool, u_char *text,
+ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *pool, u_char *text,
     size_t len, ngx_uint_t fields, ngx_str_t *path, ngx_log_t *log)
 {
     cJSON       *root, *list, *item;
@@ -161,7 +161,7 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_pool_t *pool, u_char *text,
         goto done;
     }
 
-    generation = ngx_http_q2api_pool_next_generation(pool);
+    generation = ngx_http_q2api_accounts_next_generation(pool);
     i = 0;
 
     cJSON_ArrayForEach(item, list) {
@@ -173,7 +173,7 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_pool_t *pool, u_char *text,
         }
     }
 
-    ngx_http_q2api_pool_prune(pool, generation);
+    ngx_http_q2api_accounts_prune(pool, generation);
 
     ngx_log_error(NGX_LOG_INFO, log, 0,
                   "q2api: %ui accounts loaded from \"%V\"", i, path);
@@ -189,7 +189,7 @@ done:
 
 
 static ngx_int_t
-ngx_http_q2api_store_file_account(ngx_http_q2api_pool_t *pool, cJSON *item,
+ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *pool, cJSON *item,
     ngx_uint_t i, ngx_uint_t fields, ngx_uint_t generation, ngx_str_t *path,
     ngx_log_t *log)
 {
@@ -280,7 +280,7 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_pool_t *pool, cJSON *item,
     d.tokens_in = ngx_http_q2api_json_u64(item, "tokens_in");
     d.tokens_out = ngx_http_q2api_json_u64(item, "tokens_out");
 
-    rc = ngx_http_q2api_pool_upsert(pool, &d, fields, generation);
+    rc = ngx_http_q2api_accounts_upsert(pool, &d, fields, generation);
 
     if (printed) {
         cJSON_free(printed);
@@ -317,8 +317,8 @@ ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st)
         goto done;
     }
 
-    if (ngx_http_q2api_pool_take_dirty(st->pool, p, &dirty) != NGX_OK) {
-        ngx_http_q2api_pool_return_dirty(st->pool, &dirty);
+    if (ngx_http_q2api_accounts_take_dirty(st->pool, p, &dirty) != NGX_OK) {
+        ngx_http_q2api_accounts_return_dirty(st->pool, &dirty);
         goto done;
     }
 
@@ -326,11 +326,11 @@ ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st)
         goto done;
     }
 
-    if (ngx_http_q2api_pool_export(st->pool, p, &all) != NGX_OK
+    if (ngx_http_q2api_accounts_export(st->pool, p, &all) != NGX_OK
         || ngx_http_q2api_store_file_write(st, &all, st->log) != NGX_OK)
     {
         /* written next time: nothing is lost */
-        ngx_http_q2api_pool_return_dirty(st->pool, &dirty);
+        ngx_http_q2api_accounts_return_dirty(st->pool, &dirty);
 
         if (!st->failing) {
             ngx_log_error(NGX_LOG_ERR, st->log, 0,

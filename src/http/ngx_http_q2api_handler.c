@@ -834,11 +834,11 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     }
 
     if (ctx->failed) {
-        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id,
+        ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
                                    ctx->outcome, (char *) ctx->reason, 0, 0);
 
     } else {
-        ngx_http_q2api_pool_report(qmcf->pool, &actx->account.id,
+        ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
                                    NGX_HTTP_Q2API_OUT_SUCCESS, NULL,
                                    ctx->claude.usage.input_tokens >= 0
                                    ? ctx->claude.usage.input_tokens
@@ -1052,7 +1052,7 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     }
 
     if ((rc == NGX_OK || rc == NGX_BUSY)
-        && ngx_http_q2api_pool_pick_id(qmcf->pool, r->pool, &ctx->refreshing,
+        && ngx_http_q2api_accounts_pick_id(qmcf->pool, r->pool, &ctx->refreshing,
                                        &pick) == NGX_OK)
     {
         rv = ngx_http_q2api_launch_attempt(r, ctx, &pick);

@@ -141,7 +141,7 @@ typedef struct {
 typedef struct {
     uint32_t                          magic;
     ngx_http_q2api_admin_loc_conf_t  *conf;
-    ngx_http_q2api_pool_t            *pool;
+    ngx_http_q2api_accounts_t            *pool;
     ngx_http_q2api_admin_route_e      route;
     ngx_str_t                         id;      /* from the URI */
     ngx_str_t                         body;
@@ -2049,7 +2049,7 @@ ngx_http_q2api_admin_health(ngx_http_request_t *r,
         if (ngx_array_init(&all, p, 64,
                            sizeof(ngx_http_q2api_account_data_t))
             != NGX_OK
-            || ngx_http_q2api_pool_export(ctx->pool, p, &all) != NGX_OK)
+            || ngx_http_q2api_accounts_export(ctx->pool, p, &all) != NGX_OK)
         {
             ngx_destroy_pool(p);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -2236,7 +2236,7 @@ ngx_http_q2api_admin_list(ngx_http_request_t *r,
     if (ngx_array_init(&all, r->pool, 64,
                        sizeof(ngx_http_q2api_account_data_t))
         != NGX_OK
-        || ngx_http_q2api_pool_export(ctx->pool, r->pool, &all) != NGX_OK)
+        || ngx_http_q2api_accounts_export(ctx->pool, r->pool, &all) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -2307,7 +2307,7 @@ ngx_http_q2api_admin_send_row(ngx_http_request_t *r,
     ngx_http_q2api_admin_json_t   *j;
     ngx_http_q2api_account_data_t  d;
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, id, r->pool, &d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, id, r->pool, &d);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
@@ -2342,7 +2342,7 @@ static ngx_int_t
 ngx_http_q2api_admin_insert(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_account_data_t *d)
 {
-    if (ngx_http_q2api_pool_upsert(ctx->pool, d,
+    if (ngx_http_q2api_accounts_upsert(ctx->pool, d,
                                    NGX_HTTP_Q2API_SET_CONFIG
                                    |NGX_HTTP_Q2API_SET_STATE
                                    |NGX_HTTP_Q2API_SET_DIRTY, 0)
@@ -2392,7 +2392,7 @@ ngx_http_q2api_admin_create(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &in.d.id, r->pool, &cur);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &in.d.id, r->pool, &cur);
 
     if (rc == NGX_OK) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_CONFLICT,
@@ -2456,7 +2456,7 @@ ngx_http_q2api_admin_patch(ngx_http_request_t *r,
                                            "id: cannot be changed");
     }
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &ctx->id, r->pool, &d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &ctx->id, r->pool, &d);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
@@ -2485,7 +2485,7 @@ ngx_http_q2api_admin_patch(ngx_http_request_t *r,
 
     d.updated_at = ngx_time();
 
-    if (ngx_http_q2api_pool_upsert(ctx->pool, &d, fields, 0) != NGX_OK) {
+    if (ngx_http_q2api_accounts_upsert(ctx->pool, &d, fields, 0) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "q2api admin: no room in the shared zone for account "
                       "\"%V\"; make q2api_zone larger", &d.id);
@@ -2505,7 +2505,7 @@ ngx_http_q2api_admin_delete(ngx_http_request_t *r,
 {
     ngx_http_q2api_admin_json_t  *j;
 
-    if (ngx_http_q2api_pool_delete(ctx->pool, &ctx->id) != NGX_OK) {
+    if (ngx_http_q2api_accounts_delete(ctx->pool, &ctx->id) != NGX_OK) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
                                            "Account not found");
     }
@@ -2546,7 +2546,7 @@ ngx_http_q2api_admin_stats(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &ctx->id, r->pool, d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &ctx->id, r->pool, d);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
@@ -2690,7 +2690,7 @@ ngx_http_q2api_admin_usage(ngx_http_request_t *r,
     ngx_int_t                      rc;
     ngx_http_q2api_account_data_t  d;
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &ctx->id, r->pool, &d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &ctx->id, r->pool, &d);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
@@ -2966,7 +2966,7 @@ ngx_http_q2api_admin_import_one(ngx_http_request_t *r,
     ngx_http_q2api_account_data_t  cur;
 
     rc = (in->set & NGX_HTTP_Q2API_F_ID)
-         ? ngx_http_q2api_pool_get(ctx->pool, &in->d.id, r->pool, &cur)
+         ? ngx_http_q2api_accounts_get(ctx->pool, &in->d.id, r->pool, &cur)
          : NGX_DECLINED;
 
     if (rc == NGX_ERROR) {
@@ -2982,7 +2982,7 @@ ngx_http_q2api_admin_import_one(ngx_http_request_t *r,
         ngx_http_q2api_admin_overlay(&cur, in);
         cur.updated_at = ngx_time();
 
-        if (ngx_http_q2api_pool_upsert(ctx->pool, &cur,
+        if (ngx_http_q2api_accounts_upsert(ctx->pool, &cur,
                                        NGX_HTTP_Q2API_SET_CONFIG
                                        |NGX_HTTP_Q2API_SET_DIRTY, 0)
             != NGX_OK)
@@ -3860,7 +3860,7 @@ ngx_http_q2api_admin_export(ngx_http_request_t *r,
     if (ngx_array_init(&all, r->pool, 64,
                        sizeof(ngx_http_q2api_account_data_t))
         != NGX_OK
-        || ngx_http_q2api_pool_export(ctx->pool, r->pool, &all) != NGX_OK)
+        || ngx_http_q2api_accounts_export(ctx->pool, r->pool, &all) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -3983,7 +3983,7 @@ ngx_http_q2api_admin_account_arg(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &id, r->pool, &d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &id, r->pool, &d);
 
     if (rc != NGX_OK) {
         return rc;
@@ -4201,7 +4201,7 @@ ngx_http_q2api_admin_feed(ngx_http_request_t *r,
             return NGX_DONE;
         }
 
-        rc = ngx_http_q2api_pool_get(ctx->pool, &in[i].d.id, r->pool, &cur);
+        rc = ngx_http_q2api_accounts_get(ctx->pool, &in[i].d.id, r->pool, &cur);
 
         if (rc == NGX_OK) {
             *answer = ngx_http_q2api_admin_detail(r, NGX_HTTP_CONFLICT,
@@ -4279,7 +4279,7 @@ ngx_http_q2api_admin_job(ngx_http_request_t *r,
     switch (ctx->route) {
 
     case NGX_HTTP_Q2API_ROUTE_REFRESH:
-        rc = ngx_http_q2api_pool_get(ctx->pool, &ctx->id, r->pool, &cur);
+        rc = ngx_http_q2api_accounts_get(ctx->pool, &ctx->id, r->pool, &cur);
 
         if (rc == NGX_DECLINED) {
             return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
@@ -4309,7 +4309,7 @@ ngx_http_q2api_admin_job(ngx_http_request_t *r,
         if (ngx_array_init(&all, r->pool, 64,
                            sizeof(ngx_http_q2api_account_data_t))
             != NGX_OK
-            || ngx_http_q2api_pool_export(ctx->pool, r->pool, &all) != NGX_OK)
+            || ngx_http_q2api_accounts_export(ctx->pool, r->pool, &all) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -4706,7 +4706,7 @@ ngx_http_q2api_admin_verified(ngx_http_request_t *r,
     ngx_uint_t                      fields;
     ngx_http_q2api_account_data_t   d;
 
-    rc = ngx_http_q2api_pool_get(ctx->pool, &it->id, r->pool, &d);
+    rc = ngx_http_q2api_accounts_get(ctx->pool, &it->id, r->pool, &d);
 
     if (rc == NGX_DECLINED) {
         /* deleted meanwhile */
@@ -4796,7 +4796,7 @@ ngx_http_q2api_admin_verified(ngx_http_request_t *r,
 
     d.updated_at = ngx_time();
 
-    if (ngx_http_q2api_pool_upsert(ctx->pool, &d, fields, 0) != NGX_OK) {
+    if (ngx_http_q2api_accounts_upsert(ctx->pool, &d, fields, 0) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "q2api admin: no room in the shared zone for account "
                       "\"%V\"; make q2api_zone larger", &d.id);

@@ -17,7 +17,7 @@ static ngx_event_t  ngx_http_q2api_store_event;
 
 
 ngx_int_t
-ngx_http_q2api_store_load(ngx_http_q2api_pool_t *pool, ngx_uint_t reload,
+ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *pool, ngx_uint_t reload,
     ngx_log_t *log)
 {
     ngx_http_q2api_store_t  *st;
@@ -69,7 +69,7 @@ ngx_http_q2api_store_timer(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_q2api_pool_lease(st->pool, 3 * st->interval)) {
+    if (ngx_http_q2api_accounts_lease(st->pool, 3 * st->interval)) {
 
         if (!st->running) {
             ngx_log_error(NGX_LOG_INFO, st->log, 0,
@@ -104,6 +104,6 @@ ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st)
         /* what this worker counted is written before it goes */
         st->ops->stop(st);
         st->running = 0;
-        ngx_http_q2api_pool_lease_release(st->pool);
+        ngx_http_q2api_accounts_lease_release(st->pool);
     }
 }

@@ -18,15 +18,14 @@
 #include "q2api_claude.h"
 #include "q2api_amazonq.h"
 
-#include "ngx_http_q2api_pool.h"
+#include "ngx_http_q2api_kind.h"
+#include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_store.h"
 #include "ngx_http_q2api_token.h"
 
 
 #define NGX_HTTP_Q2API_FRONT_CLAUDE     1
 
-#define NGX_HTTP_Q2API_ACCOUNT_AMAZONQ  1
-#define NGX_HTTP_Q2API_ACCOUNT_KIRO     2
 
 /* module ctx objects of both kinds start with this, so a filter can tell
  * the client request's state from one attempt's */
@@ -41,7 +40,7 @@
 
 
 typedef struct {
-    ngx_http_q2api_pool_t     *pool;
+    ngx_http_q2api_accounts_t     *pool;
     ngx_shm_zone_t            *shm_zone;
     ngx_http_q2api_store_t    *store;
     ngx_flag_t                 zone_implicit;
@@ -214,7 +213,7 @@ ngx_int_t ngx_http_q2api_store_pg_conf(ngx_conf_t *cf,
     ngx_http_q2api_store_t *st);
 
 /* store_file */
-ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *pool,
     u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
     ngx_log_t *log);
 

@@ -94,7 +94,7 @@ typedef struct {
 } ngx_http_q2api_kv_t;
 
 
-struct ngx_http_q2api_pool_sh_s {
+struct ngx_http_q2api_accounts_sh_s {
     ngx_rbtree_t               byid;
     ngx_rbtree_node_t          byid_sentinel;
     ngx_rbtree_t               cool;
@@ -135,7 +135,7 @@ struct ngx_http_q2api_pool_sh_s {
  * from tools that keep JWTs) expires when the token says; 0: unknown.
  */
 static time_t
-ngx_http_q2api_pool_jwt_expiry(ngx_str_t *token)
+ngx_http_q2api_accounts_jwt_expiry(ngx_str_t *token)
 {
     int64_t  exp;
 
@@ -151,29 +151,29 @@ ngx_http_q2api_pool_jwt_expiry(ngx_str_t *token)
 
 static void ngx_http_q2api_keyed_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_q2api_account_t *ngx_http_q2api_pool_lookup(
-    ngx_http_q2api_pool_t *pool, ngx_str_t *id);
-static void ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
+static ngx_http_q2api_account_t *ngx_http_q2api_accounts_lookup(
+    ngx_http_q2api_accounts_t *pool, ngx_str_t *id);
+static void ngx_http_q2api_accounts_db_lease_end(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a);
-static ngx_int_t ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool,
+static ngx_int_t ngx_http_q2api_accounts_set_str(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *dst, ngx_str_t *src);
-static void ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
+static void ngx_http_q2api_accounts_free(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a);
-static void ngx_http_q2api_pool_unlink(ngx_http_q2api_pool_t *pool,
+static void ngx_http_q2api_accounts_unlink(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a);
-static ngx_int_t ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
+static ngx_int_t ngx_http_q2api_accounts_place(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a);
-static void ngx_http_q2api_pool_mark(ngx_http_q2api_pool_t *pool,
+static void ngx_http_q2api_accounts_mark(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a);
-static void ngx_http_q2api_pool_wake(ngx_http_q2api_pool_t *pool,
+static void ngx_http_q2api_accounts_wake(ngx_http_q2api_accounts_t *pool,
     time_t now);
-static ngx_int_t ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a,
+static ngx_int_t ngx_http_q2api_accounts_copy(ngx_http_q2api_account_t *a,
     ngx_pool_t *p, ngx_http_q2api_pick_t *pick);
-static ngx_http_q2api_account_t *ngx_http_q2api_pool_choose(
-    ngx_http_q2api_pool_t *pool, ngx_http_q2api_select_t *sel);
-static ngx_http_q2api_account_t *ngx_http_q2api_pool_affinity(
-    ngx_http_q2api_pool_t *pool, ngx_http_q2api_select_t *sel, time_t now);
-static ngx_int_t ngx_http_q2api_pool_export_one(ngx_http_q2api_account_t *a,
+static ngx_http_q2api_account_t *ngx_http_q2api_accounts_choose(
+    ngx_http_q2api_accounts_t *pool, ngx_http_q2api_select_t *sel);
+static ngx_http_q2api_account_t *ngx_http_q2api_accounts_affinity(
+    ngx_http_q2api_accounts_t *pool, ngx_http_q2api_select_t *sel, time_t now);
+static ngx_int_t ngx_http_q2api_accounts_export_one(ngx_http_q2api_account_t *a,
     ngx_pool_t *p, ngx_http_q2api_account_data_t *d);
 
 
@@ -214,21 +214,21 @@ ngx_http_q2api_status_from_name(u_char *name, size_t len)
 }
 
 
-ngx_http_q2api_pool_t *
-ngx_http_q2api_pool_create(ngx_conf_t *cf)
+ngx_http_q2api_accounts_t *
+ngx_http_q2api_accounts_create(ngx_conf_t *cf)
 {
-    return ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_pool_t));
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_accounts_t));
 }
 
 
 ngx_int_t
-ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+ngx_http_q2api_accounts_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_q2api_pool_t  *opool = data;
+    ngx_http_q2api_accounts_t  *opool = data;
 
     size_t                     len;
-    ngx_http_q2api_pool_t     *pool;
-    ngx_http_q2api_pool_sh_t  *sh;
+    ngx_http_q2api_accounts_t     *pool;
+    ngx_http_q2api_accounts_sh_t  *sh;
 
     pool = shm_zone->data;
     pool->shm_zone = shm_zone;
@@ -251,7 +251,7 @@ ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    sh = ngx_slab_calloc(pool->shpool, sizeof(ngx_http_q2api_pool_sh_t));
+    sh = ngx_slab_calloc(pool->shpool, sizeof(ngx_http_q2api_accounts_sh_t));
     if (sh == NULL) {
         return NGX_ERROR;
     }
@@ -360,7 +360,7 @@ ngx_http_q2api_keyed_lookup(ngx_rbtree_t *tree, u_char *key, size_t len)
 
 
 static ngx_http_q2api_account_t *
-ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_lookup(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     return (ngx_http_q2api_account_t *)
            ngx_http_q2api_keyed_lookup(&pool->sh->byid, id->data, id->len);
@@ -369,7 +369,7 @@ ngx_http_q2api_pool_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
 /* replaces a slab string, reusing it when the value is unchanged */
 static ngx_int_t
-ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
+ngx_http_q2api_accounts_set_str(ngx_http_q2api_accounts_t *pool, ngx_str_t *dst,
     ngx_str_t *src)
 {
     u_char  *p;
@@ -403,7 +403,7 @@ ngx_http_q2api_pool_set_str(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
 
 
 static void
-ngx_http_q2api_pool_set_cstr(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
+ngx_http_q2api_accounts_set_cstr(ngx_http_q2api_accounts_t *pool, ngx_str_t *dst,
     const char *s)
 {
     ngx_str_t  src;
@@ -412,7 +412,7 @@ ngx_http_q2api_pool_set_cstr(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
     src.len = ngx_strlen(s);
 
     /* on failure the old text stays: a stale reason beats no account */
-    (void) ngx_http_q2api_pool_set_str(pool, dst, &src);
+    (void) ngx_http_q2api_accounts_set_str(pool, dst, &src);
 }
 
 
@@ -421,11 +421,11 @@ ngx_http_q2api_pool_set_cstr(ngx_http_q2api_pool_t *pool, ngx_str_t *dst,
  * the cooling tree when it comes back at a known time.
  */
 static ngx_int_t
-ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_place(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a)
 {
     ngx_uint_t                  n, usable, cooling;
-    ngx_http_q2api_pool_sh_t   *sh;
+    ngx_http_q2api_accounts_sh_t   *sh;
     ngx_http_q2api_account_t  **rot;
 
     sh = pool->sh;
@@ -482,7 +482,7 @@ ngx_http_q2api_pool_place(ngx_http_q2api_pool_t *pool,
 
 
 static void
-ngx_http_q2api_pool_mark(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_mark(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a)
 {
     a->updated_at = ngx_time();
@@ -496,7 +496,7 @@ ngx_http_q2api_pool_mark(ngx_http_q2api_pool_t *pool,
 
 /* accounts whose cooldown or quota reset has come are usable again */
 static void
-ngx_http_q2api_pool_wake(ngx_http_q2api_pool_t *pool, time_t now)
+ngx_http_q2api_accounts_wake(ngx_http_q2api_accounts_t *pool, time_t now)
 {
     ngx_rbtree_node_t         *node;
     ngx_http_q2api_account_t  *a;
@@ -514,20 +514,20 @@ ngx_http_q2api_pool_wake(ngx_http_q2api_pool_t *pool, time_t now)
         a->status = NGX_HTTP_Q2API_ST_ACTIVE;
         a->until = 0;
         a->status_since = now;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason, "");
+        ngx_http_q2api_accounts_set_cstr(pool, &a->reason, "");
 
-        if (ngx_http_q2api_pool_place(pool, a) != NGX_OK) {
+        if (ngx_http_q2api_accounts_place(pool, a) != NGX_OK) {
             /* no room to grow the rotation: try again at the next pick */
             return;
         }
 
-        ngx_http_q2api_pool_mark(pool, a);
+        ngx_http_q2api_accounts_mark(pool, a);
     }
 }
 
 
 ngx_uint_t
-ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool)
+ngx_http_q2api_accounts_next_generation(ngx_http_q2api_accounts_t *pool)
 {
     ngx_uint_t  gen;
 
@@ -540,20 +540,20 @@ ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool)
 
 
 ngx_int_t
-ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation)
 {
     time_t                      expires;
     ngx_uint_t                  n, keep;
-    ngx_http_q2api_pool_sh_t   *sh;
+    ngx_http_q2api_accounts_sh_t   *sh;
     ngx_http_q2api_account_t   *a, **all;
 
     sh = pool->sh;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, &d->id);
+    a = ngx_http_q2api_accounts_lookup(pool, &d->id);
 
     if (a == NULL) {
 
@@ -580,7 +580,7 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
             goto nomem;
         }
 
-        if (ngx_http_q2api_pool_set_str(pool, &a->id, &d->id) != NGX_OK) {
+        if (ngx_http_q2api_accounts_set_str(pool, &a->id, &d->id) != NGX_OK) {
             ngx_slab_free_locked(pool->shpool, a);
             goto nomem;
         }
@@ -600,7 +600,7 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
         expires = d->token_expires;
 
         if (expires == 0) {
-            expires = ngx_http_q2api_pool_jwt_expiry(&d->access_token);
+            expires = ngx_http_q2api_accounts_jwt_expiry(&d->access_token);
         }
 
         /*
@@ -612,20 +612,20 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
         keep = !(fields & NGX_HTTP_Q2API_SET_DIRTY) && a->queued
                && a->token_expires > expires;
 
-        if (ngx_http_q2api_pool_set_str(pool, &a->label, &d->label) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->client_id,
+        if (ngx_http_q2api_accounts_set_str(pool, &a->label, &d->label) != NGX_OK
+            || ngx_http_q2api_accounts_set_str(pool, &a->client_id,
                                            &d->client_id) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->client_secret,
+            || ngx_http_q2api_accounts_set_str(pool, &a->client_secret,
                                            &d->client_secret) != NGX_OK
             || (!keep
-                && ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                && ngx_http_q2api_accounts_set_str(pool, &a->refresh_token,
                                                &d->refresh_token) != NGX_OK)
             || (!keep
-                && ngx_http_q2api_pool_set_str(pool, &a->access_token,
+                && ngx_http_q2api_accounts_set_str(pool, &a->access_token,
                                                &d->access_token) != NGX_OK)
-            || ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
+            || ngx_http_q2api_accounts_set_str(pool, &a->profile_arn,
                                            &d->profile_arn) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->other, &d->other)
+            || ngx_http_q2api_accounts_set_str(pool, &a->other, &d->other)
                != NGX_OK)
         {
             goto nomem;
@@ -640,9 +640,9 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
     }
 
     if (fields & NGX_HTTP_Q2API_SET_STATE) {
-        if (ngx_http_q2api_pool_set_str(pool, &a->reason, &d->reason)
+        if (ngx_http_q2api_accounts_set_str(pool, &a->reason, &d->reason)
             != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->last_error,
+            || ngx_http_q2api_accounts_set_str(pool, &a->last_error,
                                            &d->last_error) != NGX_OK)
         {
             goto nomem;
@@ -669,12 +669,12 @@ ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
 
     a->generation = generation;
 
-    if (ngx_http_q2api_pool_place(pool, a) != NGX_OK) {
+    if (ngx_http_q2api_accounts_place(pool, a) != NGX_OK) {
         goto nomem;
     }
 
     if (fields & NGX_HTTP_Q2API_SET_DIRTY) {
-        ngx_http_q2api_pool_mark(pool, a);
+        ngx_http_q2api_accounts_mark(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -690,17 +690,17 @@ nomem:
 
 
 ngx_int_t
-ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_remove(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a != NULL) {
-        ngx_http_q2api_pool_unlink(pool, a);
-        ngx_http_q2api_pool_free(pool, a);
+        ngx_http_q2api_accounts_unlink(pool, a);
+        ngx_http_q2api_accounts_free(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -710,19 +710,19 @@ ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
 
 ngx_int_t
-ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a != NULL) {
         /* out of every structure but the store's queue: a tombstone */
-        ngx_http_q2api_pool_unlink(pool, a);
+        ngx_http_q2api_accounts_unlink(pool, a);
         a->deleted = 1;
-        ngx_http_q2api_pool_mark(pool, a);
+        ngx_http_q2api_accounts_mark(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -732,7 +732,7 @@ ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
 
 ngx_int_t
-ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+ngx_http_q2api_accounts_get(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_pool_t *p, ngx_http_q2api_account_data_t *d)
 {
     ngx_int_t                  rc;
@@ -740,9 +740,9 @@ ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
-    rc = a ? ngx_http_q2api_pool_export_one(a, p, d) : NGX_DECLINED;
+    rc = a ? ngx_http_q2api_accounts_export_one(a, p, d) : NGX_DECLINED;
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
@@ -751,7 +751,7 @@ ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
 
 void
-ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
+ngx_http_q2api_accounts_prune(ngx_http_q2api_accounts_t *pool, ngx_uint_t generation)
 {
     ngx_uint_t                 i;
     ngx_http_q2api_account_t  *a;
@@ -764,8 +764,8 @@ ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
         a = pool->sh->all[i];
 
         if (a->generation != generation) {
-            ngx_http_q2api_pool_unlink(pool, a);
-            ngx_http_q2api_pool_free(pool, a);
+            ngx_http_q2api_accounts_unlink(pool, a);
+            ngx_http_q2api_accounts_free(pool, a);
             continue;
         }
 
@@ -778,15 +778,15 @@ ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool, ngx_uint_t generation)
 
 /* out of the id tree, the rotation, the cooling tree and the slots */
 static void
-ngx_http_q2api_pool_unlink(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_unlink(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a)
 {
-    ngx_http_q2api_pool_sh_t  *sh;
+    ngx_http_q2api_accounts_sh_t  *sh;
 
     sh = pool->sh;
 
     a->enabled = 0;
-    (void) ngx_http_q2api_pool_place(pool, a);
+    (void) ngx_http_q2api_accounts_place(pool, a);
 
     ngx_rbtree_delete(&sh->byid, &a->node);
 
@@ -796,7 +796,7 @@ ngx_http_q2api_pool_unlink(ngx_http_q2api_pool_t *pool,
 
 
 static void
-ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_free(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a)
 {
     ngx_str_t  *s;
@@ -820,7 +820,7 @@ ngx_http_q2api_pool_free(ngx_http_q2api_pool_t *pool,
 
 
 static ngx_int_t
-ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
+ngx_http_q2api_accounts_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     ngx_http_q2api_pick_t *pick)
 {
     pick->id.data = ngx_pstrdup(p, &a->id);
@@ -846,7 +846,7 @@ ngx_http_q2api_pool_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
 
 
 static ngx_uint_t
-ngx_http_q2api_pool_excluded(ngx_http_q2api_select_t *sel,
+ngx_http_q2api_accounts_excluded(ngx_http_q2api_select_t *sel,
     ngx_http_q2api_account_t *a)
 {
     ngx_uint_t  i;
@@ -870,11 +870,11 @@ ngx_http_q2api_pool_excluded(ngx_http_q2api_select_t *sel,
  * which keeps usage within a small constant of even without a heap.
  */
 static ngx_http_q2api_account_t *
-ngx_http_q2api_pool_choose(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_choose(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_select_t *sel)
 {
     ngx_uint_t                  i, n, start;
-    ngx_http_q2api_pool_sh_t   *sh;
+    ngx_http_q2api_accounts_sh_t   *sh;
     ngx_http_q2api_account_t   *a, *b;
 
     sh = pool->sh;
@@ -894,7 +894,7 @@ ngx_http_q2api_pool_choose(ngx_http_q2api_pool_t *pool,
     a = NULL;
 
     for (i = 0; i <= sel->nexclude && i < n; i++) {
-        if (!ngx_http_q2api_pool_excluded(sel, sh->rot[(start + i) % n])) {
+        if (!ngx_http_q2api_accounts_excluded(sel, sh->rot[(start + i) % n])) {
             a = sh->rot[(start + i) % n];
             break;
         }
@@ -908,7 +908,7 @@ ngx_http_q2api_pool_choose(ngx_http_q2api_pool_t *pool,
 
     b = sh->rot[(ngx_uint_t) ngx_random() % n];
 
-    if (b != a && !ngx_http_q2api_pool_excluded(sel, b)
+    if (b != a && !ngx_http_q2api_accounts_excluded(sel, b)
         && b->successes + b->errors < a->successes + a->errors)
     {
         return b;
@@ -919,7 +919,7 @@ ngx_http_q2api_pool_choose(ngx_http_q2api_pool_t *pool,
 
 
 static void
-ngx_http_q2api_aff_free(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_aff_free(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_affinity_t *e)
 {
     ngx_rbtree_delete(&pool->sh->aff, &e->node);
@@ -939,7 +939,7 @@ ngx_http_q2api_aff_free(ngx_http_q2api_pool_t *pool,
  * Entries idle longer than the timeout expire from the LRU tail.
  */
 static ngx_http_q2api_account_t *
-ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_affinity(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_select_t *sel, time_t now)
 {
     u_char                      md5[16];
@@ -969,9 +969,9 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
         ngx_http_q2api_keyed_lookup(&pool->sh->aff, md5, 16);
 
     if (e != NULL) {
-        a = ngx_http_q2api_pool_lookup(pool, &e->account);
+        a = ngx_http_q2api_accounts_lookup(pool, &e->account);
 
-        if (a != NULL && a->rot >= 0 && !ngx_http_q2api_pool_excluded(sel, a))
+        if (a != NULL && a->rot >= 0 && !ngx_http_q2api_accounts_excluded(sel, a))
         {
             e->last = now;
             ngx_queue_remove(&e->lru);
@@ -981,7 +981,7 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
     }
 
     /* a new conversation, or its account is out: bind to another */
-    a = ngx_http_q2api_pool_choose(pool, sel);
+    a = ngx_http_q2api_accounts_choose(pool, sel);
     if (a == NULL) {
         return NULL;
     }
@@ -1018,7 +1018,7 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
 
     e->last = now;
 
-    if (ngx_http_q2api_pool_set_str(pool, &e->account, &a->id) != NGX_OK) {
+    if (ngx_http_q2api_accounts_set_str(pool, &e->account, &a->id) != NGX_OK) {
         ngx_http_q2api_aff_free(pool, e);
     }
 
@@ -1027,7 +1027,7 @@ ngx_http_q2api_pool_affinity(ngx_http_q2api_pool_t *pool,
 
 
 ngx_int_t
-ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *pool, ngx_pool_t *p,
     ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
     time_t *retry_after)
 {
@@ -1041,10 +1041,10 @@ ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    ngx_http_q2api_pool_wake(pool, now);
+    ngx_http_q2api_accounts_wake(pool, now);
 
     if (sel->want.len) {
-        a = ngx_http_q2api_pool_lookup(pool, &sel->want);
+        a = ngx_http_q2api_accounts_lookup(pool, &sel->want);
 
         if (a == NULL || (a->rot < 0 && !(sel->force && a->access_token.len)))
         {
@@ -1053,10 +1053,10 @@ ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
         }
 
     } else if (sel->affinity.len) {
-        a = ngx_http_q2api_pool_affinity(pool, sel, now);
+        a = ngx_http_q2api_accounts_affinity(pool, sel, now);
 
     } else {
-        a = ngx_http_q2api_pool_choose(pool, sel);
+        a = ngx_http_q2api_accounts_choose(pool, sel);
     }
 
     if (a == NULL) {
@@ -1070,7 +1070,7 @@ ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_q2api_pool_copy(a, p, pick);
+    rc = ngx_http_q2api_accounts_copy(a, p, pick);
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
@@ -1108,7 +1108,7 @@ ngx_http_q2api_next_reset(time_t now, ngx_uint_t monthly)
  */
 /* a backoff that doubles with each strike until the account succeeds */
 static void
-ngx_http_q2api_pool_cool(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_cool(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a, time_t now, const char *reason)
 {
     time_t  cool;
@@ -1120,12 +1120,12 @@ ngx_http_q2api_pool_cool(ngx_http_q2api_pool_t *pool,
     a->status = NGX_HTTP_Q2API_ST_COOLING;
     a->until = now + cool;
     a->status_since = now;
-    ngx_http_q2api_pool_set_cstr(pool, &a->reason, reason);
+    ngx_http_q2api_accounts_set_cstr(pool, &a->reason, reason);
 }
 
 
 void
-ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out)
 {
@@ -1136,7 +1136,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1164,7 +1164,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         break;
 
     case NGX_HTTP_Q2API_OUT_THROTTLED:
-        ngx_http_q2api_pool_cool(pool, a, now, "throttled");
+        ngx_http_q2api_accounts_cool(pool, a, now, "throttled");
         break;
 
     case NGX_HTTP_Q2API_OUT_QUOTA:
@@ -1172,7 +1172,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         a->until = ngx_http_q2api_next_reset(now,
                        detail == NULL || ngx_strstr(detail, "DAILY") == NULL);
         a->status_since = now;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->reason,
                                      detail ? detail : "quota");
         break;
 
@@ -1180,7 +1180,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         a->status = NGX_HTTP_Q2API_ST_SUSPENDED;
         a->until = 0;
         a->status_since = now;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->reason,
                                      detail ? detail : "suspended");
         break;
 
@@ -1188,7 +1188,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         a->status = NGX_HTTP_Q2API_ST_TOKEN;
         a->until = 0;
         a->status_since = now;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->reason,
                                      detail ? detail : "token rejected");
         break;
 
@@ -1203,7 +1203,7 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         a->errors++;
         a->d_errors++;
         a->consecutive_errors++;
-        ngx_http_q2api_pool_set_cstr(pool, &a->last_error,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->last_error,
                                      detail ? detail : "error");
 
         /* q2api's MAX_ERROR_COUNT: an account that only fails is out */
@@ -1212,20 +1212,20 @@ ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         {
             a->status = NGX_HTTP_Q2API_ST_ERRORS;
             a->status_since = now;
-            ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+            ngx_http_q2api_accounts_set_cstr(pool, &a->reason,
                                          "too many consecutive errors");
         }
     }
 
-    (void) ngx_http_q2api_pool_place(pool, a);
-    ngx_http_q2api_pool_mark(pool, a);
+    (void) ngx_http_q2api_accounts_place(pool, a);
+    ngx_http_q2api_accounts_mark(pool, a);
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 }
 
 
 static ngx_int_t
-ngx_http_q2api_pool_export_one(ngx_http_q2api_account_t *a, ngx_pool_t *p,
+ngx_http_q2api_accounts_export_one(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     ngx_http_q2api_account_data_t *d)
 {
     ngx_str_t  *src, *dst;
@@ -1276,7 +1276,7 @@ ngx_http_q2api_pool_export_one(ngx_http_q2api_account_t *a, ngx_pool_t *p,
 
 
 ngx_int_t
-ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+ngx_http_q2api_accounts_take_dirty(ngx_http_q2api_accounts_t *pool, ngx_pool_t *p,
     ngx_array_t *out)
 {
     ngx_queue_t                    *q;
@@ -1290,7 +1290,7 @@ ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
         a = ngx_queue_data(q, ngx_http_q2api_account_t, dirty);
 
         d = ngx_array_push(out);
-        if (d == NULL || ngx_http_q2api_pool_export_one(a, p, d) != NGX_OK) {
+        if (d == NULL || ngx_http_q2api_accounts_export_one(a, p, d) != NGX_OK) {
             ngx_shmtx_unlock(&pool->shpool->mutex);
             return NGX_ERROR;
         }
@@ -1317,7 +1317,7 @@ ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
         if (a->deleted) {
             /* the store carries the deletion out; the copy says so */
             d->deleted = 1;
-            ngx_http_q2api_pool_free(pool, a);
+            ngx_http_q2api_accounts_free(pool, a);
         }
     }
 
@@ -1328,7 +1328,7 @@ ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
 
 void
-ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *pool,
     ngx_array_t *taken)
 {
     ngx_uint_t                      i;
@@ -1340,7 +1340,7 @@ ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     for (i = 0; i < taken->nelts; i++) {
-        a = ngx_http_q2api_pool_lookup(pool, &d[i].id);
+        a = ngx_http_q2api_accounts_lookup(pool, &d[i].id);
 
         if (a == NULL && d[i].deleted) {
             /* the deletion failed to reach the store: its tombstone
@@ -1351,7 +1351,7 @@ ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
                 continue;
             }
 
-            if (ngx_http_q2api_pool_set_str(pool, &a->id, &d[i].id)
+            if (ngx_http_q2api_accounts_set_str(pool, &a->id, &d[i].id)
                 != NGX_OK)
             {
                 ngx_slab_free_locked(pool->shpool, a);
@@ -1389,7 +1389,7 @@ ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
 
 
 ngx_int_t
-ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+ngx_http_q2api_accounts_export(ngx_http_q2api_accounts_t *pool, ngx_pool_t *p,
     ngx_array_t *out)
 {
     ngx_uint_t                      i;
@@ -1400,7 +1400,7 @@ ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
     for (i = 0; i < pool->sh->nall; i++) {
         d = ngx_array_push(out);
         if (d == NULL
-            || ngx_http_q2api_pool_export_one(pool->sh->all[i], p, d)
+            || ngx_http_q2api_accounts_export_one(pool->sh->all[i], p, d)
                != NGX_OK)
         {
             ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1415,17 +1415,17 @@ ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
 
 ngx_uint_t
-ngx_http_q2api_pool_size(ngx_http_q2api_pool_t *pool)
+ngx_http_q2api_accounts_size(ngx_http_q2api_accounts_t *pool)
 {
     return pool->sh->nall;
 }
 
 
 ngx_uint_t
-ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool, ngx_msec_t stale)
+ngx_http_q2api_accounts_lease(ngx_http_q2api_accounts_t *pool, ngx_msec_t stale)
 {
     ngx_uint_t                 held;
-    ngx_http_q2api_pool_sh_t  *sh;
+    ngx_http_q2api_accounts_sh_t  *sh;
 
     sh = pool->sh;
     held = 0;
@@ -1449,7 +1449,7 @@ ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool, ngx_msec_t stale)
 
 
 void
-ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool)
+ngx_http_q2api_accounts_lease_release(ngx_http_q2api_accounts_t *pool)
 {
     ngx_shmtx_lock(&pool->shpool->mutex);
 
@@ -1465,7 +1465,7 @@ ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool)
 
 
 ngx_int_t
-ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+ngx_http_q2api_accounts_refresh_begin(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_pool_t *p, ngx_http_q2api_account_data_t *creds)
 {
     ngx_int_t                  rc;
@@ -1473,7 +1473,7 @@ ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL || a->refresh_token.len == 0) {
         rc = NGX_DECLINED;
@@ -1485,7 +1485,7 @@ ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         rc = NGX_BUSY;
 
     } else {
-        rc = ngx_http_q2api_pool_export_one(a, p, creds);
+        rc = ngx_http_q2api_accounts_export_one(a, p, creds);
 
         if (rc == NGX_OK) {
             a->refresh_pid = ngx_pid;
@@ -1500,7 +1500,7 @@ ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
 
 void
-ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+ngx_http_q2api_accounts_refresh_end(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_int_t rc, ngx_http_q2api_account_data_t *fresh, const char *reason)
 {
     time_t                     now;
@@ -1510,7 +1510,7 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1519,7 +1519,7 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
     a->refresh_pid = 0;
 
-    ngx_http_q2api_pool_db_lease_end(pool, a);
+    ngx_http_q2api_accounts_db_lease_end(pool, a);
 
     if (rc == NGX_DONE) {
         /* nothing to refresh after all: the leases go, nothing else */
@@ -1528,20 +1528,20 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
     }
 
     if (rc == NGX_OK) {
-        if (ngx_http_q2api_pool_set_str(pool, &a->access_token,
+        if (ngx_http_q2api_accounts_set_str(pool, &a->access_token,
                                         &fresh->access_token) != NGX_OK
             || (fresh->refresh_token.len
-                && ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+                && ngx_http_q2api_accounts_set_str(pool, &a->refresh_token,
                                                &fresh->refresh_token)
                    != NGX_OK)
             || (fresh->profile_arn.len && a->profile_arn.len == 0
-                && ngx_http_q2api_pool_set_str(pool, &a->profile_arn,
+                && ngx_http_q2api_accounts_set_str(pool, &a->profile_arn,
                                                &fresh->profile_arn)
                    != NGX_OK))
         {
             /* the old token stays; the next refresh tries again (and a
              * store lease goes with the next write) */
-            ngx_http_q2api_pool_mark(pool, a);
+            ngx_http_q2api_accounts_mark(pool, a);
             ngx_shmtx_unlock(&pool->shpool->mutex);
             return;
         }
@@ -1553,18 +1553,18 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
         {
             a->status = NGX_HTTP_Q2API_ST_ACTIVE;
             a->status_since = now;
-            ngx_http_q2api_pool_set_cstr(pool, &a->reason, "");
+            ngx_http_q2api_accounts_set_cstr(pool, &a->reason, "");
         }
 
     } else if (rc == NGX_DECLINED) {
         a->status = NGX_HTTP_Q2API_ST_NEEDS_LOGIN;
         a->status_since = now;
         a->until = 0;
-        ngx_http_q2api_pool_set_cstr(pool, &a->reason,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->reason,
                                      reason ? reason : "refresh refused");
 
     } else {
-        ngx_http_q2api_pool_set_cstr(pool, &a->last_error,
+        ngx_http_q2api_accounts_set_cstr(pool, &a->last_error,
                                      reason ? reason : "refresh failed");
 
         if (a->token_expires && a->token_expires <= now) {
@@ -1573,35 +1573,35 @@ ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
              * request would start another refresh against it, so the
              * account rests with the same backoff a throttle gets
              */
-            ngx_http_q2api_pool_cool(pool, a, now, "token refresh failing");
+            ngx_http_q2api_accounts_cool(pool, a, now, "token refresh failing");
         }
     }
 
-    (void) ngx_http_q2api_pool_place(pool, a);
+    (void) ngx_http_q2api_accounts_place(pool, a);
 
     /* a rotated refresh token is worth nothing unless it is stored */
-    ngx_http_q2api_pool_mark(pool, a);
+    ngx_http_q2api_accounts_mark(pool, a);
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 }
 
 
 void
-ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+ngx_http_q2api_accounts_learn_profile(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_str_t *profile_arn)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     /* an operator's choice, made meanwhile, wins */
     if (a != NULL && a->profile_arn.len == 0
-        && ngx_http_q2api_pool_set_str(pool, &a->profile_arn, profile_arn)
+        && ngx_http_q2api_accounts_set_str(pool, &a->profile_arn, profile_arn)
            == NGX_OK)
     {
-        ngx_http_q2api_pool_mark(pool, a);
+        ngx_http_q2api_accounts_mark(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1609,14 +1609,14 @@ ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
 
 
 ngx_uint_t
-ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_refreshing(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     ngx_uint_t                 busy;
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     busy = a != NULL && a->refresh_pid
            && (ngx_msec_int_t) (ngx_current_msec - a->refresh_since)
@@ -1638,7 +1638,7 @@ ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
  */
 
 static void
-ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_db_lease_end(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_t *a)
 {
     switch (a->db_lease) {
@@ -1646,7 +1646,7 @@ ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
     case NGX_HTTP_Q2API_DBLEASE_GRANTED:
         a->db_lease = NGX_HTTP_Q2API_DBLEASE_RELEASE;
         pool->sh->db_lease_work = 1;
-        ngx_http_q2api_pool_mark(pool, a);
+        ngx_http_q2api_accounts_mark(pool, a);
         break;
 
     case NGX_HTTP_Q2API_DBLEASE_ASKED:
@@ -1663,13 +1663,13 @@ ngx_http_q2api_pool_db_lease_end(ngx_http_q2api_pool_t *pool,
 
 
 void
-ngx_http_q2api_pool_db_lease_ask(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_db_lease_ask(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a != NULL && a->refresh_pid == ngx_pid) {
         /* waiting for another node is part of the refresh: the local
@@ -1689,7 +1689,7 @@ ngx_http_q2api_pool_db_lease_ask(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
 
 ngx_uint_t
-ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_db_lease_state(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, time_t *token_expires, ngx_pool_t *p,
     ngx_http_q2api_account_data_t *creds)
 {
@@ -1698,7 +1698,7 @@ ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL || a->refresh_pid != ngx_pid) {
         state = NGX_HTTP_Q2API_DBLEASE_NONE;
@@ -1708,7 +1708,7 @@ ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
         *token_expires = a->token_expires;
 
         if (state == NGX_HTTP_Q2API_DBLEASE_GRANTED
-            && ngx_http_q2api_pool_export_one(a, p, creds) != NGX_OK)
+            && ngx_http_q2api_accounts_export_one(a, p, creds) != NGX_OK)
         {
             state = NGX_HTTP_Q2API_DBLEASE_NONE;
         }
@@ -1721,16 +1721,16 @@ ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
 
 
 void
-ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
+ngx_http_q2api_accounts_db_lease_drop(ngx_http_q2api_accounts_t *pool, ngx_str_t *id)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a != NULL) {
-        ngx_http_q2api_pool_db_lease_end(pool, a);
+        ngx_http_q2api_accounts_db_lease_end(pool, a);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1738,14 +1738,14 @@ ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool, ngx_str_t *id)
 
 
 ngx_uint_t
-ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool)
+ngx_http_q2api_accounts_db_lease_work(ngx_http_q2api_accounts_t *pool)
 {
     return *(volatile ngx_uint_t *) &pool->sh->db_lease_work;
 }
 
 
 void
-ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool, ngx_uint_t up)
+ngx_http_q2api_accounts_db_lease_up(ngx_http_q2api_accounts_t *pool, ngx_uint_t up)
 {
     ngx_shmtx_lock(&pool->shpool->mutex);
 
@@ -1762,14 +1762,14 @@ ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool, ngx_uint_t up)
 
 
 ngx_uint_t
-ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool)
+ngx_http_q2api_accounts_db_lease_is_up(ngx_http_q2api_accounts_t *pool)
 {
     return *(volatile ngx_pid_t *) &pool->sh->db_lease_up != 0;
 }
 
 
 ngx_int_t
-ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_db_lease_take(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release)
 {
     ngx_int_t                  rc;
@@ -1821,14 +1821,14 @@ ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
 
 
 void
-ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
+ngx_http_q2api_accounts_db_lease_answer(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_uint_t granted, ngx_http_q2api_account_data_t *row)
 {
     ngx_http_q2api_account_t  *a;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL) {
         /* deleted meanwhile: the lease expires in the database */
@@ -1840,7 +1840,7 @@ ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
         if (granted && a->db_lease == NGX_HTTP_Q2API_DBLEASE_NONE) {
             a->db_lease = NGX_HTTP_Q2API_DBLEASE_RELEASE;
             pool->sh->db_lease_work = 1;
-            ngx_http_q2api_pool_mark(pool, a);
+            ngx_http_q2api_accounts_mark(pool, a);
         }
 
         goto done;
@@ -1858,9 +1858,9 @@ ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
      * change of this node's own not yet written stays.
      */
     if (row != NULL && !a->queued && row->refresh_token.len
-        && (ngx_http_q2api_pool_set_str(pool, &a->refresh_token,
+        && (ngx_http_q2api_accounts_set_str(pool, &a->refresh_token,
                                         &row->refresh_token) != NGX_OK
-            || ngx_http_q2api_pool_set_str(pool, &a->access_token,
+            || ngx_http_q2api_accounts_set_str(pool, &a->access_token,
                                            &row->access_token) != NGX_OK))
     {
         /* out of memory: refresh with what the zone had */
@@ -1881,7 +1881,7 @@ done:
 
 
 ngx_int_t
-ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
+ngx_http_q2api_accounts_pick_id(ngx_http_q2api_accounts_t *pool, ngx_pool_t *p,
     ngx_str_t *id, ngx_http_q2api_pick_t *pick)
 {
     ngx_int_t                  rc;
@@ -1889,13 +1889,13 @@ ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    a = ngx_http_q2api_pool_lookup(pool, id);
+    a = ngx_http_q2api_accounts_lookup(pool, id);
 
     if (a == NULL || a->rot < 0) {
         rc = NGX_DECLINED;
 
     } else {
-        rc = ngx_http_q2api_pool_copy(a, p, pick);
+        rc = ngx_http_q2api_accounts_copy(a, p, pick);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -1906,7 +1906,7 @@ ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool, ngx_pool_t *p,
 
 /* login sessions are few and short-lived: a list does */
 static ngx_http_q2api_kv_t *
-ngx_http_q2api_kv_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *key)
+ngx_http_q2api_kv_lookup(ngx_http_q2api_accounts_t *pool, ngx_str_t *key)
 {
     ngx_queue_t          *q;
     ngx_http_q2api_kv_t  *kv;
@@ -1929,7 +1929,7 @@ ngx_http_q2api_kv_lookup(ngx_http_q2api_pool_t *pool, ngx_str_t *key)
 
 
 static void
-ngx_http_q2api_kv_free(ngx_http_q2api_pool_t *pool, ngx_http_q2api_kv_t *kv)
+ngx_http_q2api_kv_free(ngx_http_q2api_accounts_t *pool, ngx_http_q2api_kv_t *kv)
 {
     ngx_queue_remove(&kv->queue);
 
@@ -1947,7 +1947,7 @@ ngx_http_q2api_kv_free(ngx_http_q2api_pool_t *pool, ngx_http_q2api_kv_t *kv)
 
 /* drops expired records: the queue is oldest first */
 static void
-ngx_http_q2api_kv_expire(ngx_http_q2api_pool_t *pool, time_t now)
+ngx_http_q2api_kv_expire(ngx_http_q2api_accounts_t *pool, time_t now)
 {
     ngx_queue_t          *q, *next;
     ngx_http_q2api_kv_t  *kv;
@@ -1967,7 +1967,7 @@ ngx_http_q2api_kv_expire(ngx_http_q2api_pool_t *pool, time_t now)
 
 
 ngx_int_t
-ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
+ngx_http_q2api_accounts_kv_set(ngx_http_q2api_accounts_t *pool, ngx_str_t *key,
     ngx_str_t *value, time_t expires)
 {
     ngx_http_q2api_kv_t  *kv;
@@ -1985,7 +1985,7 @@ ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
             goto nomem;
         }
 
-        if (ngx_http_q2api_pool_set_str(pool, &kv->key, key) != NGX_OK) {
+        if (ngx_http_q2api_accounts_set_str(pool, &kv->key, key) != NGX_OK) {
             ngx_slab_free_locked(pool->shpool, kv);
             goto nomem;
         }
@@ -1993,7 +1993,7 @@ ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
         ngx_queue_insert_tail(&pool->sh->kv_queue, &kv->queue);
     }
 
-    if (ngx_http_q2api_pool_set_str(pool, &kv->value, value) != NGX_OK) {
+    if (ngx_http_q2api_accounts_set_str(pool, &kv->value, value) != NGX_OK) {
         goto nomem;
     }
 
@@ -2012,7 +2012,7 @@ nomem:
 
 
 ngx_int_t
-ngx_http_q2api_pool_kv_get(ngx_http_q2api_pool_t *pool, ngx_str_t *key,
+ngx_http_q2api_accounts_kv_get(ngx_http_q2api_accounts_t *pool, ngx_str_t *key,
     ngx_pool_t *p, ngx_str_t *value)
 {
     ngx_int_t             rc;

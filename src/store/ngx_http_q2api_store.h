@@ -11,7 +11,7 @@
 #define _NGX_HTTP_Q2API_STORE_H_INCLUDED_
 
 
-#include "ngx_http_q2api_pool.h"
+#include "ngx_http_q2api_accounts.h"
 
 
 typedef struct ngx_http_q2api_store_s  ngx_http_q2api_store_t;
@@ -31,8 +31,8 @@ typedef struct {
 
     /*
      * In the lease holder, every q2api_store_interval: bring changes in,
-     * write dirty accounts out (ngx_http_q2api_pool_take_dirty, and
-     * ngx_http_q2api_pool_return_dirty when a write fails, so nothing is
+     * write dirty accounts out (ngx_http_q2api_accounts_take_dirty, and
+     * ngx_http_q2api_accounts_return_dirty when a write fails, so nothing is
      * lost).  Must never block the worker.
      */
     void                    (*tick)(ngx_http_q2api_store_t *st);
@@ -44,7 +44,7 @@ typedef struct {
 
 struct ngx_http_q2api_store_s {
     ngx_http_q2api_store_ops_t   *ops;
-    ngx_http_q2api_pool_t        *pool;
+    ngx_http_q2api_accounts_t        *pool;
     ngx_str_t                     target;    /* file path, or conninfo */
     ngx_msec_t                    interval;
     ngx_log_t                    *log;       /* the cycle's, in workers */
@@ -59,7 +59,7 @@ extern ngx_http_q2api_store_ops_t  ngx_http_q2api_store_pg_ops;
 
 
 /* master: the zone was created (reload == 0) or kept */
-ngx_int_t ngx_http_q2api_store_load(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *pool,
     ngx_uint_t reload, ngx_log_t *log);
 
 /* workers: the store loop timer */

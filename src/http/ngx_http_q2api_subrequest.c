@@ -47,7 +47,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
 
-    rc = ngx_http_q2api_pool_pick(qmcf->pool, r->pool, &sel, &pick,
+    rc = ngx_http_q2api_accounts_pick(qmcf->pool, r->pool, &sel, &pick,
                                   &ctx->retry_after);
     if (rc != NGX_OK) {
         return rc;

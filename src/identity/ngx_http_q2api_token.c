@@ -473,7 +473,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_q2api_pool_refresh_begin(qmcf->pool, id, r->pool,
+    rc = ngx_http_q2api_accounts_refresh_begin(qmcf->pool, id, r->pool,
                                            &rf->creds);
 
     if (rc == NGX_DECLINED || rc == NGX_ERROR) {
@@ -483,7 +483,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         if (rc == NGX_OK) {
-            ngx_http_q2api_pool_refresh_end(qmcf->pool, id, NGX_DONE, NULL,
+            ngx_http_q2api_accounts_refresh_end(qmcf->pool, id, NGX_DONE, NULL,
                                             NULL);
         }
 
@@ -512,7 +512,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         rf->old_expires = rf->creds.token_expires;
         rf->asked = ngx_current_msec;
 
-        ngx_http_q2api_pool_db_lease_ask(qmcf->pool, id);
+        ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, id);
 
         rf->wait.handler = ngx_http_q2api_refresh_lease;
         ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -646,7 +646,7 @@ ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf)
 
 failed:
 
-    ngx_http_q2api_pool_refresh_end(qmcf->pool, id, NGX_ERROR, NULL,
+    ngx_http_q2api_accounts_refresh_end(qmcf->pool, id, NGX_ERROR, NULL,
                                     "refresh could not start");
     return NGX_ERROR;
 }
@@ -790,7 +790,7 @@ done:
                       "%i: %s", &rf->id, status, err);
     }
 
-    ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, rc, &fresh, err);
+    ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, rc, &fresh, err);
 
     /* the new tokens are stored: a lookup that fails loses nothing */
     if (rc == NGX_OK && rf->discover && fresh.profile_arn.len == 0
@@ -883,7 +883,7 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
         found.data = (u_char *) arn->valuestring;
         found.len = len;
 
-        ngx_http_q2api_pool_learn_profile(qmcf->pool, &rf->id, &found);
+        ngx_http_q2api_accounts_learn_profile(qmcf->pool, &rf->id, &found);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "q2api: account \"%V\" uses Kiro profile \"%V\"",
@@ -928,7 +928,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
     rf->waited += NGX_HTTP_Q2API_LEASE_LOOK;
     expires = 0;
 
-    state = ngx_http_q2api_pool_db_lease_state(qmcf->pool, &rf->id, &expires,
+    state = ngx_http_q2api_accounts_db_lease_state(qmcf->pool, &rf->id, &expires,
                                                r->pool, &rf->creds);
 
     /* another node's new token has come in with its row: done */
@@ -942,7 +942,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
                       &rf->id);
 
         rf->leasing = 0;
-        ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
+        ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
                                         NULL);
 
         ngx_str_set(&message, "refreshed by another node");
@@ -962,7 +962,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
 
         if (rf->waited >= NGX_HTTP_Q2API_REFRESH_PATIENCE) {
             rf->leasing = 0;
-            ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_ERROR,
+            ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, NGX_ERROR,
                                  NULL, "another node's refresh takes too long");
 
             ngx_str_set(&message, "a refresh of this account takes too long");
@@ -974,7 +974,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
             /* the other node may have finished, or died: its lease
              * expires in the database */
             rf->asked = ngx_current_msec;
-            ngx_http_q2api_pool_db_lease_ask(qmcf->pool, &rf->id);
+            ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, &rf->id);
         }
 
         ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -987,13 +987,13 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
          * full load of many rows takes a while); one that is not connected
          * may be back within a moment
          */
-        limit = ngx_http_q2api_pool_db_lease_is_up(qmcf->pool)
+        limit = ngx_http_q2api_accounts_db_lease_is_up(qmcf->pool)
                 ? NGX_HTTP_Q2API_LEASE_BUSY : NGX_HTTP_Q2API_LEASE_ANSWER;
 
         if (ngx_current_msec - rf->asked < limit) {
             if (state == NGX_HTTP_Q2API_DBLEASE_NONE) {
                 /* a release of ours went out meanwhile */
-                ngx_http_q2api_pool_db_lease_ask(qmcf->pool, &rf->id);
+                ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, &rf->id);
             }
 
             ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -1011,7 +1011,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
                       "within %M ms, refreshing with the local lease only",
                       &rf->id, limit);
 
-        ngx_http_q2api_pool_db_lease_drop(qmcf->pool, &rf->id);
+        ngx_http_q2api_accounts_db_lease_drop(qmcf->pool, &rf->id);
         break;
     }
 
@@ -1045,7 +1045,7 @@ ngx_http_q2api_refresh_wait(ngx_event_t *ev)
 
     rf->waited += NGX_HTTP_Q2API_REFRESH_WAIT;
 
-    if (ngx_http_q2api_pool_refreshing(qmcf->pool, &rf->id)) {
+    if (ngx_http_q2api_accounts_refreshing(qmcf->pool, &rf->id)) {
 
         if (rf->waited < NGX_HTTP_Q2API_REFRESH_PATIENCE) {
             ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_REFRESH_WAIT);
@@ -1079,7 +1079,7 @@ ngx_http_q2api_refresh_cleanup(void *data)
         /* the request is gone before its refresh began: let others */
         qmcf = ngx_http_get_module_main_conf(rf->request,
                                              ngx_http_q2api_module);
-        ngx_http_q2api_pool_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
+        ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, NGX_DONE, NULL,
                                         NULL);
     }
 }
@@ -1114,7 +1114,7 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
     if (qmcf == NULL || qmcf->pool == NULL
-        || ngx_http_q2api_pool_get(qmcf->pool, id, r->pool, &d) != NGX_OK
+        || ngx_http_q2api_accounts_get(qmcf->pool, id, r->pool, &d) != NGX_OK
         || d.access_token.len == 0)
     {
         return NGX_DECLINED;

@@ -22,6 +22,11 @@
 #define Q2API_AMAZONQ_TOOL_DESC_MAX   10240
 
 
+/* the styles of account this back end serves (q2api_back_opts_t) */
+#define Q2API_AMAZONQ_FLAVOUR_Q      0   /* Amazon Q Developer, KIRO_CLI */
+#define Q2API_AMAZONQ_FLAVOUR_KIRO   1   /* the Kiro IDE's AI_EDITOR */
+
+
 typedef struct {
     q2api_str_t              model_id;      /* the upstream modelId */
     q2api_str_t              profile_arn;   /* IdC / Kiro accounts */
@@ -83,28 +88,8 @@ int q2api_amazonq_stream_feed(q2api_amazonq_stream_t *s,
 int q2api_amazonq_stream_finish(q2api_amazonq_stream_t *s);
 
 
-/*
- * Classifies an upstream error response (HTTP status + JSON body) for the
- * client and for account health.
- */
-typedef enum {
-    Q2API_HEALTH_OK = 0,
-    Q2API_HEALTH_CLIENT,         /* the request's fault: no penalty */
-    Q2API_HEALTH_AUTH,           /* token expired or invalid: refresh */
-    Q2API_HEALTH_SUSPENDED,      /* account locked: out of rotation */
-    Q2API_HEALTH_QUOTA,          /* quota used up: out until reset */
-    Q2API_HEALTH_THROTTLED,      /* rate limited: cool down */
-    Q2API_HEALTH_CAPACITY,       /* service side: next account */
-    Q2API_HEALTH_FORBIDDEN       /* other 403 */
-} q2api_health_e;
-
-typedef struct {
-    q2api_health_e           health;
-    q2api_err_e              client_error;
-    char                     message[Q2API_ERR_MSG_LEN];
-    char                     reason[64];
-} q2api_upstream_error_t;
-
+/* an upstream error response (HTTP status + JSON body), for the client
+ * and for account health */
 void q2api_amazonq_classify(int status, const char *body, size_t len,
     q2api_upstream_error_t *ue);
 

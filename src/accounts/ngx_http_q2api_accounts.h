@@ -4,8 +4,8 @@
  * The account pool in shared memory, and what a store exchanges with it.
  */
 
-#ifndef _NGX_HTTP_Q2API_POOL_H_INCLUDED_
-#define _NGX_HTTP_Q2API_POOL_H_INCLUDED_
+#ifndef _NGX_HTTP_Q2API_ACCOUNTS_H_INCLUDED_
+#define _NGX_HTTP_Q2API_ACCOUNTS_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -95,16 +95,16 @@ typedef struct {
 #define NGX_HTTP_Q2API_SET_DIRTY     0x08   /* a local change: persist it */
 
 
-typedef struct ngx_http_q2api_pool_sh_s  ngx_http_q2api_pool_sh_t;
+typedef struct ngx_http_q2api_accounts_sh_s  ngx_http_q2api_accounts_sh_t;
 
 /* per cycle; everything shared is behind sh */
 typedef struct {
-    ngx_http_q2api_pool_sh_t      *sh;
+    ngx_http_q2api_accounts_sh_t      *sh;
     ngx_slab_pool_t               *shpool;
     ngx_shm_zone_t                *shm_zone;
     struct ngx_http_q2api_store_s *store;
     ngx_uint_t                     max_errors;
-} ngx_http_q2api_pool_t;
+} ngx_http_q2api_accounts_t;
 
 
 /* what an attempt takes out of the pool */
@@ -130,8 +130,8 @@ typedef struct {
 } ngx_http_q2api_select_t;
 
 
-ngx_http_q2api_pool_t *ngx_http_q2api_pool_create(ngx_conf_t *cf);
-ngx_int_t ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone,
+ngx_http_q2api_accounts_t *ngx_http_q2api_accounts_create(ngx_conf_t *cf);
+ngx_int_t ngx_http_q2api_accounts_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
 /*
@@ -139,49 +139,49 @@ ngx_int_t ngx_http_q2api_pool_init_zone(ngx_shm_zone_t *shm_zone,
  * *retry_after says when the first cooling account is back (0: none is);
  * NGX_ERROR.
  */
-ngx_int_t ngx_http_q2api_pool_pick(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
     time_t *retry_after);
 
-void ngx_http_q2api_pool_report(ngx_http_q2api_pool_t *pool, ngx_str_t *id,
+void ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
     ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out);
 
 /* for stores */
-ngx_int_t ngx_http_q2api_pool_upsert(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *pool,
     ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation);
-ngx_int_t ngx_http_q2api_pool_remove(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_remove(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id);
 
 /* for the admin API: one account's copy (NGX_DECLINED: no such id); a
  * deletion the store will carry out (take_dirty gives it with deleted) */
-ngx_int_t ngx_http_q2api_pool_get(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_get(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *d);
-ngx_int_t ngx_http_q2api_pool_delete(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id);
-void ngx_http_q2api_pool_prune(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_prune(ngx_http_q2api_accounts_t *pool,
     ngx_uint_t generation);
-ngx_uint_t ngx_http_q2api_pool_next_generation(ngx_http_q2api_pool_t *pool);
+ngx_uint_t ngx_http_q2api_accounts_next_generation(ngx_http_q2api_accounts_t *pool);
 
 /* copies of the accounts changed since the last call; their deltas move
  * into the copies */
-ngx_int_t ngx_http_q2api_pool_take_dirty(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_take_dirty(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_array_t *out);
 /* a write failed: the deltas go back and the accounts are dirty again */
-void ngx_http_q2api_pool_return_dirty(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *pool,
     ngx_array_t *taken);
 /* copies of every account */
-ngx_int_t ngx_http_q2api_pool_export(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_export(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_array_t *out);
-ngx_uint_t ngx_http_q2api_pool_size(ngx_http_q2api_pool_t *pool);
+ngx_uint_t ngx_http_q2api_accounts_size(ngx_http_q2api_accounts_t *pool);
 
 /*
  * The store lease: one worker at a time runs the store loop.  Returns 1
  * when this process holds it after the call (taken or renewed), 0 if
  * another live process does.  A holder silent for "stale" ms loses it.
  */
-ngx_uint_t ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_lease(ngx_http_q2api_accounts_t *pool,
     ngx_msec_t stale);
 
 /*
@@ -194,15 +194,15 @@ ngx_uint_t ngx_http_q2api_pool_lease(ngx_http_q2api_pool_t *pool,
  * NGX_ERROR for a transient failure; NGX_DONE: no refresh was needed (only
  * the leases are given up).
  */
-ngx_int_t ngx_http_q2api_pool_refresh_begin(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_refresh_begin(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *creds);
-void ngx_http_q2api_pool_refresh_end(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_refresh_end(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_int_t rc, ngx_http_q2api_account_data_t *fresh,
     const char *reason);
-ngx_uint_t ngx_http_q2api_pool_refreshing(ngx_http_q2api_pool_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_refreshing(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id);
 /* a profileArn found for an account that had none; persisted */
-void ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_learn_profile(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_str_t *profile_arn);
 
 /*
@@ -222,28 +222,28 @@ void ngx_http_q2api_pool_learn_profile(ngx_http_q2api_pool_t *pool,
 #define NGX_HTTP_Q2API_DBLEASE_DENIED   4
 #define NGX_HTTP_Q2API_DBLEASE_RELEASE  5
 
-void ngx_http_q2api_pool_db_lease_ask(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_db_lease_ask(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id);
-ngx_uint_t ngx_http_q2api_pool_db_lease_state(ngx_http_q2api_pool_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_db_lease_state(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, time_t *token_expires, ngx_pool_t *p,
     ngx_http_q2api_account_data_t *creds);
-void ngx_http_q2api_pool_db_lease_drop(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_db_lease_drop(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id);
-ngx_uint_t ngx_http_q2api_pool_db_lease_work(ngx_http_q2api_pool_t *pool);
+ngx_uint_t ngx_http_q2api_accounts_db_lease_work(ngx_http_q2api_accounts_t *pool);
 /* the store says whether it is connected, so that refreshers know whether
  * an answer is coming */
-void ngx_http_q2api_pool_db_lease_up(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_db_lease_up(ngx_http_q2api_accounts_t *pool,
     ngx_uint_t up);
-ngx_uint_t ngx_http_q2api_pool_db_lease_is_up(ngx_http_q2api_pool_t *pool);
-ngx_int_t ngx_http_q2api_pool_db_lease_take(ngx_http_q2api_pool_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_db_lease_is_up(ngx_http_q2api_accounts_t *pool);
+ngx_int_t ngx_http_q2api_accounts_db_lease_take(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release);
-void ngx_http_q2api_pool_db_lease_answer(ngx_http_q2api_pool_t *pool,
+void ngx_http_q2api_accounts_db_lease_answer(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *id, ngx_uint_t granted, ngx_http_q2api_account_data_t *row);
 
 /* a usable account's current token, for an attempt after a refresh */
-ngx_int_t ngx_http_q2api_pool_pick_id(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_pick_id(ngx_http_q2api_accounts_t *pool,
     ngx_pool_t *p, ngx_str_t *id, ngx_http_q2api_pick_t *pick);
-void ngx_http_q2api_pool_lease_release(ngx_http_q2api_pool_t *pool);
+void ngx_http_q2api_accounts_lease_release(ngx_http_q2api_accounts_t *pool);
 
 const char *ngx_http_q2api_status_name(ngx_uint_t status);
 /* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
@@ -254,10 +254,10 @@ ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
  * sessions).  set replaces; get copies into p (NGX_DECLINED: none, or
  * expired).
  */
-ngx_int_t ngx_http_q2api_pool_kv_set(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_kv_set(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *key, ngx_str_t *value, time_t expires);
-ngx_int_t ngx_http_q2api_pool_kv_get(ngx_http_q2api_pool_t *pool,
+ngx_int_t ngx_http_q2api_accounts_kv_get(ngx_http_q2api_accounts_t *pool,
     ngx_str_t *key, ngx_pool_t *p, ngx_str_t *value);
 
 
-#endif /* _NGX_HTTP_Q2API_POOL_H_INCLUDED_ */
+#endif /* _NGX_HTTP_Q2API_ACCOUNTS_H_INCLUDED_ */
