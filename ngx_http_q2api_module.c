@@ -687,7 +687,7 @@ static ngx_int_t
 ngx_http_q2api_add_zone(ngx_conf_t *cf, ngx_http_q2api_main_conf_t *qmcf,
     ngx_str_t *name, ssize_t size)
 {
-    qmcf->pool = ngx_http_q2api_pool_create(cf);
+    qmcf->pool = ngx_http_q2api_accounts_create(cf);
     if (qmcf->pool == NULL) {
         return NGX_ERROR;
     }
@@ -704,7 +704,7 @@ ngx_http_q2api_add_zone(ngx_conf_t *cf, ngx_http_q2api_main_conf_t *qmcf,
         return NGX_ERROR;
     }
 
-    qmcf->shm_zone->init = ngx_http_q2api_pool_init_zone;
+    qmcf->shm_zone->init = ngx_http_q2api_accounts_init_zone;
     qmcf->shm_zone->data = qmcf->pool;
 
     return NGX_OK;
