@@ -28,8 +28,9 @@ static char *ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 static char *ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_q2api_default_url(ngx_conf_t *cf, ngx_str_t *url,
-    ngx_http_complex_value_t **cv);
+static ngx_int_t ngx_http_q2api_merge_kind(ngx_conf_t *cf,
+    ngx_http_q2api_kind_t *k, ngx_http_q2api_kind_conf_t *conf,
+    ngx_http_q2api_kind_conf_t *prev);
 static char *ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -58,12 +59,6 @@ static ngx_int_t ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
 
 
 #define NGX_HTTP_Q2API_DEFAULT_ZONE_SIZE  (16 * 1024 * 1024)
-
-
-static ngx_conf_enum_t  ngx_http_q2api_fronts[] = {
-    { ngx_string("claude"), NGX_HTTP_Q2API_FRONT_CLAUDE },
-    { ngx_null_string, 0 }
-};
 
 
 static ngx_command_t  ngx_http_q2api_commands[] = {
@@ -135,21 +130,24 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_q2api_loc_conf_t, kiro_url),
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_KIRO].url),
       NULL },
 
     { ngx_string("q2api_kiro_location"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_q2api_loc_conf_t, kiro_location),
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_KIRO].location),
       NULL },
 
     { ngx_string("q2api_amazonq_location"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_q2api_loc_conf_t, amazonq_location),
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_AMAZONQ].location),
       NULL },
 
     { ngx_string("q2api_oidc_url"),
@@ -184,7 +182,8 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_q2api_loc_conf_t, amazonq_url),
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_AMAZONQ].url),
       NULL },
 
     { ngx_string("q2api_api_key"),
@@ -455,6 +454,7 @@ ngx_http_q2api_exit_process(ngx_cycle_t *cycle)
 static void *
 ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_q2api_loc_conf_t  *qlcf;
 
     qlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_loc_conf_t));
@@ -465,8 +465,8 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     qlcf->front = 0;
-     *     qlcf->amazonq_location = { 0, NULL };
+     *     qlcf->front = NULL;
+     *     qlcf->kinds[].location = { 0, NULL };
      *     qlcf->default_model = { 0, NULL };
      *     qlcf->oidc_url = { 0, NULL };
      *     qlcf->kiro_auth_url = { 0, NULL };
@@ -474,8 +474,10 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *     qlcf->kiro_profiles_url = { 0, NULL };
      */
 
-    qlcf->amazonq_url = NGX_CONF_UNSET_PTR;
-    qlcf->kiro_url = NGX_CONF_UNSET_PTR;
+    for (i = 0; i < NGX_HTTP_Q2API_KINDS; i++) {
+        qlcf->kinds[i].url = NGX_CONF_UNSET_PTR;
+    }
+
     qlcf->stream_buffer = NGX_CONF_UNSET_SIZE;
     qlcf->api_keys = NGX_CONF_UNSET_PTR;
     qlcf->models = NGX_CONF_UNSET_PTR;
@@ -496,10 +498,8 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_q2api_loc_conf_t *prev = parent;
     ngx_http_q2api_loc_conf_t *conf = child;
 
-    ngx_str_t  url;
+    ngx_http_q2api_kind_t  *k;
 
-    ngx_conf_merge_str_value(conf->amazonq_location,
-                             prev->amazonq_location, "/_q2api/amazonq");
     ngx_conf_merge_str_value(conf->oidc_url, prev->oidc_url,
                              "https://oidc.{region}.amazonaws.com");
     ngx_conf_merge_str_value(conf->kiro_auth_url, prev->kiro_auth_url,
@@ -511,33 +511,14 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "https://q.{region}.amazonaws.com"
                              "/ListAvailableProfiles");
 
-    ngx_conf_merge_ptr_value(conf->amazonq_url, prev->amazonq_url, NULL);
-    ngx_conf_merge_ptr_value(conf->kiro_url, prev->kiro_url, NULL);
-
-    if (conf->amazonq_url == NULL) {
-        /* the account's region comes from its profileArn */
-        ngx_str_set(&url, "https://q.$q2api_region.amazonaws.com/");
-
-        if (ngx_http_q2api_default_url(cf, &url, &conf->amazonq_url)
+    for (k = ngx_http_q2api_kinds; k->name.len; k++) {
+        if (ngx_http_q2api_merge_kind(cf, k, &conf->kinds[k->type],
+                                      &prev->kinds[k->type])
             != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }
     }
-
-    if (conf->kiro_url == NULL) {
-        ngx_str_set(&url, "https://q.$q2api_region.amazonaws.com"
-                          "/generateAssistantResponse");
-
-        if (ngx_http_q2api_default_url(cf, &url, &conf->kiro_url)
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    ngx_conf_merge_str_value(conf->kiro_location, prev->kiro_location,
-                             "/_q2api/kiro");
 
     /* a slow client may hold this much decoded output before the module
      * stops reading the upstream */
@@ -568,32 +549,43 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->amazonq_location.data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "q2api_amazonq_location \"%V\" must be a URI",
-                           &conf->amazonq_location);
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
 
+/* q2api_<kind>_location and q2api_<kind>_url, with the kind's defaults */
 static ngx_int_t
-ngx_http_q2api_default_url(ngx_conf_t *cf, ngx_str_t *url,
-    ngx_http_complex_value_t **cv)
+ngx_http_q2api_merge_kind(ngx_conf_t *cf, ngx_http_q2api_kind_t *k,
+    ngx_http_q2api_kind_conf_t *conf, ngx_http_q2api_kind_conf_t *prev)
 {
     ngx_http_compile_complex_value_t  ccv;
 
-    *cv = ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (*cv == NULL) {
+    if (conf->location.data == NULL) {
+        conf->location = prev->location.data ? prev->location : k->location;
+    }
+
+    if (conf->location.len == 0 || conf->location.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api_%V_location \"%V\" must be a URI",
+                           &k->name, &conf->location);
+        return NGX_ERROR;
+    }
+
+    ngx_conf_merge_ptr_value(conf->url, prev->url, NULL);
+
+    if (conf->url != NULL) {
+        return NGX_OK;
+    }
+
+    conf->url = ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (conf->url == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
     ccv.cf = cf;
-    ccv.value = url;
-    ccv.complex_value = *cv;
+    ccv.value = &k->url;
+    ccv.complex_value = conf->url;
 
     return ngx_http_compile_complex_value(&ccv);
 }
@@ -605,7 +597,6 @@ ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_q2api_loc_conf_t *qlcf = conf;
 
     ngx_str_t                   *value;
-    ngx_conf_enum_t             *e;
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_q2api_main_conf_t  *qmcf;
 
@@ -615,16 +606,9 @@ ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (e = ngx_http_q2api_fronts; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strcmp(e->name.data, value[1].data) == 0)
-        {
-            qlcf->front = e->value;
-            break;
-        }
-    }
+    qlcf->front = q2api_front_find((char *) value[1].data, value[1].len);
 
-    if (qlcf->front == 0) {
+    if (qlcf->front == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid q2api_pass front end \"%V\", "
                            "it must be \"claude\"", &value[1]);
@@ -896,6 +880,7 @@ ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                   url;
+    ngx_http_q2api_kind_t      *kind;
     ngx_http_q2api_loc_conf_t  *qlcf;
     ngx_http_q2api_attempt_t   *actx;
 
@@ -910,11 +895,9 @@ ngx_http_q2api_variable_upstream_url(ngx_http_request_t *r,
      * evaluated with the attempt (for $q2api_region) */
     qlcf = actx->ctx->conf;
 
-    if (ngx_http_complex_value(r,
-                               actx->account.type
-                               == NGX_HTTP_Q2API_ACCOUNT_KIRO
-                               ? qlcf->kiro_url : qlcf->amazonq_url,
-                               &url)
+    kind = ngx_http_q2api_kind(actx->account.type);
+
+    if (ngx_http_complex_value(r, qlcf->kinds[kind->type].url, &url)
         != NGX_OK)
     {
         return NGX_ERROR;

@@ -15,16 +15,14 @@
 
 #include "q2api_buf.h"
 #include "q2api_canon.h"
-#include "q2api_claude.h"
-#include "q2api_amazonq.h"
+#include "q2api_front.h"
+#include "q2api_back.h"
 
 #include "ngx_http_q2api_kind.h"
 #include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_store.h"
 #include "ngx_http_q2api_token.h"
 
-
-#define NGX_HTTP_Q2API_FRONT_CLAUDE     1
 
 
 /* module ctx objects of both kinds start with this, so a filter can tell
@@ -49,16 +47,20 @@ typedef struct {
 } ngx_http_q2api_main_conf_t;
 
 
+/* where the attempts of one kind of account go */
 typedef struct {
-    ngx_uint_t                 front;         /* q2api_pass */
+    ngx_str_t                  location;      /* internal, proxy_pass */
+    ngx_http_complex_value_t  *url;           /* $q2api_upstream_url */
+} ngx_http_q2api_kind_conf_t;
+
+
+typedef struct {
+    const q2api_front_t       *front;         /* q2api_pass */
+    ngx_http_q2api_kind_conf_t kinds[NGX_HTTP_Q2API_KINDS];
     ngx_str_t                  oidc_url;
     ngx_str_t                  kiro_auth_url;
     ngx_str_t                  kiro_usage_url;
     ngx_str_t                  kiro_profiles_url;
-    ngx_str_t                  amazonq_location;
-    ngx_http_complex_value_t  *amazonq_url;
-    ngx_str_t                  kiro_location;
-    ngx_http_complex_value_t  *kiro_url;
     size_t                     stream_buffer;
     ngx_array_t               *api_keys;      /* of ngx_str_t */
     ngx_array_t               *models;        /* of q2api_model_t */
@@ -112,17 +114,26 @@ struct ngx_http_q2api_ctx_s {
 
     q2api_request_t            req;           /* canonical request */
     q2api_str_t                model_id;      /* the backend's model */
-    q2api_buf_t                body;          /* the backend request body */
+    q2api_buf_t                body;          /* the attempt's body */
     q2api_buf_t                out;           /* bytes for the client */
-    q2api_claude_stream_t      claude;
-    q2api_amazonq_stream_t     amazonq;
+
+    const q2api_front_t       *front;
+    void                      *front_state;
+    const q2api_back_t        *back;          /* the attempt's back end */
+    void                      *back_state;    /* the largest back end's */
+
+    /* the answer's size, for the account's counters, from the canonical
+     * events: the back end's figures, else an estimate */
+    q2api_usage_t              usage;
+    long long                  input_estimate;
+    size_t                     output_bytes;
 
     ngx_http_q2api_endpoint_e  endpoint;
     ngx_http_q2api_attempt_t  *attempt;
     ngx_uint_t                 attempts;
     ngx_event_t                ping;          /* keep-alive while silent */
     ngx_msec_t                 last_output;
-    u_char                     request_id[32];
+    u_char                     request_id[48];
 
     ngx_chain_t               *in;            /* upstream bytes held back */
     ngx_chain_t               *page;          /* replaces nginx's page */
@@ -150,6 +161,7 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   waiting:1;     /* for a token refresh */
     unsigned                   force:1;       /* want an account as it is */
     unsigned                   auth_retried:1;
+    unsigned                   tool_open:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
 };

@@ -66,6 +66,7 @@ ngx_http_q2api_filter_attempt(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_q2api_header_filter(ngx_http_request_t *r)
 {
+    const char                 *type;
     ngx_http_q2api_ctx_t       *ctx;
     ngx_http_q2api_attempt_t   *actx;
     ngx_http_q2api_loc_conf_t  *qlcf;
@@ -74,7 +75,7 @@ ngx_http_q2api_header_filter(ngx_http_request_t *r)
         qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
         ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_module);
 
-        if (qlcf->front == 0 || (ctx && ctx->replied)) {
+        if (qlcf->front == NULL || (ctx && ctx->replied)) {
             return ngx_http_next_header_filter(r);
         }
 
@@ -111,23 +112,26 @@ ngx_http_q2api_header_filter(ngx_http_request_t *r)
     r->filter_need_in_memory = 1;
 
     if (actx->status == NGX_HTTP_OK) {
+        type = actx->ctx->back->content_type;
+
         if (r->headers_out.content_type.len
             && ngx_strlcasestrn(r->headers_out.content_type.data,
                                 r->headers_out.content_type.data
                                 + r->headers_out.content_type.len,
-                                (u_char *) "eventstream", 11 - 1) == NULL)
+                                (u_char *) type, ngx_strlen(type) - 1)
+               == NULL)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "q2api: upstream answered 200 with "
-                          "content type \"%V\", not an event stream",
-                          &r->headers_out.content_type);
+                          "content type \"%V\", not \"%s\"",
+                          &r->headers_out.content_type, type);
 
             actx->status = NGX_HTTP_BAD_GATEWAY;
             return NGX_OK;
         }
 
         actx->streaming = 1;
-        r->connection->log->action = "decoding the Amazon Q event stream";
+        r->connection->log->action = "decoding the upstream's stream";
     }
 
     return NGX_OK;
@@ -254,8 +258,8 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
             len = ngx_min((size_t) (b->last - b->pos),
                           NGX_HTTP_Q2API_FEED_SLICE);
 
-            qrc = q2api_amazonq_stream_feed(&ctx->amazonq, b->pos, len,
-                                            &used);
+            qrc = ctx->back->stream_feed(ctx->back_state, b->pos, len,
+                                         &used);
             b->pos += used;
 
             if (qrc == Q2API_NOMEM) {
@@ -268,7 +272,7 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                               "q2api: account \"%V\" sent a corrupt event "
                               "stream: %s", &actx->account.id,
-                              q2api_es_strerror(qrc));
+                              ctx->back->strerror(qrc));
                 actx->corrupt = 1;
                 b->pos = b->last;
             }
@@ -278,9 +282,9 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
             actx->eof = 1;
 
             if (!actx->corrupt) {
-                qrc = q2api_amazonq_stream_finish(&ctx->amazonq);
+                qrc = ctx->back->stream_finish(ctx->back_state);
 
-                if (qrc == Q2API_ES_ETRUNCATED) {
+                if (qrc == Q2API_TRUNCATED) {
                     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                                   "q2api: account \"%V\" stream ended "
                                   "inside an event", &actx->account.id);

@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
 static void ngx_http_q2api_parent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_finish(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
+static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
+    const q2api_event_t *ev);
 static void ngx_http_q2api_cleanup(void *data);
 
 
@@ -54,6 +56,7 @@ ngx_http_q2api_create_ctx(ngx_http_request_t *r)
     ctx->magic = NGX_HTTP_Q2API_CTX_REQUEST;
     ctx->request = r;
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+    ctx->front = ctx->conf->front;
 
     q2api_request_init(&ctx->req);
     q2api_buf_init(&ctx->body, 0);
@@ -379,7 +382,7 @@ ngx_http_q2api_ping_handler(ngx_event_t *ev)
     if (ngx_current_msec - ctx->last_output
         >= ctx->conf->ping_interval)
     {
-        if (q2api_claude_stream_ping(&ctx->claude) != Q2API_OK) {
+        if (ctx->front->stream_ping(ctx->front_state) != Q2API_OK) {
             return;
         }
 
@@ -479,10 +482,9 @@ static ngx_int_t
 ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_str_t *body, q2api_error_t *err)
 {
-    q2api_str_t           model_id;
-    q2api_amazonq_opts_t  opts;
+    q2api_str_t  model_id;
 
-    if (q2api_claude_parse(&ctx->req, (char *) body->data, body->len, err)
+    if (ctx->front->parse(&ctx->req, (char *) body->data, body->len, err)
         != Q2API_OK)
     {
         if (err->kind == Q2API_ERR_API) {
@@ -505,20 +507,17 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     }
 
     ctx->model_id = model_id;
+    ctx->input_estimate = q2api_request_estimate_tokens(&ctx->req);
 
-    ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
-    opts.model_id = model_id;
-    opts.now = ngx_time();
+    /* the backend body waits for the account: it is the account's kind
+     * that decides the back end and what goes into the body */
 
-    if (q2api_amazonq_build(&ctx->req, &opts, &ctx->body, err)
-        != Q2API_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "q2api: %s", err->message);
+    ctx->front_state = ngx_pcalloc(r->pool, ctx->front->stream_size);
+    if (ctx->front_state == NULL) {
         return NGX_ERROR;
     }
 
-    if (q2api_claude_stream_init(&ctx->claude, &ctx->out, &ctx->req)
+    if (ctx->front->stream_init(ctx->front_state, &ctx->out, &ctx->req)
         != Q2API_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -526,8 +525,7 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    q2api_amazonq_stream_init(&ctx->amazonq, &ctx->req,
-                              ngx_http_q2api_on_event, ctx);
+    q2api_usage_init(&ctx->usage);
 
     return NGX_OK;
 }
@@ -800,7 +798,7 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
     if (!ctx->failed && !actx->streaming) {
         /* the backend answered with an HTTP error, or not at all */
-        q2api_amazonq_classify(actx->status,
+        ctx->back->classify(actx->status,
                                actx->error_body
                                ? (char *) actx->error_body->pos : NULL,
                                actx->error_body
@@ -840,18 +838,18 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     } else {
         ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
                                    NGX_HTTP_Q2API_OUT_SUCCESS, NULL,
-                                   ctx->claude.usage.input_tokens >= 0
-                                   ? ctx->claude.usage.input_tokens
-                                   : ctx->claude.input_tokens,
-                                   ctx->claude.usage.output_tokens >= 0
-                                   ? ctx->claude.usage.output_tokens
+                                   ctx->usage.input_tokens >= 0
+                                   ? ctx->usage.input_tokens
+                                   : ctx->input_estimate,
+                                   ctx->usage.output_tokens >= 0
+                                   ? ctx->usage.output_tokens
                                    : q2api_estimate_tokens(
-                                         ctx->claude.output_bytes));
+                                         ctx->output_bytes));
     }
 
     if (!ctx->failed) {
 
-        if (q2api_claude_stream_finish(&ctx->claude) != Q2API_OK) {
+        if (ctx->front->stream_finish(ctx->front_state) != Q2API_OK) {
             return NGX_ERROR;
         }
 
@@ -863,8 +861,8 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     } else if (ctx->committed) {
 
         if (!ctx->stream_error
-            && q2api_claude_stream_error(&ctx->claude, ctx->error,
-                                         (char *) ctx->error_message)
+            && ctx->front->stream_error(ctx->front_state, ctx->error,
+                                        (char *) ctx->error_message)
                != Q2API_OK)
         {
             return NGX_ERROR;
@@ -984,17 +982,19 @@ static ngx_int_t
 ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx)
 {
     q2api_buf_reset(&ctx->out);
-    q2api_claude_stream_free(&ctx->claude);
-    q2api_amazonq_stream_free(&ctx->amazonq);
+    ctx->front->stream_free(ctx->front_state);
 
-    if (q2api_claude_stream_init(&ctx->claude, &ctx->out, &ctx->req)
+    if (ctx->front->stream_init(ctx->front_state, &ctx->out, &ctx->req)
         != Q2API_OK)
     {
         return NGX_ERROR;
     }
 
-    q2api_amazonq_stream_init(&ctx->amazonq, &ctx->req,
-                              ngx_http_q2api_on_event, ctx);
+    /* the back end's state is begun anew when the attempt launches */
+
+    q2api_usage_init(&ctx->usage);
+    ctx->output_bytes = 0;
+    ctx->tool_open = 0;
 
     ctx->in = NULL;
     ctx->failed = 0;
@@ -1142,7 +1142,54 @@ ngx_http_q2api_on_event(void *data, const q2api_event_t *ev)
         ctx->stream_error = 1;
     }
 
-    return q2api_claude_stream_event(&ctx->claude, ev);
+    ngx_http_q2api_count_usage(ctx, ev);
+
+    return ctx->front->stream_event(ctx->front_state, ev);
+}
+
+
+/*
+ * What the account's counters get: the back end's usage figures when it
+ * sends them, else an estimate from the bytes of the answer.
+ */
+static void
+ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
+    const q2api_event_t *ev)
+{
+    switch (ev->type) {
+
+    case Q2API_EV_TEXT:
+        ctx->output_bytes += ev->text.len;
+        break;
+
+    case Q2API_EV_TOOL_START:
+        ctx->tool_open = 1;
+        break;
+
+    case Q2API_EV_TOOL_INPUT:
+        if (ctx->tool_open) {
+            ctx->output_bytes += ev->text.len;
+        }
+        break;
+
+    case Q2API_EV_TOOL_STOP:
+        ctx->tool_open = 0;
+        break;
+
+    case Q2API_EV_USAGE:
+        if (ev->usage.input_tokens >= 0) {
+            ctx->usage.input_tokens = ev->usage.input_tokens;
+        }
+
+        if (ev->usage.output_tokens >= 0) {
+            ctx->usage.output_tokens = ev->usage.output_tokens;
+        }
+
+        break;
+
+    default:
+        break;
+    }
 }
 
 
@@ -1155,8 +1202,14 @@ ngx_http_q2api_cleanup(void *data)
         ngx_del_timer(&ctx->ping);
     }
 
-    q2api_amazonq_stream_free(&ctx->amazonq);
-    q2api_claude_stream_free(&ctx->claude);
+    if (ctx->back_state) {
+        ctx->back->stream_free(ctx->back_state);
+    }
+
+    if (ctx->front_state) {
+        ctx->front->stream_free(ctx->front_state);
+    }
+
     q2api_request_free(&ctx->req);
     q2api_buf_free(&ctx->body);
     q2api_buf_free(&ctx->out);

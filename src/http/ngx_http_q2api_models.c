@@ -3,12 +3,12 @@
  *
  * The model table: the built-in Claude models, plus and over them the
  * q2api_model entries of the location; client names resolved to backend
- * ids; GET /v1/models and /v1/models/{id} in Anthropic's shape.
+ * ids; GET /v1/models and /v1/models/{id}, paged as Anthropic's API pages
+ * them and written in the front end's shape.
  */
 
 
 #include "ngx_http_q2api.h"
-#include "q2api_json.h"
 #include "q2api_models.h"
 
 
@@ -20,8 +20,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_q2api_models_collect(ngx_http_request_t *r,
     ngx_http_q2api_loc_conf_t *qlcf, ngx_http_q2api_model_list_t *ml);
-static ngx_int_t ngx_http_q2api_model_json(q2api_buf_t *b,
-    const q2api_model_t *m);
 
 
 char *
@@ -185,26 +183,6 @@ ngx_http_q2api_models_collect(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_q2api_model_json(q2api_buf_t *b, const q2api_model_t *m)
-{
-    if (q2api_buf_append_str(b, "{\"type\":\"model\",\"id\":") != Q2API_OK
-        || q2api_json_append_string(b, m->id, ngx_strlen(m->id)) != Q2API_OK
-        || q2api_buf_append_str(b, ",\"display_name\":") != Q2API_OK
-        || q2api_json_append_string(b, m->display, ngx_strlen(m->display))
-           != Q2API_OK
-        || q2api_buf_append_str(b, ",\"created_at\":") != Q2API_OK
-        || q2api_json_append_string(b, m->created, ngx_strlen(m->created))
-           != Q2API_OK
-        || q2api_buf_append_byte(b, '}') != Q2API_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* GET .../models (id == NULL) and .../models/{id} */
 ngx_int_t
 ngx_http_q2api_models_handler(ngx_http_request_t *r,
@@ -250,7 +228,7 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
                                              name);
         }
 
-        if (ngx_http_q2api_model_json(&b, ml.list[i]) != NGX_OK) {
+        if (ctx->front->model(&b, ml.list[i]) != Q2API_OK) {
             goto failed;
         }
 
@@ -317,32 +295,8 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
     /* more in the direction the client pages */
     more = backward ? first > 0 : last < ml.n;
 
-    if (q2api_buf_append_str(&b, "{\"data\":[") != Q2API_OK) {
-        goto failed;
-    }
-
-    for (i = first; i < last; i++) {
-        if ((i > first && q2api_buf_append_byte(&b, ',') != Q2API_OK)
-            || ngx_http_q2api_model_json(&b, ml.list[i]) != NGX_OK)
-        {
-            goto failed;
-        }
-    }
-
-    if (q2api_buf_append_str(&b, more ? "],\"has_more\":true"
-                                      : "],\"has_more\":false")
-        != Q2API_OK
-        || q2api_buf_append_str(&b, ",\"first_id\":") != Q2API_OK
-        || (first < last
-            ? q2api_json_append_string(&b, ml.list[first]->id,
-                                       ngx_strlen(ml.list[first]->id))
-            : q2api_buf_append_str(&b, "null")) != Q2API_OK
-        || q2api_buf_append_str(&b, ",\"last_id\":") != Q2API_OK
-        || (first < last
-            ? q2api_json_append_string(&b, ml.list[last - 1]->id,
-                                       ngx_strlen(ml.list[last - 1]->id))
-            : q2api_buf_append_str(&b, "null")) != Q2API_OK
-        || q2api_buf_append_byte(&b, '}') != Q2API_OK)
+    if (ctx->front->model_page(&b, ml.list, first, last, more)
+        != Q2API_OK)
     {
         goto failed;
     }

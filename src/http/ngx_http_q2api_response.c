@@ -35,15 +35,15 @@ ngx_http_q2api_send_error(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     q2api_buf_init(&body, 0);
 
-    if (q2api_claude_error_body(&body, kind, message,
-                                (char *) ctx->request_id)
+    if (ctx->front->error_body(&body, kind, message,
+                               (char *) ctx->request_id)
         != Q2API_OK)
     {
         q2api_buf_free(&body);
         return NGX_ERROR;
     }
 
-    status = q2api_err_status(kind);
+    status = ctx->front->error_status(kind);
 
     /* clients back off as told; without it they retry at once */
     if (status == 429 || status == 503 || status == 529) {
@@ -199,11 +199,11 @@ ngx_http_q2api_add_header(ngx_http_request_t *r, char *key, u_char *value,
 }
 
 
-/* req_<24 hex>, the shape of Anthropic's request ids */
+/* the front end's prefix and 24 hex digits: req_... for Anthropic's */
 static ngx_int_t
 ngx_http_q2api_request_id(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
-    u_char  raw[12];
+    u_char  *p, raw[12];
 
     if (ctx->request_id[0] != '\0') {
         return NGX_OK;
@@ -215,9 +215,11 @@ ngx_http_q2api_request_id(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(ctx->request_id, "req_", 4);
-    ngx_hex_dump(ctx->request_id + 4, raw, sizeof(raw));
-    ctx->request_id[4 + 2 * sizeof(raw)] = '\0';
+    p = ngx_cpystrn(ctx->request_id,
+                    (u_char *) ctx->front->request_id_prefix,
+                    sizeof(ctx->request_id) - 2 * sizeof(raw));
+    p = ngx_hex_dump(p, raw, sizeof(raw));
+    *p = '\0';
 
     return NGX_OK;
 }
@@ -289,8 +291,8 @@ ngx_http_q2api_error_page(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     q2api_buf_init(&body, 0);
 
-    if (q2api_claude_error_body(&body, kind, message,
-                                (char *) ctx->request_id)
+    if (ctx->front->error_body(&body, kind, message,
+                               (char *) ctx->request_id)
         != Q2API_OK)
     {
         q2api_buf_free(&body);

@@ -79,6 +79,7 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_pick_t *pick)
 {
     ngx_http_request_t          *sr;
+    ngx_http_q2api_kind_t       *kind;
     ngx_http_q2api_attempt_t    *actx;
     ngx_http_post_subrequest_t  *ps;
 
@@ -109,10 +110,10 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     ps->handler = ngx_http_q2api_post_subrequest;
     ps->data = actx;
 
-    /* Kiro accounts speak the IDE's REST style, Amazon Q ones the CLI's */
-    if (ngx_http_subrequest(r, pick->type == NGX_HTTP_Q2API_ACCOUNT_KIRO
-                               ? &ctx->conf->kiro_location
-                               : &ctx->conf->amazonq_location,
+    /* each kind has its location: Kiro speaks the IDE's REST style */
+    kind = ngx_http_q2api_kind(pick->type);
+
+    if (ngx_http_subrequest(r, &ctx->conf->kinds[kind->type].location,
                             NULL, &sr, ps, NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
@@ -140,53 +141,66 @@ ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
 
 
 /*
- * The request's body serves every Amazon Q account; an account with a
- * profile (IdC, Kiro) gets its profileArn in it, and a Kiro account the
- * IDE's origin, so those are written for the attempt.
+ * The account decides the back end and what goes into its body (a
+ * profileArn, the Kiro IDE's style), so each attempt builds its own, and
+ * begins the back end's stream state anew.  The previous attempt's
+ * subrequest is over, so its body is rebuilt in place.
  */
 static ngx_int_t
 ngx_http_q2api_attempt_body(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_http_q2api_attempt_t *actx)
 {
-    q2api_buf_t           b;
-    q2api_error_t         err;
-    q2api_amazonq_opts_t  opts;
+    q2api_error_t           err;
+    q2api_back_opts_t       opts;
+    const q2api_back_t     *back;
+    ngx_http_q2api_kind_t  *kind;
 
-    if (actx->account.type != NGX_HTTP_Q2API_ACCOUNT_KIRO
-        && actx->account.profile_arn.len == 0)
-    {
-        actx->body.data = ctx->body.data;
-        actx->body.len = ctx->body.len;
-        return NGX_OK;
+    kind = ngx_http_q2api_kind(actx->account.type);
+
+    back = q2api_back_find(kind->back, ngx_strlen(kind->back));
+    if (back == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "q2api: no back end \"%s\" in this build", kind->back);
+        return NGX_ERROR;
     }
 
-    ngx_memzero(&opts, sizeof(q2api_amazonq_opts_t));
+    if (ctx->back_state) {
+        ctx->back->stream_free(ctx->back_state);
+
+        if (back->stream_size > ctx->back->stream_size) {
+            ctx->back_state = NULL;
+        }
+    }
+
+    ctx->back = back;
+
+    if (ctx->back_state == NULL) {
+        ctx->back_state = ngx_pcalloc(r->pool, back->stream_size);
+        if (ctx->back_state == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    back->stream_init(ctx->back_state, &ctx->req, ngx_http_q2api_on_event,
+                      ctx);
+
+    ngx_memzero(&opts, sizeof(q2api_back_opts_t));
     opts.model_id = ctx->model_id;
-    opts.profile_arn.data = (char *) actx->account.profile_arn.data;
-    opts.profile_arn.len = actx->account.profile_arn.len;
-    opts.origin = actx->account.type == NGX_HTTP_Q2API_ACCOUNT_KIRO
-                  ? "AI_EDITOR" : NULL;
+    opts.scope.data = (char *) actx->account.profile_arn.data;
+    opts.scope.len = actx->account.profile_arn.len;
+    opts.flavour = kind->flavour;
     opts.now = ngx_time();
 
-    q2api_buf_init(&b, 0);
+    q2api_buf_reset(&ctx->body);
 
-    if (q2api_amazonq_build(&ctx->req, &opts, &b, &err) != Q2API_OK) {
-        q2api_buf_free(&b);
+    if (back->build(&ctx->req, &opts, &ctx->body, &err) != Q2API_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "q2api: %s",
                       err.message);
         return NGX_ERROR;
     }
 
-    actx->body.data = ngx_pnalloc(r->pool, b.len);
-    if (actx->body.data == NULL) {
-        q2api_buf_free(&b);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(actx->body.data, b.data, b.len);
-    actx->body.len = b.len;
-
-    q2api_buf_free(&b);
+    actx->body.data = ctx->body.data;
+    actx->body.len = ctx->body.len;
 
     return NGX_OK;
 }
