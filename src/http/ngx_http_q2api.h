@@ -190,15 +190,23 @@ ngx_int_t ngx_http_q2api_models_handler(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 
 
-/* handler: a refreshed account's attempt, or the next account */
-ngx_int_t ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
-
-/* subrequest */
+/* attempt: pick an account and start its subrequest (NGX_DECLINED, or
+ * NGX_BUSY for a named account: none to start, see no_account) */
 ngx_int_t ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_launch_attempt(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_pick_t *pick);
+/* the attempt is over: health, counters, the failure's name */
+void ngx_http_q2api_attempt_done(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+/* NGX_OK: another attempt started; NGX_DECLINED: answer the failure */
+ngx_int_t ngx_http_q2api_attempt_again(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
+/* the answer when no attempt could start */
+ngx_int_t ngx_http_q2api_no_account(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_int_t rc);
+ngx_int_t ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 ngx_int_t ngx_http_q2api_subrequest_body(ngx_http_request_t *r,
     ngx_http_request_t *sr, u_char *data, size_t len);
 

@@ -23,22 +23,11 @@ static ngx_int_t ngx_http_q2api_count_tokens(ngx_http_request_t *r,
 static void ngx_http_q2api_ping_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_q2api_selection(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, q2api_error_t *err);
-static ngx_int_t ngx_http_q2api_no_account(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, ngx_int_t rc);
-static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx);
-static ngx_http_q2api_outcome_e ngx_http_q2api_health_outcome(
-    q2api_health_e health);
-static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
-static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
-    ngx_int_t rc, ngx_str_t *message);
 static ngx_int_t ngx_http_q2api_prepare(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *body, q2api_error_t *err);
 static void ngx_http_q2api_parent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_finish(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
-static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
-    const q2api_event_t *ev);
 static void ngx_http_q2api_cleanup(void *data);
 
 
@@ -700,51 +689,6 @@ ngx_http_q2api_bearer_value(ngx_http_request_t *r, ngx_str_t *value)
 }
 
 
-/* the answer when no attempt could start */
-static ngx_int_t
-ngx_http_q2api_no_account(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
-    ngx_int_t rc)
-{
-    u_char  msg[256];
-
-    if (rc == NGX_BUSY) {
-        ngx_snprintf(msg, sizeof(msg) - 1,
-                     "account \"%V\" is not usable now%Z", &ctx->want);
-        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_UNAVAILABLE,
-                                         (char *) msg);
-    }
-
-    if (rc == NGX_DECLINED && ctx->want.len) {
-        ngx_snprintf(msg, sizeof(msg) - 1, "no account \"%V\"%Z",
-                     &ctx->want);
-        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_NOT_FOUND,
-                                         (char *) msg);
-    }
-
-    if (rc == NGX_DECLINED && ctx->attempts && ctx->failed) {
-        /* every account tried failed: the last failure says why */
-        return ngx_http_q2api_send_error(r, ctx, ctx->error,
-                                         (char *) ctx->error_message);
-    }
-
-    if (rc == NGX_DECLINED && ctx->retry_after > 0) {
-        /* all usable accounts are cooling down: come back then */
-        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_RATE_LIMIT,
-                                         "every backend account is rate "
-                                         "limited; retry later");
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_q2api_send_error(r, ctx, Q2API_ERR_UNAVAILABLE,
-                                         "no usable backend account: the "
-                                         "account pool is empty or every "
-                                         "account is out of rotation");
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
-
-
 /*
  * Called when an attempt's subrequest is done ("wake parent request"), and
  * on write readiness while the client request is the active one.
@@ -785,67 +729,12 @@ ngx_http_q2api_parent_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    ngx_chain_t                 *out;
-    q2api_upstream_error_t       ue;
-    ngx_http_q2api_attempt_t    *actx;
-    ngx_http_q2api_main_conf_t  *qmcf;
-
-    actx = ctx->attempt;
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    ngx_int_t     rc;
+    ngx_chain_t  *out;
 
     r->connection->log->action = "finishing the response";
 
-    if (!ctx->failed && !actx->streaming) {
-        /* the backend answered with an HTTP error, or not at all */
-        ctx->back->classify(actx->status,
-                               actx->error_body
-                               ? (char *) actx->error_body->pos : NULL,
-                               actx->error_body
-                               ? (size_t) (actx->error_body->last
-                                           - actx->error_body->pos)
-                               : 0,
-                               &ue);
-
-        ctx->failed = 1;
-        ctx->error = ue.client_error;
-        ctx->outcome = ngx_http_q2api_health_outcome(ue.health);
-        ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
-                    Q2API_ERR_MSG_LEN);
-        ngx_cpystrn(ctx->reason, (u_char *) ue.reason, sizeof(ctx->reason));
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "q2api: account \"%V\" failed with upstream status "
-                      "%i (%s)", &actx->account.id, actx->status, ue.reason);
-    }
-
-    if (!ctx->failed && (!actx->eof || actx->corrupt)) {
-        /* the stream broke after the upstream's 200 */
-        ctx->failed = 1;
-        ctx->error = Q2API_ERR_API;
-        ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
-        ngx_cpystrn(ctx->error_message,
-                    (u_char *) "the backend stream ended unexpectedly",
-                    Q2API_ERR_MSG_LEN);
-        ngx_cpystrn(ctx->reason, (u_char *) "stream cut",
-                    sizeof(ctx->reason));
-    }
-
-    if (ctx->failed) {
-        ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
-                                   ctx->outcome, (char *) ctx->reason, 0, 0);
-
-    } else {
-        ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
-                                   NGX_HTTP_Q2API_OUT_SUCCESS, NULL,
-                                   ctx->usage.input_tokens >= 0
-                                   ? ctx->usage.input_tokens
-                                   : ctx->input_estimate,
-                                   ctx->usage.output_tokens >= 0
-                                   ? ctx->usage.output_tokens
-                                   : q2api_estimate_tokens(
-                                         ctx->output_bytes));
-    }
+    ngx_http_q2api_attempt_done(r, ctx);
 
     if (!ctx->failed) {
 
@@ -871,38 +760,17 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     } else {
 
         /*
-         * A rejected token is refreshed and the same account tried once
-         * more, before moving on.
+         * Nothing reached the client yet: the same account after a token
+         * refresh, or another account, may still give it one clean answer.
          */
-        if (ctx->outcome == NGX_HTTP_Q2API_OUT_AUTH
-            && actx->account.refreshable && !ctx->auth_retried)
-        {
-            ctx->auth_retried = 1;
-            ngx_http_q2api_reset_attempt(ctx);
+        rc = ngx_http_q2api_attempt_again(r, ctx);
 
-            rc = ngx_http_q2api_refresh_then_launch(r, ctx,
-                                                    &actx->account.id);
-            if (rc == NGX_OK) {
-                return NGX_DONE;
-            }
+        if (rc == NGX_OK) {
+            return NGX_DONE;
         }
 
-        /*
-         * Nothing reached the client yet: another account may still give
-         * it one clean answer, unless the request itself was the problem.
-         */
-        if (ctx->outcome != NGX_HTTP_Q2API_OUT_CLIENT
-            && ctx->attempts < ctx->conf->max_attempts)
-        {
-            rc = ngx_http_q2api_retry(r, ctx);
-
-            if (rc == NGX_OK) {
-                return NGX_DONE;
-            }
-
-            if (rc == NGX_ERROR) {
-                return NGX_ERROR;
-            }
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
         }
 
         return ngx_http_q2api_send_error(r, ctx, ctx->error,
@@ -926,270 +794,6 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     ngx_http_q2api_recycle_out(r, ctx, out);
 
     return rc;
-}
-
-
-static ngx_http_q2api_outcome_e
-ngx_http_q2api_health_outcome(q2api_health_e health)
-{
-    switch (health) {
-    case Q2API_HEALTH_CLIENT:
-        return NGX_HTTP_Q2API_OUT_CLIENT;
-    case Q2API_HEALTH_AUTH:
-        return NGX_HTTP_Q2API_OUT_AUTH;
-    case Q2API_HEALTH_SUSPENDED:
-        return NGX_HTTP_Q2API_OUT_SUSPENDED;
-    case Q2API_HEALTH_QUOTA:
-        return NGX_HTTP_Q2API_OUT_QUOTA;
-    case Q2API_HEALTH_THROTTLED:
-        return NGX_HTTP_Q2API_OUT_THROTTLED;
-    case Q2API_HEALTH_CAPACITY:
-        return NGX_HTTP_Q2API_OUT_CAPACITY;
-    default:
-        return NGX_HTTP_Q2API_OUT_ERROR;
-    }
-}
-
-
-/*
- * The next account, for a request whose attempt failed before anything
- * reached the client.  NGX_DECLINED: no other account is usable.
- */
-static ngx_int_t
-ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
-{
-    ngx_int_t   rc;
-    ngx_str_t   failed;
-
-    failed = ctx->attempt->account.id;
-
-    rc = ngx_http_q2api_start_attempt(r, ctx);
-
-    if (rc != NGX_OK) {
-        return rc == NGX_ERROR ? NGX_ERROR : NGX_DECLINED;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "q2api: account \"%V\" failed (%s), trying account "
-                  "\"%V\"", &failed, ctx->reason, &ctx->tried[ctx->attempts - 1]);
-
-    return ngx_http_q2api_reset_attempt(ctx);
-}
-
-
-/* the next attempt starts from a clean slate */
-static ngx_int_t
-ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx)
-{
-    q2api_buf_reset(&ctx->out);
-    ctx->front->stream_free(ctx->front_state);
-
-    if (ctx->front->stream_init(ctx->front_state, &ctx->out, &ctx->req)
-        != Q2API_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* the back end's state is begun anew when the attempt launches */
-
-    q2api_usage_init(&ctx->usage);
-    ctx->output_bytes = 0;
-    ctx->tool_open = 0;
-
-    ctx->in = NULL;
-    ctx->failed = 0;
-    ctx->stream_error = 0;
-    ctx->error = Q2API_ERR_NONE;
-    ctx->error_message[0] = '\0';
-    ctx->reason[0] = '\0';
-
-    return NGX_OK;
-}
-
-
-/*
- * The account's token is refreshed first (or another worker's refresh is
- * waited for); its attempt starts when that is done.  NGX_OK: under way;
- * NGX_DECLINED: nothing to refresh, launch as it is.
- */
-ngx_int_t
-ngx_http_q2api_refresh_then_launch(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id)
-{
-    ngx_int_t  rc;
-
-    ctx->refreshing = *id;
-    ctx->waiting = 1;
-
-    rc = ngx_http_q2api_token_refresh(r, id, ngx_http_q2api_refreshed, ctx);
-
-    if (rc != NGX_OK) {
-        ctx->waiting = 0;
-    }
-
-    return rc;
-}
-
-
-static void
-ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
-    ngx_str_t *message)
-{
-    ngx_http_q2api_ctx_t  *ctx = data;
-
-    ngx_int_t                    rv;
-    ngx_http_q2api_pick_t        pick;
-    ngx_http_q2api_main_conf_t  *qmcf;
-
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
-
-    ctx->waiting = 0;
-
-    if (ctx->done || r->connection->error) {
-        ctx->done = 1;
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return;
-    }
-
-    if ((rc == NGX_OK || rc == NGX_BUSY)
-        && ngx_http_q2api_accounts_pick_id(qmcf->pool, r->pool, &ctx->refreshing,
-                                       &pick) == NGX_OK)
-    {
-        rv = ngx_http_q2api_launch_attempt(r, ctx, &pick);
-
-        if (rv == NGX_OK) {
-            return;
-        }
-
-        ctx->done = 1;
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    /* this account cannot be used: the next one, if any */
-    ctx->failed = 1;
-    ctx->error = Q2API_ERR_UNAVAILABLE;
-    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1,
-                 "the backend account's token could not be refreshed "
-                 "(%V)%Z", message);
-
-    rv = ngx_http_q2api_start_attempt(r, ctx);
-
-    if (rv == NGX_OK) {
-        if (ngx_http_q2api_reset_attempt(ctx) == NGX_OK) {
-            return;
-        }
-
-        rv = NGX_ERROR;
-    }
-
-    ctx->done = 1;
-
-    if (ctx->ping.timer_set) {
-        ngx_del_timer(&ctx->ping);
-    }
-
-    ngx_http_finalize_request(r, rv == NGX_ERROR
-                                 ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                 : ngx_http_q2api_no_account(r, ctx, rv));
-}
-
-
-/*
- * The back end's events go through here on their way to the front end:
- * an error before any byte reached the client is kept for a proper HTTP
- * error answer instead of becoming an SSE event.
- */
-int
-ngx_http_q2api_on_event(void *data, const q2api_event_t *ev)
-{
-    ngx_http_q2api_ctx_t  *ctx = data;
-
-    if (ev->type == Q2API_EV_ERROR) {
-        ctx->error = ev->error;
-        ngx_cpystrn(ctx->error_message, (u_char *) ev->text.data,
-                    ngx_min(ev->text.len + 1, Q2API_ERR_MSG_LEN));
-
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "q2api: account \"%V\" stream error: %s",
-                      &ctx->attempt->account.id, ctx->error_message);
-
-        ctx->failed = 1;
-
-        switch (ev->error) {
-        case Q2API_ERR_RATE_LIMIT:
-            ctx->outcome = NGX_HTTP_Q2API_OUT_THROTTLED;
-            break;
-        case Q2API_ERR_INVALID_REQUEST:
-            ctx->outcome = NGX_HTTP_Q2API_OUT_CLIENT;
-            break;
-        case Q2API_ERR_PERMISSION:
-            ctx->outcome = NGX_HTTP_Q2API_OUT_ERROR;
-            break;
-        default:
-            ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
-        }
-
-        ngx_cpystrn(ctx->reason, (u_char *) "stream exception",
-                    sizeof(ctx->reason));
-
-        if (!ctx->committed || !ctx->stream) {
-            /* nothing was sent: drop what was prepared */
-            q2api_buf_reset(&ctx->out);
-            return Q2API_OK;
-        }
-
-        ctx->stream_error = 1;
-    }
-
-    ngx_http_q2api_count_usage(ctx, ev);
-
-    return ctx->front->stream_event(ctx->front_state, ev);
-}
-
-
-/*
- * What the account's counters get: the back end's usage figures when it
- * sends them, else an estimate from the bytes of the answer.
- */
-static void
-ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
-    const q2api_event_t *ev)
-{
-    switch (ev->type) {
-
-    case Q2API_EV_TEXT:
-        ctx->output_bytes += ev->text.len;
-        break;
-
-    case Q2API_EV_TOOL_START:
-        ctx->tool_open = 1;
-        break;
-
-    case Q2API_EV_TOOL_INPUT:
-        if (ctx->tool_open) {
-            ctx->output_bytes += ev->text.len;
-        }
-        break;
-
-    case Q2API_EV_TOOL_STOP:
-        ctx->tool_open = 0;
-        break;
-
-    case Q2API_EV_USAGE:
-        if (ev->usage.input_tokens >= 0) {
-            ctx->usage.input_tokens = ev->usage.input_tokens;
-        }
-
-        if (ev->usage.output_tokens >= 0) {
-            ctx->usage.output_tokens = ev->usage.output_tokens;
-        }
-
-        break;
-
-    default:
-        break;
-    }
 }
 
 
