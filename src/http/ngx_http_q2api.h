@@ -170,6 +170,9 @@ struct ngx_http_q2api_ctx_s {
 extern ngx_module_t  ngx_http_q2api_module;
 
 
+/* variables */
+ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
+
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
 /* the request body as one string, from memory or its temporary file */

@@ -12,7 +12,9 @@
 
 
 static ngx_http_q2api_endpoint_e ngx_http_q2api_route(ngx_http_request_t *r,
-    ngx_str_t *id);
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
+static ngx_uint_t ngx_http_q2api_ends_with(u_char *start, u_char *end,
+    const char *tail);
 static ngx_int_t ngx_http_q2api_check_key(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_method_not_allowed(ngx_http_request_t *r,
@@ -80,7 +82,7 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->endpoint = ngx_http_q2api_route(r, &id);
+    ctx->endpoint = ngx_http_q2api_route(r, ctx, &id);
 
     /* internal requests (the admin API's tests) were authorized there */
     if (ctx->endpoint == NGX_HTTP_Q2API_EP_NONE
@@ -137,12 +139,16 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
 /*
  * q2api_pass makes a location an API root: the end of the URI names the
  * endpoint, so "location /v1/ { q2api_pass claude; }" serves them all and
- * query strings (?beta=true) do not matter.
+ * query strings (?beta=true) do not matter.  A conversation's tail names
+ * its dialect too, and so its front end; the models list is written in
+ * the location's.
  */
 static ngx_http_q2api_endpoint_e
-ngx_http_q2api_route(ngx_http_request_t *r, ngx_str_t *id)
+ngx_http_q2api_route(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_str_t *id)
 {
-    u_char  *p, *end, *slash;
+    u_char                *p, *end, *slash;
+    const q2api_front_t  **f;
 
     end = r->uri.data + r->uri.len;
 
@@ -150,23 +156,24 @@ ngx_http_q2api_route(ngx_http_request_t *r, ngx_str_t *id)
         end--;
     }
 
-#define q2api_ends_with(lit)                                               \
-    ((size_t) (end - r->uri.data) >= sizeof(lit) - 1                       \
-     && ngx_strncmp(end - (sizeof(lit) - 1), lit, sizeof(lit) - 1) == 0)
+    for (f = q2api_fronts; *f != NULL; f++) {
+        if (ngx_http_q2api_ends_with(r->uri.data, end, (*f)->messages_path)) {
+            ctx->front = *f;
+            return NGX_HTTP_Q2API_EP_MESSAGES;
+        }
 
-    if (q2api_ends_with("/messages")) {
-        return NGX_HTTP_Q2API_EP_MESSAGES;
+        if ((*f)->count_tokens_path
+            && ngx_http_q2api_ends_with(r->uri.data, end,
+                                        (*f)->count_tokens_path))
+        {
+            ctx->front = *f;
+            return NGX_HTTP_Q2API_EP_COUNT_TOKENS;
+        }
     }
 
-    if (q2api_ends_with("/messages/count_tokens")) {
-        return NGX_HTTP_Q2API_EP_COUNT_TOKENS;
-    }
-
-    if (q2api_ends_with("/models")) {
+    if (ngx_http_q2api_ends_with(r->uri.data, end, "/models")) {
         return NGX_HTTP_Q2API_EP_MODELS;
     }
-
-#undef q2api_ends_with
 
     for (slash = NULL, p = r->uri.data; p < end; p++) {
         if (*p == '/') {
@@ -183,6 +190,18 @@ ngx_http_q2api_route(ngx_http_request_t *r, ngx_str_t *id)
     }
 
     return NGX_HTTP_Q2API_EP_NONE;
+}
+
+
+static ngx_uint_t
+ngx_http_q2api_ends_with(u_char *start, u_char *end, const char *tail)
+{
+    size_t  len;
+
+    len = ngx_strlen(tail);
+
+    return (size_t) (end - start) >= len
+           && ngx_strncmp(end - len, tail, len) == 0;
 }
 
 
@@ -336,12 +355,23 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_q2api_count_tokens(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
-    u_char  *p, json[64];
+    ngx_int_t    rc;
+    q2api_buf_t  b;
 
-    p = ngx_sprintf(json, "{\"input_tokens\":%L}",
-                    q2api_request_estimate_tokens(&ctx->req));
+    q2api_buf_init(&b, 0);
 
-    return ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK, json, p - json);
+    if (ctx->front->count_tokens(&b, q2api_request_estimate_tokens(&ctx->req))
+        != Q2API_OK)
+    {
+        q2api_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK, b.data, b.len);
+
+    q2api_buf_free(&b);
+
+    return rc;
 }
 
 

@@ -53,6 +53,14 @@ struct q2api_front_s {
     int         (*model)(q2api_buf_t *out, const q2api_model_t *m);
     int         (*model_page)(q2api_buf_t *out, const q2api_model_t **list,
                               size_t first, size_t last, int more);
+
+    /*
+     * The URI tails it answers under any q2api_pass location: the tail of
+     * a POST picks the dialect.  count_tokens_path may be NULL.
+     */
+    const char   *messages_path;      /* "/messages" */
+    const char   *count_tokens_path;  /* "/messages/count_tokens" */
+    int         (*count_tokens)(q2api_buf_t *out, long long tokens);
 };
 
 

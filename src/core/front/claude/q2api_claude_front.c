@@ -115,6 +115,21 @@ q2api_claude_model_page(q2api_buf_t *b, const q2api_model_t **list,
 }
 
 
+/* /v1/messages/count_tokens */
+static int
+q2api_claude_count_tokens(q2api_buf_t *b, long long tokens)
+{
+    if (q2api_buf_append_str(b, "{\"input_tokens\":") != Q2API_OK
+        || q2api_json_append_int(b, tokens) != Q2API_OK
+        || q2api_buf_append_byte(b, '}') != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    return Q2API_OK;
+}
+
+
 const q2api_front_t  q2api_claude_front = {
     "claude",
     "req_",
@@ -129,5 +144,8 @@ const q2api_front_t  q2api_claude_front = {
     q2api_err_status,
     q2api_claude_error_body,
     q2api_claude_model,
-    q2api_claude_model_page
+    q2api_claude_model_page,
+    "/messages",
+    "/messages/count_tokens",
+    q2api_claude_count_tokens
 };
