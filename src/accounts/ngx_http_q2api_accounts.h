@@ -99,7 +99,7 @@ typedef struct ngx_http_q2api_accounts_sh_s  ngx_http_q2api_accounts_sh_t;
 
 /* per cycle; everything shared is behind sh */
 typedef struct {
-    ngx_http_q2api_accounts_sh_t      *sh;
+    ngx_http_q2api_accounts_sh_t  *sh;
     ngx_slab_pool_t               *shpool;
     ngx_shm_zone_t                *shm_zone;
     struct ngx_http_q2api_store_s *store;
@@ -130,59 +130,78 @@ typedef struct {
 } ngx_http_q2api_select_t;
 
 
+/* the zone (ngx_http_q2api_accounts_zone.c) */
 ngx_http_q2api_accounts_t *ngx_http_q2api_accounts_create(ngx_conf_t *cf);
 ngx_int_t ngx_http_q2api_accounts_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+ngx_uint_t ngx_http_q2api_accounts_size(ngx_http_q2api_accounts_t *accounts);
+
 
 /*
- * NGX_OK: *pick filled (strings in p); NGX_DECLINED: nothing usable, and
- * *retry_after says when the first cooling account is back (0: none is);
- * NGX_ERROR.
+ * Selection (ngx_http_q2api_accounts_select.c).  NGX_OK: *pick filled
+ * (strings in p); NGX_DECLINED: nothing usable, and *retry_after says when
+ * the first cooling account is back (0: none is); NGX_BUSY: the wanted
+ * account is out of rotation; NGX_ERROR.
  */
-ngx_int_t ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
     time_t *retry_after);
+/* a usable account's current token, for an attempt after a refresh */
+ngx_int_t ngx_http_q2api_accounts_pick_id(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_str_t *id,
+    ngx_http_q2api_pick_t *pick);
 
-void ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *pool, ngx_str_t *id,
-    ngx_http_q2api_outcome_e outcome, const char *detail,
+
+/* health (ngx_http_q2api_accounts_health.c) */
+void ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out);
+const char *ngx_http_q2api_status_name(ngx_uint_t status);
+/* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
+ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
 
-/* for stores */
-ngx_int_t ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *pool,
+
+/* for stores (ngx_http_q2api_accounts_sync.c) */
+ngx_int_t ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *accounts,
     ngx_http_q2api_account_data_t *d, ngx_uint_t fields,
     ngx_uint_t generation);
-ngx_int_t ngx_http_q2api_accounts_remove(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_remove(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id);
+void ngx_http_q2api_accounts_prune(ngx_http_q2api_accounts_t *accounts,
+    ngx_uint_t generation);
+ngx_uint_t ngx_http_q2api_accounts_next_generation(
+    ngx_http_q2api_accounts_t *accounts);
 
 /* for the admin API: one account's copy (NGX_DECLINED: no such id); a
  * deletion the store will carry out (take_dirty gives it with deleted) */
-ngx_int_t ngx_http_q2api_accounts_get(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_get(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *d);
-ngx_int_t ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id);
-void ngx_http_q2api_accounts_prune(ngx_http_q2api_accounts_t *pool,
-    ngx_uint_t generation);
-ngx_uint_t ngx_http_q2api_accounts_next_generation(ngx_http_q2api_accounts_t *pool);
 
 /* copies of the accounts changed since the last call; their deltas move
  * into the copies */
-ngx_int_t ngx_http_q2api_accounts_take_dirty(ngx_http_q2api_accounts_t *pool,
-    ngx_pool_t *p, ngx_array_t *out);
+ngx_int_t ngx_http_q2api_accounts_take_dirty(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out);
 /* a write failed: the deltas go back and the accounts are dirty again */
-void ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *pool,
+void ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *accounts,
     ngx_array_t *taken);
 /* copies of every account */
-ngx_int_t ngx_http_q2api_accounts_export(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_export(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_array_t *out);
-ngx_uint_t ngx_http_q2api_accounts_size(ngx_http_q2api_accounts_t *pool);
+
 
 /*
+ * Leases (ngx_http_q2api_accounts_lease.c).
+ *
  * The store lease: one worker at a time runs the store loop.  Returns 1
  * when this process holds it after the call (taken or renewed), 0 if
  * another live process does.  A holder silent for "stale" ms loses it.
  */
-ngx_uint_t ngx_http_q2api_accounts_lease(ngx_http_q2api_accounts_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_lease(ngx_http_q2api_accounts_t *accounts,
     ngx_msec_t stale);
+void ngx_http_q2api_accounts_lease_release(
+    ngx_http_q2api_accounts_t *accounts);
 
 /*
  * Token refresh, one at a time per account across all workers.  begin:
@@ -194,16 +213,18 @@ ngx_uint_t ngx_http_q2api_accounts_lease(ngx_http_q2api_accounts_t *pool,
  * NGX_ERROR for a transient failure; NGX_DONE: no refresh was needed (only
  * the leases are given up).
  */
-ngx_int_t ngx_http_q2api_accounts_refresh_begin(ngx_http_q2api_accounts_t *pool,
-    ngx_str_t *id, ngx_pool_t *p, ngx_http_q2api_account_data_t *creds);
-void ngx_http_q2api_accounts_refresh_end(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_refresh_begin(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, ngx_pool_t *p,
+    ngx_http_q2api_account_data_t *creds);
+void ngx_http_q2api_accounts_refresh_end(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id, ngx_int_t rc, ngx_http_q2api_account_data_t *fresh,
     const char *reason);
-ngx_uint_t ngx_http_q2api_accounts_refreshing(ngx_http_q2api_accounts_t *pool,
-    ngx_str_t *id);
+ngx_uint_t ngx_http_q2api_accounts_refreshing(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id);
 /* a profileArn found for an account that had none; persisted */
-void ngx_http_q2api_accounts_learn_profile(ngx_http_q2api_accounts_t *pool,
-    ngx_str_t *id, ngx_str_t *profile_arn);
+void ngx_http_q2api_accounts_learn_profile(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id,
+    ngx_str_t *profile_arn);
 
 /*
  * The store lease of a refresh, across nodes sharing a database.  The
@@ -222,41 +243,37 @@ void ngx_http_q2api_accounts_learn_profile(ngx_http_q2api_accounts_t *pool,
 #define NGX_HTTP_Q2API_DBLEASE_DENIED   4
 #define NGX_HTTP_Q2API_DBLEASE_RELEASE  5
 
-void ngx_http_q2api_accounts_db_lease_ask(ngx_http_q2api_accounts_t *pool,
+void ngx_http_q2api_accounts_db_lease_ask(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id);
-ngx_uint_t ngx_http_q2api_accounts_db_lease_state(ngx_http_q2api_accounts_t *pool,
-    ngx_str_t *id, time_t *token_expires, ngx_pool_t *p,
-    ngx_http_q2api_account_data_t *creds);
-void ngx_http_q2api_accounts_db_lease_drop(ngx_http_q2api_accounts_t *pool,
+ngx_uint_t ngx_http_q2api_accounts_db_lease_state(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, time_t *token_expires,
+    ngx_pool_t *p, ngx_http_q2api_account_data_t *creds);
+void ngx_http_q2api_accounts_db_lease_drop(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id);
-ngx_uint_t ngx_http_q2api_accounts_db_lease_work(ngx_http_q2api_accounts_t *pool);
+ngx_uint_t ngx_http_q2api_accounts_db_lease_work(
+    ngx_http_q2api_accounts_t *accounts);
 /* the store says whether it is connected, so that refreshers know whether
  * an answer is coming */
-void ngx_http_q2api_accounts_db_lease_up(ngx_http_q2api_accounts_t *pool,
+void ngx_http_q2api_accounts_db_lease_up(ngx_http_q2api_accounts_t *accounts,
     ngx_uint_t up);
-ngx_uint_t ngx_http_q2api_accounts_db_lease_is_up(ngx_http_q2api_accounts_t *pool);
-ngx_int_t ngx_http_q2api_accounts_db_lease_take(ngx_http_q2api_accounts_t *pool,
-    ngx_pool_t *p, ngx_array_t *ids, ngx_uint_t *release);
-void ngx_http_q2api_accounts_db_lease_answer(ngx_http_q2api_accounts_t *pool,
-    ngx_str_t *id, ngx_uint_t granted, ngx_http_q2api_account_data_t *row);
+ngx_uint_t ngx_http_q2api_accounts_db_lease_is_up(
+    ngx_http_q2api_accounts_t *accounts);
+ngx_int_t ngx_http_q2api_accounts_db_lease_take(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *ids,
+    ngx_uint_t *release);
+void ngx_http_q2api_accounts_db_lease_answer(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, ngx_uint_t granted,
+    ngx_http_q2api_account_data_t *row);
 
-/* a usable account's current token, for an attempt after a refresh */
-ngx_int_t ngx_http_q2api_accounts_pick_id(ngx_http_q2api_accounts_t *pool,
-    ngx_pool_t *p, ngx_str_t *id, ngx_http_q2api_pick_t *pick);
-void ngx_http_q2api_accounts_lease_release(ngx_http_q2api_accounts_t *pool);
-
-const char *ngx_http_q2api_status_name(ngx_uint_t status);
-/* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
-ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
 
 /*
  * Small expiring records in the zone, seen by every worker (device login
- * sessions).  set replaces; get copies into p (NGX_DECLINED: none, or
- * expired).
+ * sessions; ngx_http_q2api_accounts_kv.c).  set replaces; get copies into
+ * p (NGX_DECLINED: none, or expired).
  */
-ngx_int_t ngx_http_q2api_accounts_kv_set(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_kv_set(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *key, ngx_str_t *value, time_t expires);
-ngx_int_t ngx_http_q2api_accounts_kv_get(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_accounts_kv_get(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *key, ngx_pool_t *p, ngx_str_t *value);
 
 
