@@ -1759,7 +1759,7 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_fetch(pg);
     }
 
-    if (ngx_http_q2api_accounts_db_lease_work(pg->st->pool)) {
+    if (ngx_http_q2api_accounts_db_lease_work(pg->st->accounts)) {
         rc = ngx_http_q2api_pg_lease(pg);
 
         if (rc != NGX_DECLINED) {
@@ -1890,7 +1890,7 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg, ngx_uint_t keep_unsure)
     pg->resync = 0;
 
     if (pg->state == NGX_HTTP_Q2API_PG_READY) {
-        ngx_http_q2api_accounts_db_lease_up(pg->st->pool, 0);
+        ngx_http_q2api_accounts_db_lease_up(pg->st->accounts, 0);
     }
 
     ngx_http_q2api_pg_detach(pg);
@@ -1913,7 +1913,7 @@ static void
 ngx_http_q2api_pg_batch_return(ngx_http_q2api_pg_t *pg,
     ngx_http_q2api_pg_batch_t **batch)
 {
-    ngx_http_q2api_accounts_return_dirty(pg->st->pool, (*batch)->taken);
+    ngx_http_q2api_accounts_return_dirty(pg->st->accounts, (*batch)->taken);
     ngx_destroy_pool((*batch)->pool);
     *batch = NULL;
 }
@@ -2110,18 +2110,18 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
             if (st->failing) {
                 ngx_log_error(NGX_LOG_NOTICE, st->log, 0,
                               "q2api: postgres store is back, %ui accounts",
-                              ngx_http_q2api_accounts_size(st->pool));
+                              ngx_http_q2api_accounts_size(st->accounts));
                 st->failing = 0;
 
             } else if (!pg->ready_once) {
                 ngx_log_error(NGX_LOG_INFO, st->log, 0,
                               "q2api: postgres store ready, %ui accounts",
-                              ngx_http_q2api_accounts_size(st->pool));
+                              ngx_http_q2api_accounts_size(st->accounts));
             }
 
             pg->ready_once = 1;
 
-            ngx_http_q2api_accounts_db_lease_up(st->pool, 1);
+            ngx_http_q2api_accounts_db_lease_up(st->accounts, 1);
         }
 
         break;
@@ -2296,7 +2296,7 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
     }
 
     st = pg->st;
-    pg->generation = ngx_http_q2api_accounts_next_generation(st->pool);
+    pg->generation = ngx_http_q2api_accounts_next_generation(st->accounts);
     pg->last_load = ngx_current_msec;
 
     n = PQntuples(res);
@@ -2310,7 +2310,7 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
             continue;
         }
 
-        rc = ngx_http_q2api_accounts_upsert(st->pool, &d, NGX_HTTP_Q2API_SET_ALL,
+        rc = ngx_http_q2api_accounts_upsert(st->accounts, &d, NGX_HTTP_Q2API_SET_ALL,
                                         pg->generation);
         if (rc != NGX_OK) {
             full++;
@@ -2335,7 +2335,7 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
                       full, n);
 
     } else {
-        ngx_http_q2api_accounts_prune(st->pool, pg->generation);
+        ngx_http_q2api_accounts_prune(st->accounts, pg->generation);
         ngx_http_q2api_pg_row_sweep(pg);
     }
 
@@ -2411,12 +2411,12 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
         || ngx_http_q2api_pg_account(res, 0, &d) != NGX_OK)
     {
         /* deleted, or of a type this module does not serve */
-        (void) ngx_http_q2api_accounts_remove(st->pool, id);
+        (void) ngx_http_q2api_accounts_remove(st->accounts, id);
         ngx_http_q2api_pg_row_delete(pg, id);
         return NGX_OK;
     }
 
-    if (ngx_http_q2api_accounts_upsert(st->pool, &d, NGX_HTTP_Q2API_SET_ALL,
+    if (ngx_http_q2api_accounts_upsert(st->accounts, &d, NGX_HTTP_Q2API_SET_ALL,
                                    pg->generation)
         != NGX_OK)
     {
@@ -2468,7 +2468,7 @@ ngx_http_q2api_pg_lease(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_error(pg, "refresh lease", "out of memory");
     }
 
-    if (ngx_http_q2api_accounts_db_lease_take(pg->st->pool, pool, pg->ids,
+    if (ngx_http_q2api_accounts_db_lease_take(pg->st->accounts, pool, pg->ids,
                                           &release)
         != NGX_OK)
     {
@@ -2568,7 +2568,7 @@ ngx_http_q2api_pg_leased(ngx_http_q2api_pg_t *pg, PGresult *res,
                    "q2api pg: refresh lease of \"%V\": %s", id,
                    pg->granted[k] ? "granted" : "denied");
 
-    ngx_http_q2api_accounts_db_lease_answer(pg->st->pool, id, pg->granted[k], row);
+    ngx_http_q2api_accounts_db_lease_answer(pg->st->accounts, id, pg->granted[k], row);
 
     return NGX_OK;
 }
@@ -2613,7 +2613,7 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    if (ngx_http_q2api_accounts_take_dirty(st->pool, pool, b->taken) != NGX_OK) {
+    if (ngx_http_q2api_accounts_take_dirty(st->accounts, pool, b->taken) != NGX_OK) {
         pg->batch = b;
         ngx_http_q2api_pg_batch_return(pg, &pg->batch);
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
@@ -2946,7 +2946,7 @@ ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg,
         if (d[i].deleted || put[i].gone) {
             /* deleted here, or elsewhere before this write */
             if (put[i].gone) {
-                (void) ngx_http_q2api_accounts_remove(pg->st->pool, &d[i].id);
+                (void) ngx_http_q2api_accounts_remove(pg->st->accounts, &d[i].id);
             }
 
             ngx_http_q2api_pg_row_delete(pg, &d[i].id);
