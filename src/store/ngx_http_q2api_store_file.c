@@ -272,7 +272,9 @@ ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st)
         goto done;
     }
 
-    if (ngx_http_q2api_accounts_take_dirty(st->accounts, p, &dirty) != NGX_OK) {
+    if (ngx_http_q2api_accounts_take_dirty(st->accounts, p, &dirty)
+        != NGX_OK)
+    {
         ngx_http_q2api_accounts_return_dirty(st->accounts, &dirty);
         goto done;
     }
