@@ -123,7 +123,7 @@ ngx_http_q2api_row_from_json(cJSON *obj, ngx_http_q2api_row_field_e *view,
         v = cJSON_GetObjectItemCaseSensitive(obj,
                                          ngx_http_q2api_row_fields[*view].name);
 
-        rc = ngx_http_q2api_row_json_value(*view, v, pool, d);
+        rc = ngx_http_q2api_row_json_in(*view, v, pool, d);
 
         if (rc != NGX_OK) {
             if (bad) {
@@ -138,9 +138,8 @@ ngx_http_q2api_row_from_json(cJSON *obj, ngx_http_q2api_row_field_e *view,
 }
 
 
-/* v may be NULL: the key is absent */
 ngx_int_t
-ngx_http_q2api_row_json_value(ngx_http_q2api_row_field_e field, cJSON *v,
+ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
     ngx_pool_t *pool, ngx_http_q2api_account_data_t *d)
 {
     char                        *printed;

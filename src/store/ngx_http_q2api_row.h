@@ -98,7 +98,8 @@ extern ngx_http_q2api_row_field_e  ngx_http_q2api_row_file[];
 ngx_int_t ngx_http_q2api_row_from_json(cJSON *obj,
     ngx_http_q2api_row_field_e *view, ngx_pool_t *pool,
     ngx_http_q2api_account_data_t *d, ngx_http_q2api_row_field_e *bad);
-ngx_int_t ngx_http_q2api_row_json_value(ngx_http_q2api_row_field_e field,
+/* one field from its value (NULL: the key is absent) */
+ngx_int_t ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field,
     cJSON *v, ngx_pool_t *pool, ngx_http_q2api_account_data_t *d);
 
 /* a field from its text, as a database gives it (empty: NULL) */
@@ -106,9 +107,11 @@ ngx_int_t ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
     ngx_str_t *text, ngx_http_q2api_account_data_t *d);
 
 /*
- * Writing.  to_json writes {"key":value,...} of the view; json_value one
- * value; text a field as a database parameter, NUL-terminated in pool
- * (*value NULL: SQL NULL).  NGX_ERROR: out of memory.
+ * Writing.  to_json writes {"key":value,...} of the view; json_out one
+ * value, for an object with fields of other kinds between them (masked
+ * secrets, derived state); text a field as a database parameter,
+ * NUL-terminated in pool (*value NULL: SQL NULL).  NGX_ERROR: out of
+ * memory.
  */
 ngx_int_t ngx_http_q2api_row_to_json(q2api_buf_t *b,
     ngx_http_q2api_account_data_t *d, ngx_http_q2api_row_field_e *view,
