@@ -17,12 +17,12 @@ static ngx_event_t  ngx_http_q2api_store_event;
 
 
 ngx_int_t
-ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *pool, ngx_uint_t reload,
-    ngx_log_t *log)
+ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *accounts,
+    ngx_uint_t reload, ngx_log_t *log)
 {
     ngx_http_q2api_store_t  *st;
 
-    st = pool->store;
+    st = accounts->store;
 
     if (st == NULL || st->ops->load == NULL) {
         return NGX_OK;
@@ -38,7 +38,7 @@ ngx_http_q2api_store_init_process(ngx_cycle_t *cycle,
 {
     ngx_event_t  *ev;
 
-    if (st == NULL || st->pool == NULL || st->pool->sh == NULL) {
+    if (st == NULL || st->accounts == NULL || st->accounts->sh == NULL) {
         return NGX_OK;
     }
 
@@ -69,7 +69,7 @@ ngx_http_q2api_store_timer(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_q2api_accounts_lease(st->pool, 3 * st->interval)) {
+    if (ngx_http_q2api_accounts_lease(st->accounts, 3 * st->interval)) {
 
         if (!st->running) {
             ngx_log_error(NGX_LOG_INFO, st->log, 0,
@@ -92,7 +92,7 @@ ngx_http_q2api_store_timer(ngx_event_t *ev)
 void
 ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st)
 {
-    if (st == NULL || st->pool == NULL || st->pool->sh == NULL) {
+    if (st == NULL || st->accounts == NULL || st->accounts->sh == NULL) {
         return;
     }
 
@@ -104,6 +104,6 @@ ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st)
         /* what this worker counted is written before it goes */
         st->ops->stop(st);
         st->running = 0;
-        ngx_http_q2api_accounts_lease_release(st->pool);
+        ngx_http_q2api_accounts_lease_release(st->accounts);
     }
 }

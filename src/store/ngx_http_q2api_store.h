@@ -44,7 +44,7 @@ typedef struct {
 
 struct ngx_http_q2api_store_s {
     ngx_http_q2api_store_ops_t   *ops;
-    ngx_http_q2api_accounts_t        *pool;
+    ngx_http_q2api_accounts_t    *accounts;
     ngx_str_t                     target;    /* file path, or conninfo */
     ngx_msec_t                    interval;
     ngx_log_t                    *log;       /* the cycle's, in workers */
@@ -59,13 +59,22 @@ extern ngx_http_q2api_store_ops_t  ngx_http_q2api_store_pg_ops;
 
 
 /* master: the zone was created (reload == 0) or kept */
-ngx_int_t ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *pool,
+ngx_int_t ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *accounts,
     ngx_uint_t reload, ngx_log_t *log);
 
 /* workers: the store loop timer */
 ngx_int_t ngx_http_q2api_store_init_process(ngx_cycle_t *cycle,
     ngx_http_q2api_store_t *st);
 void ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st);
+
+/* configuration: the "q2api_store postgres" connection string */
+ngx_int_t ngx_http_q2api_store_pg_conf(ngx_conf_t *cf,
+    ngx_http_q2api_store_t *st);
+
+/* an accounts file's text into the zone (fields: NGX_HTTP_Q2API_SET_*) */
+ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
+    u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_Q2API_STORE_H_INCLUDED_ */
