@@ -173,6 +173,10 @@ ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf)
         goto failed;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "q2api: account \"%V\" refreshes at %s", id,
+                   rf->provider->name);
+
     /*
      * a Kiro Identity Center login carries no profileArn, and the Kiro
      * service refuses chats without one: it is looked up after the refresh
