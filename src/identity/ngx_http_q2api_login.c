@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_identity.h"
 #include "ngx_http_q2api_login.h"
 
 
@@ -43,10 +44,6 @@ static void ngx_http_q2api_login_answer(ngx_http_q2api_login_t *lg,
 static void ngx_http_q2api_login_fail(ngx_http_q2api_login_t *lg,
     ngx_uint_t status, const char *what, ngx_int_t upstream,
     ngx_str_t *body);
-static ngx_int_t ngx_http_q2api_json_body(ngx_http_request_t *r, cJSON *o,
-    ngx_str_t *out);
-static const char *ngx_http_q2api_jstr(cJSON *o, const char *key);
-static double ngx_http_q2api_jnum(cJSON *o, const char *key, double dflt);
 
 
 static ngx_http_q2api_login_t *
@@ -197,14 +194,21 @@ ngx_http_q2api_login_registered(ngx_http_request_t *r, void *data,
     o = cJSON_CreateObject();
 
     if (o == NULL
-        || cJSON_AddStringToObject(o, "clientId", id) == NULL
+        || cJSON_AddStringToObject(o, "clientId",
+               ngx_http_q2api_jstr(lg->session, "clientId")) == NULL
         || cJSON_AddStringToObject(o, "clientSecret",
                ngx_http_q2api_jstr(lg->session, "clientSecret")) == NULL
         || cJSON_AddStringToObject(o, "startUrl",
-               ngx_http_q2api_jstr(lg->session, "startUrl")) == NULL
-        || ngx_http_q2api_json_body(r, o, &json) != NGX_OK)
+               ngx_http_q2api_jstr(lg->session, "startUrl")) == NULL)
     {
         cJSON_Delete(o);
+        ngx_http_q2api_login_answer(lg, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    NULL);
+        return;
+    }
+
+    /* json_body() deletes o, whatever it returns */
+    if (ngx_http_q2api_json_body(r, o, &json) != NGX_OK) {
         ngx_http_q2api_login_answer(lg, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     NULL);
         return;
@@ -482,13 +486,20 @@ ngx_http_q2api_login_poll(ngx_http_q2api_login_t *lg)
         || cJSON_AddStringToObject(o, "deviceCode",
                ngx_http_q2api_jstr(lg->session, "deviceCode")) == NULL
         || cJSON_AddStringToObject(o, "grantType",
-               "urn:ietf:params:oauth:grant-type:device_code") == NULL
-        || ngx_http_q2api_json_body(r, o, &json) != NGX_OK
+               "urn:ietf:params:oauth:grant-type:device_code") == NULL)
+    {
+        cJSON_Delete(o);
+        ngx_http_q2api_login_answer(lg, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    NULL);
+        return;
+    }
+
+    /* json_body() deletes o, whatever it returns */
+    if (ngx_http_q2api_json_body(r, o, &json) != NGX_OK
         || ngx_http_q2api_oidc_call(r, "token", NULL, &json,
                                     ngx_http_q2api_login_polled, lg)
            != NGX_OK)
     {
-        cJSON_Delete(o);
         ngx_http_q2api_login_answer(lg, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     NULL);
     }
@@ -582,10 +593,8 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
 
     if (qmcf->pool == NULL
         || ngx_http_q2api_accounts_upsert(qmcf->pool, &d,
-                                      NGX_HTTP_Q2API_SET_ALL
-                                      |NGX_HTTP_Q2API_SET_DIRTY,
-                                      ngx_http_q2api_accounts_next_generation(
-                                          qmcf->pool))
+               NGX_HTTP_Q2API_SET_ALL|NGX_HTTP_Q2API_SET_DIRTY,
+               ngx_http_q2api_accounts_next_generation(qmcf->pool))
            != NGX_OK)
     {
         cJSON_Delete(tok);
@@ -732,53 +741,4 @@ ngx_http_q2api_login_fail(ngx_http_q2api_login_t *lg, ngx_uint_t status,
     cJSON_AddStringToObject(out, "detail", (char *) msg);
 
     ngx_http_q2api_login_answer(lg, status, out);
-}
-
-
-static ngx_int_t
-ngx_http_q2api_json_body(ngx_http_request_t *r, cJSON *o, ngx_str_t *out)
-{
-    char  *text;
-
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->len = ngx_strlen(text);
-    out->data = ngx_pnalloc(r->pool, out->len);
-
-    if (out->data == NULL) {
-        cJSON_free(text);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(out->data, text, out->len);
-    cJSON_free(text);
-
-    return NGX_OK;
-}
-
-
-static const char *
-ngx_http_q2api_jstr(cJSON *o, const char *key)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsString(item) ? item->valuestring : NULL;
-}
-
-
-static double
-ngx_http_q2api_jnum(cJSON *o, const char *key, double dflt)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsNumber(item) ? item->valuedouble : dflt;
 }

@@ -1,0 +1,178 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * Kiro usage limits (credits).
+ */
+
+
+#include "ngx_http_q2api.h"
+#include "ngx_http_q2api_identity.h"
+#include "ngx_http_q2api_kiro_usage.h"
+
+
+typedef struct {
+    ngx_http_q2api_usage_done_pt     done;
+    void                            *data;
+} ngx_http_q2api_usage_t;
+
+
+static void ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body);
+
+
+/*
+ * The balance of a Kiro account: getUsageLimits on the account's region
+ * with its token (a suspended account fails here too, which makes it a
+ * cheap health probe).
+ */
+ngx_int_t
+ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_usage_done_pt done, void *data)
+{
+    u_char                         *end;
+    ngx_str_t                       url, region, body, *base;
+    ngx_http_q2api_usage_t         *u;
+    ngx_http_q2api_loc_conf_t      *qlcf;
+    ngx_http_q2api_main_conf_t     *qmcf;
+    ngx_http_q2api_account_data_t   d;
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    if (qmcf == NULL || qmcf->pool == NULL
+        || ngx_http_q2api_accounts_get(qmcf->pool, id, r->pool, &d) != NGX_OK
+        || d.access_token.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_q2api_arn_region(&d.profile_arn, &region);
+
+    base = &qlcf->kiro_usage_url;
+
+    /* "{region}" in the configured URL is the account's region */
+    if (ngx_http_q2api_region_url(r->pool, base, &region,
+                                  256 + 3 * d.profile_arn.len, &url)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    end = ngx_sprintf(url.data + url.len,
+                      "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST");
+
+    if (d.profile_arn.len) {
+        end = ngx_cpymem(end, "&profileArn=", sizeof("&profileArn=") - 1);
+        end = (u_char *) ngx_escape_uri(end, d.profile_arn.data,
+                                        d.profile_arn.len,
+                                        NGX_ESCAPE_ARGS);
+    }
+
+    url.len = end - url.data;
+
+    u = ngx_palloc(r->pool, sizeof(ngx_http_q2api_usage_t));
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    u->done = done;
+    u->data = data;
+
+    body.len = 0;
+    body.data = (u_char *) "";
+
+    return ngx_http_q2api_identity_call(r, "GET", &url, &d.access_token,
+                                        &body, ngx_http_q2api_usage_answer,
+                                        u);
+}
+
+
+/*
+ * limit and used as Kiro's own clients add them up: the credit line, an
+ * active free trial, active bonuses.
+ */
+static void
+ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
+    ngx_int_t status, ngx_str_t *body)
+{
+    ngx_http_q2api_usage_t  *u = data;
+
+    cJSON       *o, *list, *line, *item, *trial, *bonus, *out;
+    double       limit, used;
+    ngx_str_t    json;
+    const char  *type;
+
+    o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
+                  : NULL;
+
+    if (status != NGX_HTTP_OK || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        u->done(r, u->data, status ? status : NGX_HTTP_BAD_GATEWAY, body);
+        return;
+    }
+
+    list = cJSON_GetObjectItemCaseSensitive(o, "usageBreakdownList");
+    line = NULL;
+
+    cJSON_ArrayForEach(item, list) {
+        if (line == NULL) {
+            line = item;
+        }
+
+        type = ngx_http_q2api_jstr(item, "resourceType");
+
+        if (type != NULL && ngx_strcmp(type, "CREDIT") == 0) {
+            line = item;
+            break;
+        }
+    }
+
+    limit = ngx_http_q2api_jnum(line, "usageLimitWithPrecision", 0);
+    used = ngx_http_q2api_jnum(line, "currentUsageWithPrecision", 0);
+
+    trial = cJSON_GetObjectItemCaseSensitive(line, "freeTrialInfo");
+    item = cJSON_GetObjectItemCaseSensitive(trial, "freeTrialStatus");
+
+    if (cJSON_IsString(item) && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
+    {
+        limit += ngx_http_q2api_jnum(trial, "usageLimitWithPrecision", 0);
+        used += ngx_http_q2api_jnum(trial, "currentUsageWithPrecision", 0);
+    }
+
+    cJSON_ArrayForEach(bonus, cJSON_GetObjectItemCaseSensitive(line,
+                                                               "bonuses"))
+    {
+        item = cJSON_GetObjectItemCaseSensitive(bonus, "status");
+
+        if (cJSON_IsString(item)
+            && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
+        {
+            limit += ngx_http_q2api_jnum(bonus, "usageLimit", 0);
+            used += ngx_http_q2api_jnum(bonus, "currentUsage", 0);
+        }
+    }
+
+    out = cJSON_CreateObject();
+    item = cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(o, "subscriptionInfo"),
+               "subscriptionTitle");
+
+    cJSON_AddStringToObject(out, "title",
+                            cJSON_IsString(item) ? item->valuestring : "");
+    cJSON_AddNumberToObject(out, "limit", limit);
+    cJSON_AddNumberToObject(out, "used", used);
+    cJSON_AddNumberToObject(out, "remaining", limit > used ? limit - used
+                                                           : 0);
+    cJSON_AddNumberToObject(out, "next_reset",
+                            ngx_http_q2api_jnum(o, "nextDateReset", 0));
+
+    cJSON_Delete(o);
+
+    if (ngx_http_q2api_json_body(r, out, &json) != NGX_OK) {
+        ngx_str_set(&json, "{}");
+        u->done(r, u->data, NGX_HTTP_INTERNAL_SERVER_ERROR, &json);
+        return;
+    }
+
+    u->done(r, u->data, NGX_HTTP_OK, &json);
+}
