@@ -22,6 +22,7 @@
 #include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_store.h"
 #include "ngx_http_q2api_token.h"
+#include "ngx_http_q2api_util.h"
 
 
 #define NGX_HTTP_Q2API_FRONT_CLAUDE     1
@@ -160,13 +161,6 @@ extern ngx_module_t  ngx_http_q2api_module;
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
-/* the request body as one string, from memory or its temporary file */
-ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body);
-/* the value of a request header, or NULL when absent or empty */
-ngx_str_t *ngx_http_q2api_header(ngx_http_request_t *r, char *name);
-/* what follows "Authorization: Bearer "; NGX_DECLINED without one */
-ngx_int_t ngx_http_q2api_bearer_value(ngx_http_request_t *r,
-    ngx_str_t *value);
 int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 
 /* models */
