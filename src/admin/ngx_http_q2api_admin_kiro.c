@@ -6,8 +6,6 @@
  */
 
 
-#include <cjson/cJSON.h>
-
 #include "ngx_http_q2api_admin.h"
 #include "q2api_json.h"
 

@@ -7,8 +7,6 @@
  */
 
 
-#include <cjson/cJSON.h>
-
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_admin.h"
 
@@ -46,6 +44,30 @@ ngx_http_q2api_admin_filter_init(ngx_conf_t *cf)
 }
 
 
+/* the test location's arguments naming account "id" */
+static ngx_int_t
+ngx_http_q2api_admin_test_args(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *args)
+{
+    u_char     *p;
+    uintptr_t   escape;
+
+    escape = ngx_escape_uri(NULL, id->data, id->len, NGX_ESCAPE_ARGS);
+
+    args->len = sizeof("q2api_account=") - 1 + id->len + 2 * escape;
+    args->data = ngx_pnalloc(r->pool, args->len);
+    if (args->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(args->data, "q2api_account=",
+                   sizeof("q2api_account=") - 1);
+    (void) ngx_escape_uri(p, id->data, id->len, NGX_ESCAPE_ARGS);
+
+    return NGX_OK;
+}
+
+
 /*
  * The account_id argument and the test location's arguments naming it:
  * NGX_OK (none given, or a known account), NGX_DECLINED (unknown),
@@ -55,8 +77,6 @@ ngx_int_t
 ngx_http_q2api_admin_account_arg(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *args)
 {
-    u_char                         *p;
-    uintptr_t                       escape;
     ngx_int_t                       rc;
     ngx_str_t                       id;
     ngx_http_q2api_account_data_t   d;
@@ -81,19 +101,7 @@ ngx_http_q2api_admin_account_arg(ngx_http_request_t *r,
 
     ctx->id = id;
 
-    escape = ngx_escape_uri(NULL, id.data, id.len, NGX_ESCAPE_ARGS);
-
-    args->len = sizeof("q2api_account=") - 1 + id.len + 2 * escape;
-    args->data = ngx_pnalloc(r->pool, args->len);
-    if (args->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(args->data, "q2api_account=",
-                   sizeof("q2api_account=") - 1);
-    (void) ngx_escape_uri(p, id.data, id.len, NGX_ESCAPE_ARGS);
-
-    return NGX_OK;
+    return ngx_http_q2api_admin_test_args(r, &id, args);
 }
 
 
@@ -146,8 +154,6 @@ ngx_int_t
 ngx_http_q2api_admin_start_probe(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_admin_item_t *it)
 {
-    u_char                        *p;
-    uintptr_t                      escape;
     ngx_str_t                      args;
     ngx_http_request_t            *sr;
     ngx_http_post_subrequest_t    *ps;
@@ -168,19 +174,10 @@ ngx_http_q2api_admin_start_probe(ngx_http_request_t *r,
 
     ngx_str_null(&args);
 
-    if (it->id.len) {
-        escape = ngx_escape_uri(NULL, it->id.data, it->id.len,
-                                NGX_ESCAPE_ARGS);
-
-        args.len = sizeof("q2api_account=") - 1 + it->id.len + 2 * escape;
-        args.data = ngx_pnalloc(r->pool, args.len);
-        if (args.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(args.data, "q2api_account=",
-                       sizeof("q2api_account=") - 1);
-        (void) ngx_escape_uri(p, it->id.data, it->id.len, NGX_ESCAPE_ARGS);
+    if (it->id.len
+        && ngx_http_q2api_admin_test_args(r, &it->id, &args) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
