@@ -317,7 +317,7 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
     if (qmcf->pool != NULL) {
         qmcf->pool->store = qmcf->store;
         qmcf->pool->max_errors = qmcf->max_errors;
-        qmcf->store->pool = qmcf->pool;
+        qmcf->store->accounts = qmcf->pool;
     }
 
     return NGX_CONF_OK;

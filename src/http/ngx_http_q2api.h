@@ -22,6 +22,7 @@
 #include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_store.h"
 #include "ngx_http_q2api_token.h"
+#include "ngx_http_q2api_util.h"
 
 
 
@@ -175,13 +176,6 @@ ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
-/* the request body as one string, from memory or its temporary file */
-ngx_int_t ngx_http_q2api_read_body(ngx_http_request_t *r, ngx_str_t *body);
-/* the value of a request header, or NULL when absent or empty */
-ngx_str_t *ngx_http_q2api_header(ngx_http_request_t *r, char *name);
-/* what follows "Authorization: Bearer "; NGX_DECLINED without one */
-ngx_int_t ngx_http_q2api_bearer_value(ngx_http_request_t *r,
-    ngx_str_t *value);
 int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 
 /* models */

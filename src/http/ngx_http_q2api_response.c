@@ -11,8 +11,6 @@
 #include "ngx_http_q2api.h"
 
 
-static ngx_int_t ngx_http_q2api_add_header(ngx_http_request_t *r,
-    char *key, u_char *value, size_t len);
 static ngx_int_t ngx_http_q2api_request_id(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 
@@ -175,27 +173,6 @@ ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
     ctx->committed = 1;
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_http_q2api_add_header(ngx_http_request_t *r, char *key, u_char *value,
-    size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
 }
 
 
