@@ -30,6 +30,7 @@ q2api_err_status(q2api_err_e kind)
 {
     switch (kind) {
     case Q2API_ERR_INVALID_REQUEST:
+    case Q2API_ERR_CONTEXT_EXCEEDED:
         return 400;
     case Q2API_ERR_AUTHENTICATION:
         return 401;
@@ -67,6 +68,9 @@ q2api_request_init(q2api_request_t *req)
     memset(req, 0, sizeof(q2api_request_t));
     q2api_arena_init(&req->arena);
     req->max_tokens = -1;
+    req->temperature = -1;
+    req->top_p = -1;
+    req->top_k = -1;
 }
 
 
