@@ -6,6 +6,8 @@
  */
 
 
+#include <stdio.h>
+
 #include "q2api_claude.h"
 #include "q2api_json.h"
 
@@ -15,6 +17,7 @@ q2api_claude_error_type(q2api_err_e kind)
 {
     switch (kind) {
     case Q2API_ERR_INVALID_REQUEST:
+    case Q2API_ERR_CONTEXT_EXCEEDED:
     case Q2API_ERR_METHOD:
         return "invalid_request_error";
     case Q2API_ERR_AUTHENTICATION:
@@ -43,6 +46,17 @@ int
 q2api_claude_error_body(q2api_buf_t *out, q2api_err_e kind,
     const char *message, const char *request_id)
 {
+    char  text[Q2API_ERR_MSG_LEN];
+
+    /*
+     * The words Claude Code looks for before it compacts its context; the
+     * whole stays within the bound every error message has.
+     */
+    if (kind == Q2API_ERR_CONTEXT_EXCEEDED) {
+        snprintf(text, sizeof(text), "prompt is too long: %s", message);
+        message = text;
+    }
+
     /* key order matters: Claude Code matches on the text */
     if (q2api_buf_append_str(out, "{\"type\":\"error\",\"error\":{\"type\":\"")
         != Q2API_OK
