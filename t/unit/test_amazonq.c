@@ -523,6 +523,37 @@ test_build_shapes(void)
 
     built_free(&b);
 
+    /*
+     * Amazon Q's words for MIME types, and what it cannot take: images in
+     * tool results are named in the text, other image types dropped
+     */
+    if (build(&b, "{'model':'m','messages':["
+              "{'role':'user','content':'q'},"
+              "{'role':'assistant','content':[{'type':'tool_use',"
+              "'id':'t2','name':'shot','input':{}}]},"
+              "{'role':'user','content':["
+              "{'type':'tool_result','tool_use_id':'t2','is_error':true,"
+              "'content':[{'type':'text','text':'line1'},"
+              "{'type':'image','source':{'type':'base64',"
+              "'media_type':'image/png','data':'iVBOR'}},"
+              "{'type':'text','text':'line2'},{'type':'other'}]},"
+              "{'type':'image','source':{'type':'base64','media_type':"
+              "'image/webp','data':'UklG'}},"
+              "{'type':'image','source':{'type':'base64','media_type':"
+              "'image/jpeg','data':'/9j/'}}]}]}", "tool result image") == 0)
+    {
+        ok(str_at(b.cur, "userInputMessageContext.toolResults.0.content.0."
+                  "text", "line1\n[image omitted: the backend does not "
+                  "accept images in tool results]\nline2"),
+           "tool result: blocks joined, image named");
+        ok(str_at(b.cur, "images.0.format", "webp")
+           && str_at(b.cur, "images.1.format", "jpeg")
+           && cJSON_GetArraySize(get(b.cur, "images")) == 2,
+           "images: webp and jpeg formats");
+    }
+
+    built_free(&b);
+
     /* many turns: merged same-role runs, strict alternation */
     if (build(&b, "{'model':'m','messages':["
               "{'role':'user','content':'1'},{'role':'user','content':'2'},"

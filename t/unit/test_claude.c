@@ -555,16 +555,18 @@ test_parse_ok(void)
         m = req.messages;
         is_int(nblocks(m), 7, "user: text, five images, document");
         b = m->blocks->next;
-        ok(b->type == Q2API_BLOCK_IMAGE && str_is(b->media_type, "png")
+        ok(b->type == Q2API_BLOCK_IMAGE
+           && str_is(b->media_type, "image/png")
            && str_is(b->data, "iVBOR"), "png image");
         b = b->next;
-        ok(str_is(b->media_type, "jpeg"), "image/jpg becomes jpeg");
+        ok(str_is(b->media_type, "image/jpeg"),
+           "image/jpg becomes image/jpeg");
         b = b->next;
-        ok(str_is(b->media_type, "jpeg"), "image/jpeg");
+        ok(str_is(b->media_type, "image/jpeg"), "image/jpeg");
         b = b->next;
-        ok(str_is(b->media_type, "gif"), "image/gif");
+        ok(str_is(b->media_type, "image/gif"), "image/gif");
         b = b->next;
-        ok(str_is(b->media_type, "webp"), "image/webp");
+        ok(str_is(b->media_type, "image/webp"), "image/webp");
         b = b->next;
         ok(b->type == Q2API_BLOCK_TEXT && str_is(b->text, "doc text"),
            "text document becomes text");
@@ -597,15 +599,32 @@ test_parse_ok(void)
            "tool_result string content");
         b = b->next;
         ok(b->is_error, "tool_result is_error");
-        is_qstr(b->text, "line1\n[image omitted: the backend does not "
-                "accept images in tool results]\nline2",
-                "tool_result blocks joined, image named");
+        {
+            q2api_block_t  *c;
+
+            c = b->content;
+            ok(b->text.len == 0 && c != NULL && c->type == Q2API_BLOCK_TEXT
+               && str_is(c->text, "line1"),
+               "tool_result blocks kept: text");
+            c = c ? c->next : NULL;
+            ok(c != NULL && c->type == Q2API_BLOCK_IMAGE
+               && str_is(c->media_type, "image/png")
+               && str_is(c->data, "iVBOR"),
+               "tool_result blocks kept: the image, with its MIME type");
+            c = c ? c->next : NULL;
+            ok(c != NULL && c->type == Q2API_BLOCK_TEXT
+               && str_is(c->text, "line2") && c->next == NULL,
+               "tool_result blocks kept: text; unknown blocks skipped");
+        }
         b = b->next;
-        ok(b->text.len == 0 && !b->is_error, "tool_result without content");
+        ok(b->text.len == 0 && b->content == NULL && !b->is_error,
+           "tool_result without content");
         b = b->next;
-        ok(b->text.len == 0, "tool_result content null");
+        ok(b->text.len == 0 && b->content == NULL,
+           "tool_result content null");
         b = b->next;
-        ok(b->text.len == 0, "tool_result content []");
+        ok(b->text.len == 0 && b->content == NULL,
+           "tool_result content []");
     }
 
     q2api_request_free(&req);

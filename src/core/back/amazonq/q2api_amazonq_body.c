@@ -23,6 +23,9 @@ static int q2api_amazonq_user(const q2api_message_t *m,
     const q2api_amazonq_opts_t *opts, int current);
 static int q2api_amazonq_assistant(const q2api_message_t *m,
     q2api_buf_t *out);
+static int q2api_amazonq_append_result(q2api_buf_t *out,
+    const q2api_block_t *b);
+static const char *q2api_amazonq_image_format(const q2api_str_t *mime);
 
 
 int
@@ -147,6 +150,7 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
     const q2api_amazonq_opts_t *opts, int current)
 {
     int                   n;
+    const char           *format;
     const q2api_tool_t   *t;
     const q2api_block_t  *b;
 
@@ -199,8 +203,7 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
             || q2api_json_append_string(out, b->id.data, b->id.len)
                != Q2API_OK
             || q2api_put(out, ",\"content\":[{\"text\":") != Q2API_OK
-            || q2api_json_append_string(out, b->text.data, b->text.len)
-               != Q2API_OK
+            || q2api_amazonq_append_result(out, b) != Q2API_OK
             || q2api_put(out, "}],\"status\":") != Q2API_OK
             || q2api_buf_append_str(out, b->is_error ? "\"error\"}"
                                                      : "\"success\"}")
@@ -235,11 +238,16 @@ q2api_amazonq_user(const q2api_message_t *m, const q2api_str_t *content,
             continue;
         }
 
+        format = q2api_amazonq_image_format(&b->media_type);
+        if (format == NULL) {
+            /* a type Amazon Q does not take: the turn goes without it */
+            continue;
+        }
+
         if (q2api_buf_append_str(out, n++ ? "," : ",\"images\":[")
             != Q2API_OK
             || q2api_put(out, "{\"format\":\"") != Q2API_OK
-            || q2api_buf_append(out, b->media_type.data, b->media_type.len)
-               != Q2API_OK
+            || q2api_buf_append_str(out, format) != Q2API_OK
             || q2api_put(out, "\",\"source\":{\"bytes\":") != Q2API_OK
             || q2api_json_append_string(out, b->data.data, b->data.len)
                != Q2API_OK
@@ -320,3 +328,71 @@ q2api_amazonq_assistant(const q2api_message_t *m, q2api_buf_t *out)
     return Q2API_OK;
 }
 
+
+/*
+ * A tool result's text as a JSON string.  Amazon Q's tool results take
+ * text and JSON only: a result given as blocks becomes their text joined
+ * by "\n", with an image named so that the model knows one was there.
+ */
+
+#define Q2API_AMAZONQ_IMAGE_OMITTED                                        \
+    "[image omitted: the backend does not accept images in tool results]"
+
+static int
+q2api_amazonq_append_result(q2api_buf_t *out, const q2api_block_t *b)
+{
+    int                   rc;
+    q2api_buf_t           text;
+    const q2api_block_t  *c;
+
+    if (b->content == NULL) {
+        return q2api_json_append_string(out, b->text.data, b->text.len);
+    }
+
+    q2api_buf_init(&text, 0);
+
+    rc = Q2API_OK;
+
+    for (c = b->content; c != NULL && rc == Q2API_OK; c = c->next) {
+        if (text.len && q2api_buf_append_byte(&text, '\n') != Q2API_OK) {
+            rc = Q2API_NOMEM;
+            break;
+        }
+
+        rc = (c->type == Q2API_BLOCK_IMAGE)
+             ? q2api_put(&text, Q2API_AMAZONQ_IMAGE_OMITTED)
+             : q2api_buf_append(&text, c->text.data, c->text.len);
+    }
+
+    if (rc == Q2API_OK) {
+        rc = q2api_json_append_string(out, (char *) text.data, text.len);
+    }
+
+    q2api_buf_free(&text);
+
+    return rc;
+}
+
+
+/* Amazon Q's word for an image's MIME type, or NULL if it takes none */
+static const char *
+q2api_amazonq_image_format(const q2api_str_t *mime)
+{
+    if (q2api_str_eq_lit(mime, "image/png")) {
+        return "png";
+    }
+
+    if (q2api_str_eq_lit(mime, "image/jpeg")) {
+        return "jpeg";
+    }
+
+    if (q2api_str_eq_lit(mime, "image/gif")) {
+        return "gif";
+    }
+
+    if (q2api_str_eq_lit(mime, "image/webp")) {
+        return "webp";
+    }
+
+    return NULL;
+}

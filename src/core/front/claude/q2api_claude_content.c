@@ -19,6 +19,8 @@ static int q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
     cJSON *block, const char *path, q2api_error_t *err);
 static int q2api_claude_parse_tool_result(q2api_request_t *req,
     q2api_block_t *b, cJSON *block, const char *path, q2api_error_t *err);
+static int q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
+    const char *s, size_t len);
 
 
 int
@@ -386,18 +388,16 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
 
     mt = media->valuestring;
 
-    if (strcmp(mt, "image/png") == 0) {
-        b->media_type = (q2api_str_t) q2api_str_lit("png");
+    if (strcmp(mt, "image/jpg") == 0) {
+        /* a common misspelling that Anthropic takes */
+        b->media_type = (q2api_str_t) q2api_str_lit("image/jpeg");
 
-    } else if (strcmp(mt, "image/jpeg") == 0 || strcmp(mt, "image/jpg") == 0)
+    } else if (strcmp(mt, "image/png") == 0
+               || strcmp(mt, "image/jpeg") == 0
+               || strcmp(mt, "image/gif") == 0
+               || strcmp(mt, "image/webp") == 0)
     {
-        b->media_type = (q2api_str_t) q2api_str_lit("jpeg");
-
-    } else if (strcmp(mt, "image/gif") == 0) {
-        b->media_type = (q2api_str_t) q2api_str_lit("gif");
-
-    } else if (strcmp(mt, "image/webp") == 0) {
-        b->media_type = (q2api_str_t) q2api_str_lit("webp");
+        b->media_type = q2api_json_str(media);
 
     } else {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -417,7 +417,8 @@ static int
 q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
     cJSON *block, const char *path, q2api_error_t *err)
 {
-    cJSON  *item, *content, *part, *type, *text;
+    cJSON          *item, *content, *part, *type, *text, *source, *field;
+    q2api_block_t  *c, **tail;
 
     item = cJSON_GetObjectItemCaseSensitive(block, "tool_use_id");
     if (!cJSON_IsString(item)) {
@@ -449,48 +450,69 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
+    tail = &b->content;
+
+    /*
+     * Text and images are kept in order; what else a result may hold
+     * (search results, documents) no back end here takes.  An image is
+     * not checked: a back end may have no use for it.
+     */
     cJSON_ArrayForEach(part, content) {
         type = cJSON_GetObjectItemCaseSensitive(part, "type");
         text = cJSON_GetObjectItemCaseSensitive(part, "text");
 
-        if (cJSON_IsString(type) && strcmp(type->valuestring, "text") == 0
-            && cJSON_IsString(text))
-        {
-            if (q2api_claude_append_text(req, &b->text, text->valuestring,
-                                         strlen(text->valuestring))
-                != Q2API_OK)
-            {
-                q2api_error_set(err, Q2API_ERR_API, "out of memory");
-                return Q2API_ERROR;
-            }
-
+        if (!cJSON_IsString(type)) {
             continue;
         }
 
-        if (cJSON_IsString(type) && strcmp(type->valuestring, "image") == 0)
+        if (strcmp(type->valuestring, "text") == 0 && cJSON_IsString(text))
         {
-            /*
-             * Amazon Q's tool results take text and JSON only; the image is
-             * named so that the model knows one was there.
-             */
-            if (q2api_claude_append_text(req, &b->text,
-                                         "[image omitted: the backend does "
-                                         "not accept images in tool "
-                                         "results]", 67)
-                != Q2API_OK)
-            {
-                q2api_error_set(err, Q2API_ERR_API, "out of memory");
-                return Q2API_ERROR;
+            c = q2api_arena_calloc(&req->arena, sizeof(q2api_block_t));
+            if (c == NULL) {
+                goto nomem;
             }
+
+            c->type = Q2API_BLOCK_TEXT;
+            c->text = q2api_json_str(text);
+
+        } else if (strcmp(type->valuestring, "image") == 0) {
+            c = q2api_arena_calloc(&req->arena, sizeof(q2api_block_t));
+            if (c == NULL) {
+                goto nomem;
+            }
+
+            c->type = Q2API_BLOCK_IMAGE;
+            source = cJSON_GetObjectItemCaseSensitive(part, "source");
+
+            field = cJSON_GetObjectItemCaseSensitive(source, "media_type");
+            if (cJSON_IsString(field)) {
+                c->media_type = q2api_json_str(field);
+            }
+
+            field = cJSON_GetObjectItemCaseSensitive(source, "data");
+            if (cJSON_IsString(field)) {
+                c->data = q2api_json_str(field);
+            }
+
+        } else {
+            continue;
         }
+
+        *tail = c;
+        tail = &c->next;
     }
 
     return Q2API_OK;
+
+nomem:
+
+    q2api_error_set(err, Q2API_ERR_API, "out of memory");
+    return Q2API_ERROR;
 }
 
 
 /* dst = dst + "\n" + s, in the arena */
-int
+static int
 q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
     const char *s, size_t len)
 {

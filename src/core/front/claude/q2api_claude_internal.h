@@ -45,10 +45,6 @@ int q2api_claude_parse_message(q2api_request_t *req, cJSON *msg, int i,
 /* compact JSON of item, copied into the arena */
 int q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out);
 
-/* dst = dst + "\n" + s, in the arena */
-int q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
-    const char *s, size_t len);
-
 /* one whole JSON document and nothing after it; *at: where it went wrong */
 cJSON *q2api_claude_json(const char *p, size_t len, const char **at);
 
