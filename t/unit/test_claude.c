@@ -414,6 +414,101 @@ test_tools_errors(void)
 }
 
 
+/* temperature, top_p, top_k, stop_sequences: kept, and checked */
+static void
+test_sampling(void)
+{
+    q2api_request_t  req;
+
+    if (accepts(&req, BODY(MSG("'x'") ",'temperature':0.5,'top_p':0.9,"
+                       "'top_k':5,'stop_sequences':['STOP','\\n\\nHuman:']"),
+                "sampling") == Q2API_OK)
+    {
+        ok(req.temperature == 0.5, "temperature");
+        ok(req.top_p == 0.9, "top_p");
+        is_int(req.top_k, 5, "top_k");
+        is_int(req.nstop_sequences, 2, "two stop sequences");
+        ok(req.nstop_sequences == 2
+           && str_is(req.stop_sequences[0], "STOP")
+           && str_is(req.stop_sequences[1], "\n\nHuman:"),
+           "stop sequences in order");
+    }
+
+    q2api_request_free(&req);
+
+    if (accepts(&req, BODY(MSG("'x'")), "no sampling") == Q2API_OK) {
+        ok(req.temperature < 0 && req.top_p < 0, "not given: below zero");
+        is_int(req.top_k, -1, "top_k not given");
+        ok(req.stop_sequences == NULL && req.nstop_sequences == 0,
+           "no stop sequences");
+    }
+
+    q2api_request_free(&req);
+
+    if (accepts(&req, BODY(MSG("'x'") ",'temperature':null,'top_p':null,"
+                       "'top_k':null,'stop_sequences':null"),
+                "null sampling") == Q2API_OK)
+    {
+        ok(req.temperature < 0 && req.top_p < 0 && req.top_k == -1
+           && req.nstop_sequences == 0, "null: not given");
+    }
+
+    q2api_request_free(&req);
+
+    if (accepts(&req, BODY(MSG("'x'") ",'temperature':0,'top_p':1,"
+                       "'top_k':0,'stop_sequences':[]"),
+                "sampling bounds") == Q2API_OK)
+    {
+        ok(req.temperature == 0 && req.top_p == 1 && req.top_k == 0
+           && req.nstop_sequences == 0, "the ends of the ranges");
+    }
+
+    q2api_request_free(&req);
+
+    if (accepts(&req, BODY(MSG("'x'") ",'temperature':1"),
+                "Claude Code's temperature") == Q2API_OK)
+    {
+        ok(req.temperature == 1, "temperature 1");
+    }
+
+    q2api_request_free(&req);
+
+    rejects(BODY(MSG("'x'") ",'temperature':'hot'"),
+            "temperature: expected a number from 0 to 1",
+            "temperature a string");
+    rejects(BODY(MSG("'x'") ",'temperature':1.5"),
+            "temperature: expected a number from 0 to 1",
+            "temperature above 1");
+    rejects(BODY(MSG("'x'") ",'temperature':-0.1"),
+            "temperature: expected", "temperature below 0");
+    rejects(BODY(MSG("'x'") ",'temperature':true"),
+            "temperature: expected", "temperature a boolean");
+    rejects(BODY(MSG("'x'") ",'top_p':[0.5]"),
+            "top_p: expected a number from 0 to 1", "top_p an array");
+    rejects(BODY(MSG("'x'") ",'top_p':2"),
+            "top_p: expected a number from 0 to 1", "top_p above 1");
+    rejects(BODY(MSG("'x'") ",'top_k':'5'"),
+            "top_k: expected a non-negative integer", "top_k a string");
+    rejects(BODY(MSG("'x'") ",'top_k':2.5"),
+            "top_k: expected a non-negative integer", "top_k a fraction");
+    rejects(BODY(MSG("'x'") ",'top_k':-1"),
+            "top_k: expected a non-negative integer", "top_k negative");
+    rejects(BODY(MSG("'x'") ",'top_k':1e300"),
+            "top_k: expected a non-negative integer", "top_k huge");
+    rejects(BODY(MSG("'x'") ",'stop_sequences':'STOP'"),
+            "stop_sequences: expected an array of strings",
+            "stop_sequences a string");
+    rejects(BODY(MSG("'x'") ",'stop_sequences':['a',7]"),
+            "stop_sequences.1: expected a string",
+            "stop_sequences with a number");
+
+    /* an older field's error comes first */
+    rejects(BODY(MSG("'x'") ",'temperature':9,'max_tokens':0"),
+            "max_tokens: expected a positive integer",
+            "max_tokens before temperature");
+}
+
+
 static void
 test_parse_ok(void)
 {
@@ -1712,6 +1807,7 @@ main(void)
     test_block_errors();
     test_tools_errors();
     test_parse_ok();
+    test_sampling();
 
     test_plain_text();
     test_thinking();

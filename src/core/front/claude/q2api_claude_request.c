@@ -20,6 +20,8 @@ static int q2api_claude_parse_thinking(q2api_request_t *req, cJSON *thinking,
     q2api_error_t *err);
 static int q2api_claude_parse_tool_choice(q2api_request_t *req,
     cJSON *choice, q2api_error_t *err);
+static int q2api_claude_parse_sampling(q2api_request_t *req, cJSON *root,
+    q2api_error_t *err);
 
 
 int
@@ -180,6 +182,100 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
             return Q2API_ERROR;
         }
     }
+
+    /* last: a body wrong in an older field is still told about that one */
+    return q2api_claude_parse_sampling(req, root, err);
+}
+
+
+/*
+ * temperature, top_p, top_k and stop_sequences, in the ranges Anthropic
+ * takes; kept for the back ends that honour them.
+ */
+static int
+q2api_claude_parse_sampling(q2api_request_t *req, cJSON *root,
+    q2api_error_t *err)
+{
+    int     i, n;
+    cJSON  *item, *seq;
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "temperature");
+    if (item != NULL && !cJSON_IsNull(item)) {
+        if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0)
+            || item->valuedouble > 1)
+        {
+            q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                            "temperature: expected a number from 0 to 1");
+            return Q2API_ERROR;
+        }
+
+        req->temperature = item->valuedouble;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "top_p");
+    if (item != NULL && !cJSON_IsNull(item)) {
+        if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0)
+            || item->valuedouble > 1)
+        {
+            q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                            "top_p: expected a number from 0 to 1");
+            return Q2API_ERROR;
+        }
+
+        req->top_p = item->valuedouble;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "top_k");
+    if (item != NULL && !cJSON_IsNull(item)) {
+        /* the bound first: converting a larger double is undefined */
+        if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0)
+            || item->valuedouble >= 1e18
+            || item->valuedouble != (double) (long long) item->valuedouble)
+        {
+            q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                            "top_k: expected a non-negative integer");
+            return Q2API_ERROR;
+        }
+
+        req->top_k = (long long) item->valuedouble;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "stop_sequences");
+    if (item == NULL || cJSON_IsNull(item)) {
+        return Q2API_OK;
+    }
+
+    if (!cJSON_IsArray(item)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "stop_sequences: expected an array of strings");
+        return Q2API_ERROR;
+    }
+
+    n = cJSON_GetArraySize(item);
+    if (n == 0) {
+        return Q2API_OK;
+    }
+
+    req->stop_sequences = q2api_arena_calloc(&req->arena,
+                                             n * sizeof(q2api_str_t));
+    if (req->stop_sequences == NULL) {
+        q2api_error_set(err, Q2API_ERR_API, "out of memory");
+        return Q2API_ERROR;
+    }
+
+    i = 0;
+
+    cJSON_ArrayForEach(seq, item) {
+        if (!cJSON_IsString(seq)) {
+            q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                            "stop_sequences.%d: expected a string", i);
+            return Q2API_ERROR;
+        }
+
+        req->stop_sequences[i++] = q2api_json_str(seq);
+    }
+
+    req->nstop_sequences = i;
 
     return Q2API_OK;
 }
