@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "tap.h"
+#include "jq.h"
 #include "sse_check.h"
 #include "q2api_claude.h"
 #include "q2api_sse.h"
@@ -23,24 +24,6 @@
 
 #define CLAUDE_CHECK_UNUSED  __attribute__((unused))
 
-
-
-/* JSON bodies are written with ' for " to stay readable */
-static CLAUDE_CHECK_UNUSED char *
-jq(const char *s)
-{
-    char    *p;
-    size_t   i, n;
-
-    n = strlen(s);
-    p = malloc(n + 1);
-
-    for (i = 0; i <= n; i++) {
-        p[i] = (s[i] == '\'') ? '"' : s[i];
-    }
-
-    return p;
-}
 
 
 static CLAUDE_CHECK_UNUSED int
