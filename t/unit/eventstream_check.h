@@ -51,7 +51,9 @@ static ES_CHECK_UNUSED const unsigned char  uuid[16] = {
     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff
 };
 
-static ES_CHECK_UNUSED const unsigned char  blob[5] = { 0x00, 0xff, 0x01, 0xfe, 0x00 };
+static ES_CHECK_UNUSED const unsigned char  blob[5] = {
+    0x00, 0xff, 0x01, 0xfe, 0x00
+};
 
 
 /* every type once, values at the edges of their ranges */
