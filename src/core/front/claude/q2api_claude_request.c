@@ -2,8 +2,8 @@
  * Copyright (C) ngx_http_q2api_module authors
  *
  * The Messages request: the top-level fields of a client body, its tools,
- * tool_choice and thinking.  The conversation itself is read in
- * q2api_claude_content.c.
+ * tool_choice, thinking and sampling parameters.  The conversation itself
+ * is read in q2api_claude_content.c.
  */
 
 
