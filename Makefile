@@ -89,7 +89,7 @@ $(MODULE): $(BUILD)/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 
 # --- unit tests of the pure core (TAP, run by prove) -----------------------
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h t/unit/sse_check.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CORE_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
@@ -124,7 +124,7 @@ e2e-deps:
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined $(CORE_INCS)
 
-$(BUILD)/fuzz/%: t/fuzz/%.c t/unit/sse_check.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/fuzz/%: t/fuzz/%.c $(wildcard t/unit/*.h) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 

@@ -30,6 +30,7 @@ q2api_err_status(q2api_err_e kind)
 {
     switch (kind) {
     case Q2API_ERR_INVALID_REQUEST:
+    case Q2API_ERR_CONTEXT_EXCEEDED:
         return 400;
     case Q2API_ERR_AUTHENTICATION:
         return 401;
@@ -67,6 +68,9 @@ q2api_request_init(q2api_request_t *req)
     memset(req, 0, sizeof(q2api_request_t));
     q2api_arena_init(&req->arena);
     req->max_tokens = -1;
+    req->temperature = -1;
+    req->top_p = -1;
+    req->top_k = -1;
 }
 
 
@@ -142,6 +146,29 @@ q2api_estimate_tokens(size_t bytes)
 }
 
 
+/*
+ * A tool result given as blocks counts as the text its blocks were once
+ * joined into before the request reached a back end: "\n" between two,
+ * and an image as the 67-byte note that stood for it.  The estimate is
+ * what clients see as input_tokens; keeping images did not move it.
+ */
+static size_t
+q2api_result_estimate_bytes(const q2api_block_t *b)
+{
+    size_t                n, len;
+    const q2api_block_t  *c;
+
+    len = 0;
+
+    for (c = b->content; c != NULL; c = c->next) {
+        n = (c->type == Q2API_BLOCK_IMAGE) ? 67 : c->text.len;
+        len = len ? len + 1 + n : n;
+    }
+
+    return len;
+}
+
+
 long long
 q2api_request_estimate_tokens(const q2api_request_t *req)
 {
@@ -158,6 +185,10 @@ q2api_request_estimate_tokens(const q2api_request_t *req)
 
             if (b->type == Q2API_BLOCK_TOOL_USE) {
                 bytes += b->data.len;
+            }
+
+            if (b->type == Q2API_BLOCK_TOOL_RESULT) {
+                bytes += q2api_result_estimate_bytes(b);
             }
         }
     }

@@ -40,10 +40,17 @@ struct q2api_block_s {
     q2api_str_t          text;        /* text, thinking, tool result text */
     q2api_str_t          id;          /* tool_use id, tool_result's use id */
     q2api_str_t          name;        /* tool name */
-    q2api_str_t          media_type;  /* image: "png", "jpeg", ... */
+    q2api_str_t          media_type;  /* image: its MIME type, "image/png" */
     q2api_str_t          data;        /* image base64; tool input JSON;
                                          thinking signature; redacted data */
     unsigned             is_error:1;  /* tool result */
+
+    /*
+     * A tool result given as blocks: its text and image blocks in the
+     * client's order (text is then empty); a back end that cannot take
+     * some of them decides what stands in for them.
+     */
+    q2api_block_t       *content;
     q2api_block_t       *next;
 };
 
@@ -94,6 +101,14 @@ typedef struct {
     q2api_str_t          tool_choice_name;
 
     long long            max_tokens;  /* -1: not given */
+
+    /* sampling, for the back ends that honour it */
+    double               temperature; /* < 0: not given */
+    double               top_p;       /* < 0: not given */
+    long long            top_k;       /* -1: not given */
+    q2api_str_t         *stop_sequences;
+    unsigned             nstop_sequences;
+
     unsigned             stream:1;
     unsigned             thinking:1;
     long long            thinking_budget;
@@ -118,7 +133,14 @@ typedef enum {
     Q2API_ERR_BAD_GATEWAY,           /* 502 */
     Q2API_ERR_UNAVAILABLE,           /* 503 */
     Q2API_ERR_TIMEOUT,               /* 504 */
-    Q2API_ERR_OVERLOADED             /* 529 */
+    Q2API_ERR_OVERLOADED,            /* 529 */
+
+    /*
+     * 400: the conversation is larger than the back end takes.  Its own
+     * kind because clients act on it (Claude Code compacts its context
+     * when told in the words its front end chooses).
+     */
+    Q2API_ERR_CONTEXT_EXCEEDED
 } q2api_err_e;
 
 

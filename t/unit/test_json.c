@@ -13,7 +13,6 @@
 #include "tap.h"
 #include "q2api_buf.h"
 #include "q2api_json.h"
-#include "q2api_sse.h"
 
 
 #define nelts(a)  (sizeof(a) / sizeof((a)[0]))
@@ -310,48 +309,6 @@ test_utf8_prefix(void)
 
 
 static void
-test_sse(void)
-{
-    q2api_buf_t  b;
-
-    q2api_buf_init(&b, 0);
-
-    is_int(q2api_sse_event(&b, "message_stop", "{\"type\":\"message_stop\"}",
-                           23), Q2API_OK, "sse event ok");
-    is_mem(b.data, b.len,
-           "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-           51, "sse event framing");
-
-    q2api_buf_reset(&b);
-    q2api_sse_event(&b, NULL, "{\"a\":1}", 7);
-    is_mem(b.data, b.len, "data: {\"a\":1}\n\n", 15, "sse without a name");
-
-    q2api_buf_reset(&b);
-    q2api_sse_event(&b, "ping", "", 0);
-    is_mem(b.data, b.len, "event: ping\ndata: \n\n", 20, "sse empty data");
-
-    q2api_buf_reset(&b);
-    q2api_sse_event(&b, "a", "1", 1);
-    q2api_sse_event(&b, "b", "2", 1);
-    is_mem(b.data, b.len, "event: a\ndata: 1\n\nevent: b\ndata: 2\n\n", 36,
-           "sse events follow each other");
-
-    q2api_buf_reset(&b);
-    is_int(q2api_sse_comment(&b, "keep-alive"), Q2API_OK, "comment ok");
-    is_mem(b.data, b.len, ": keep-alive\n\n", 14, "sse comment framing");
-
-    q2api_buf_free(&b);
-
-    /* a full buffer: NOMEM, never a partial frame beyond the ceiling */
-    q2api_buf_init(&b, 16);
-    is_int(q2api_sse_event(&b, "message_stop", "{}", 2), Q2API_NOMEM,
-           "sse over the ceiling");
-    ok(b.len <= 16, "sse over the ceiling: bounded");
-    q2api_buf_free(&b);
-}
-
-
-static void
 test_buf(void)
 {
     size_t       i;
@@ -441,7 +398,6 @@ main(void)
     test_append_int();
     test_utf8_valid();
     test_utf8_prefix();
-    test_sse();
     test_buf();
 
     return done_testing();
