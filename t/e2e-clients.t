@@ -4,7 +4,7 @@
 # t/e2e/node_modules) and Claude Code itself against a real nginx running
 # the module, with the Amazon Q mock behind it.
 #
-#   make e2e-deps && prove t/050-e2e.t
+#   make e2e-deps && prove t/e2e-clients.t
 #
 # Skips cleanly when node, the npm packages (make e2e-deps), nginx or the
 # built module are missing; the Claude Code part skips alone when its
