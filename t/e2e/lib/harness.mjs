@@ -211,7 +211,7 @@ export async function freshGateway() {
 }
 
 // --------------------------------------------------------------------------
-// Script builders: the JSON twins of Q2api::Mock's Perl builders
+// Script builders: the JSON twins of Q2api::Mock::AmazonQ's Perl builders
 // --------------------------------------------------------------------------
 
 const CONVERSATION_ID = 'c0ffee00-0000-4000-8000-00000000c0de';
