@@ -22,6 +22,7 @@ use lib "$FindBin::RealBin/lib";
 
 use Getopt::Long qw(GetOptions);
 use Q2api::Mock;
+use Q2api::Mock::AmazonQ qw(default_script);
 
 my %opt = (listen => '127.0.0.1:8089');
 GetOptions(\%opt, 'listen=s', 'script=s', 'record=s', 'state-dir=s',
@@ -55,7 +56,7 @@ my $mock = Q2api::Mock->new(
 );
 
 $mock->reset;
-$mock->set_script(Q2api::Mock::default_script()) unless defined $opt{script};
+$mock->set_script(default_script()) unless defined $opt{script};
 
 my $port = $mock->port;    # binds
 $| = 1;

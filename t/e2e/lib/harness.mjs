@@ -1,6 +1,6 @@
 // Shared helpers of the end-to-end suite (t/e2e/*.test.mjs).
 //
-// t/050-e2e.t starts the Amazon Q mock and a real nginx with the module,
+// t/e2e-clients.t starts the Amazon Q mock and a real nginx with the module,
 // then runs each test file with:
 //
 //   GATEWAY_URL     http://127.0.0.1:PORT  (the gateway; locations /v1/,
@@ -10,7 +10,7 @@
 //   GATEWAY_KEY     the key in q2api_api_key
 //   MOCK_STATE_DIR  the mock's state directory (see t/mock/lib/Q2api/Mock.pm):
 //                   script.json, counters.json, seq, requests/NNNNNNNN.json
-//   GATEWAY_CONTROL_DIR  where freshGateway() asks t/050-e2e.t for a new
+//   GATEWAY_CONTROL_DIR  where freshGateway() asks t/e2e-clients.t for a new
 //                   nginx with a pristine account pool
 //
 // The mock re-reads script.json on every request, so the tests script it by
@@ -33,7 +33,7 @@ const CONTROL_DIR = process.env.GATEWAY_CONTROL_DIR || '';
 // Passed as the "skip" option of the top-level describe() of every file.
 export const SKIP = GATEWAY_URL && GATEWAY_KEY && MOCK_STATE_DIR && CONTROL_DIR
     ? false
-    : 'GATEWAY_URL, GATEWAY_KEY, MOCK_STATE_DIR and GATEWAY_CONTROL_DIR are not set: run t/050-e2e.t';
+    : 'GATEWAY_URL, GATEWAY_KEY, MOCK_STATE_DIR and GATEWAY_CONTROL_DIR are not set: run t/e2e-clients.t';
 
 // Not claude-sonnet-4-5: the SDKs print a deprecation warning for it.
 export const MODEL = 'claude-sonnet-4-6';
@@ -211,7 +211,7 @@ export async function freshGateway() {
 }
 
 // --------------------------------------------------------------------------
-// Script builders: the JSON twins of Q2api::Mock's Perl builders
+// Script builders: the JSON twins of Q2api::Mock::AmazonQ's Perl builders
 // --------------------------------------------------------------------------
 
 const CONVERSATION_ID = 'c0ffee00-0000-4000-8000-00000000c0de';

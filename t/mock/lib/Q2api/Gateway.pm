@@ -14,6 +14,9 @@ package Q2api::Gateway;
 # it gets one enabled account "acc-1" with token "tok-1".  Blocks that set
 # these sections themselves can use $TEST_NGINX_Q2API_CONF (the repository's
 # conf/ directory) and $TEST_NGINX_MOCK_PORT.
+#
+# $Q2api::Gateway::API_ROOT is the whole API root (/v1/, so count_tokens and
+# /v1/models too) for "--- config eval"; the suites split by layer share it.
 
 use strict;
 use warnings;
@@ -33,6 +36,14 @@ _EOC_
 
 our $CONFIG = <<'_EOC_';
     location /v1/messages {
+        q2api_pass claude;
+    }
+
+    include $TEST_NGINX_Q2API_CONF/q2api_upstream.conf;
+_EOC_
+
+our $API_ROOT = <<'_EOC_';
+    location /v1/ {
         q2api_pass claude;
     }
 

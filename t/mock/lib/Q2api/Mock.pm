@@ -1,8 +1,19 @@
 package Q2api::Mock;
 
-# A scriptable imitation of Amazon Q's GenerateAssistantResponse endpoint
-# (AmazonCodeWhispererStreamingService), for the integration tests, demos and
-# benchmarks.
+# A scriptable imitation of the upstream services, for the integration
+# tests, demos and benchmarks: the server core.  What a service accepts and
+# how its answers look lives in one module per service:
+#
+#   Q2api::Mock::AmazonQ   GenerateAssistantResponse (the default service):
+#                          request checks, canned errors, event streams, and
+#                          the Perl builders that script it
+#   Q2api::Mock::HTTP      the HTTP/1.1 wire every service shares
+#
+# Identity endpoints (AWS OIDC, Kiro auth, usage and profiles) answer plain
+# JSON, so a script gives their answers by path ("by_path") and they need
+# no module.  Another streaming backend gets its own Q2api::Mock::NAME with
+# the same class methods as Q2api::Mock::AmazonQ, and its own server:
+# Q2api::Mock->new(service => 'Q2api::Mock::NAME').
 #
 # One server process accepts connections and forks a child per connection;
 # a child serves any number of keep-alive requests.  Everything the children
@@ -21,7 +32,7 @@ package Q2api::Mock;
 #   { "by_token": { "<token>": [RESPONSE, ...], "*": [RESPONSE, ...] } }
 #   { "by_path": { "/token": [RESPONSE, ...] }, ... }   identity endpoints
 #                  (OIDC, Kiro auth): own sequences, checked first, no
-#                  Amazon Q request validation
+#                  request checks of the service
 #                                             per bearer token, each its own
 #                                             sequence; may be combined with
 #                                             "responses" (used when no
@@ -30,14 +41,10 @@ package Q2api::Mock;
 #                                             and x-amz-target
 #   [RESPONSE, ...]  or a lone RESPONSE       shorthand for "responses"
 #
-#   RESPONSE: status, headers, events, json | body, error (canned errors,
-#   see %CANNED_ERRORS, with optional message/reason overrides), split,
-#   drip_ms, close ("chunked" | "close"), delay_ms.
-#   EVENT: {event, payload, headers?, repeat?} | {exception, payload} |
-#   {error_code, error_message} | {sleep_ms} | {reset_mid_frame: EVENT,
-#   bytes?, linger_ms?} | {corrupt_crc: EVENT, which?: "message"|"prelude"} |
-#   {raw_hex} | {frame: {headers: [{name, type?, value}], payload}} |
-#   {hangup: true}.
+#   RESPONSE: status, headers, events, json | body, error (the service's
+#   canned errors, with optional message/reason overrides), split,
+#   drip_ms, close ("chunked" | "close"), delay_ms.  EVENTs are the
+#   service's (Q2api::Mock::AmazonQ lists its own).
 # The project README's "Amazon Q mock" section describes each key.
 
 use strict;
@@ -57,300 +64,16 @@ use POSIX qw(WNOHANG);
 use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time sleep);
 
-use Q2api::EventStream qw(encode_event encode_exception encode_error
-                          encode_frame corrupt_crc as_chars);
+use Q2api::EventStream qw(as_chars);
+use Q2api::Mock::AmazonQ ();
+use Q2api::Mock::HTTP qw(read_request write_all http_date reason);
 
-our @BUILDERS = qw(
-    text_response tool_response error_response untidy_response
-    cut_in_tool_response event exception_event error_event default_script
-);
-our @EXPORT_OK = (@BUILDERS, 'normalize_script');
-our %EXPORT_TAGS = (builders => \@BUILDERS);
+our @EXPORT_OK = ('normalize_script');
 
-our $TARGET = 'AmazonCodeWhispererStreamingService.GenerateAssistantResponse';
-our $CONTENT_TYPE = 'application/x-amz-json-1.0';
-our $STREAM_TYPE = 'application/vnd.amazon.eventstream';
+our $DEFAULT_SERVICE = 'Q2api::Mock::AmazonQ';
 
 my $JSON = JSON::PP->new->utf8->canonical;
 my $JSON_PRETTY = JSON::PP->new->utf8->canonical->pretty;
-
-my $IDLE_TIMEOUT = 60;       # seconds a keep-alive connection may idle
-my $READ_TIMEOUT = 30;       # seconds to wait for the rest of a request
-
-my %REASON = (
-    100 => 'Continue', 200 => 'OK', 204 => 'No Content',
-    400 => 'Bad Request', 401 => 'Unauthorized', 403 => 'Forbidden',
-    404 => 'Not Found', 408 => 'Request Timeout', 413 => 'Payload Too Large',
-    429 => 'Too Many Requests', 500 => 'Internal Server Error',
-    502 => 'Bad Gateway', 503 => 'Service Unavailable',
-    504 => 'Gateway Timeout',
-);
-
-# The canned error responses behind RESPONSE.error.
-my $CW = 'com.amazon.aws.codewhisperer#';
-our %CANNED_ERRORS = (
-    suspended => {
-        status => 403, type => 'AccessDeniedException',
-        reason => 'TEMPORARILY_SUSPENDED',
-        message => "Your User ID (d-9067c0ffee.0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d) "
-                 . "temporarily is suspended. We've locked your account as a "
-                 . "security precaution. To request an appeal, contact AWS "
-                 . "Support.",
-    },
-    expired => {
-        status => 401, type => 'ExpiredTokenException',
-        message => 'The bearer token included in the request is invalid.',
-    },
-    unauthorized => {
-        status => 401, type => 'UnauthorizedException',
-        message => 'The bearer token included in the request is invalid.',
-    },
-    throttled => {
-        status => 429, type => 'ThrottlingException',
-        message => 'Rate exceeded',
-    },
-    capacity => {
-        status => 429, type => 'ThrottlingException',
-        reason => 'INSUFFICIENT_MODEL_CAPACITY',
-        message => 'I am experiencing high traffic, please try again shortly.',
-    },
-    quota => {
-        status => 429, type => 'ThrottlingException',
-        reason => 'MONTHLY_REQUEST_COUNT',
-        message => 'You have reached the limit for requests in this month.',
-    },
-    too_long => {
-        status => 400, type => 'ValidationException',
-        reason => 'CONTENT_LENGTH_EXCEEDS_THRESHOLD',
-        message => 'Input is too long.',
-    },
-    malformed => {
-        status => 400, type => 'ValidationException',
-        message => 'Improperly formed request.',
-    },
-    internal => {
-        status => 500, type => 'InternalServerException',
-        reason => 'MODEL_TEMPORARILY_UNAVAILABLE',
-        message => 'Encountered unexpectedly high load when processing the '
-                 . 'request, please try again.',
-    },
-);
-
-# --------------------------------------------------------------------------
-# Builders: Perl shorthands for RESPONSE and EVENT structures
-# --------------------------------------------------------------------------
-
-# Keys of a RESPONSE that builders pass through from their options.
-my @RESPONSE_KEYS = qw(status headers split drip_ms close delay_ms);
-
-my $CONVERSATION_ID = 'c0ffee00-0000-4000-8000-00000000c0de';
-my $UTTERANCE_ID = 'c0ffee00-0000-4000-8000-0000000000a1';
-
-sub event {
-    my ($name, $payload, %extra) = @_;
-    return { event => $name, payload => $payload // {}, %extra };
-}
-
-sub exception_event {
-    my ($type, $payload) = @_;
-    return { exception => $type, payload => $payload // '' };
-}
-
-sub error_event {
-    my ($code, $message) = @_;
-    return { error_code => $code, error_message => $message // '' };
-}
-
-sub _response {
-    my ($opt, $events) = @_;
-    my %r = (status => 200, events => $events);
-    for my $k (@RESPONSE_KEYS) {
-        $r{$k} = $opt->{$k} if exists $opt->{$k};
-    }
-    return \%r;
-}
-
-sub _head_events {
-    my ($opt) = @_;
-    my @ev;
-    if (my $ir = $opt->{initial_response}) {
-        push @ev, event('initial-response',
-                        ref $ir ? $ir : { conversationId => $opt->{conversation_id}
-                                                            // $CONVERSATION_ID });
-    }
-    push @ev, event('messageMetadataEvent', {
-        conversationId => $opt->{conversation_id} // $CONVERSATION_ID,
-        utteranceId => $opt->{utterance_id} // $UTTERANCE_ID,
-    });
-    return @ev;
-}
-
-sub _text_events {
-    my ($opt, @chunks) = @_;
-    return map {
-        event('assistantResponseEvent', {
-            content => $_,
-            defined $opt->{model_id} ? (modelId => $opt->{model_id}) : (),
-        })
-    } @chunks;
-}
-
-sub _tail_events {
-    my ($opt, $output_tokens) = @_;
-    my @ev;
-    if ($opt->{usage} // 1) {
-        my $in = 11;
-        push @ev,
-            event('contextUsageEvent', { contextUsagePercentage => 2.336 }),
-            event('meteringEvent', {
-                unit => 'credit', unitPlural => 'credits', usage => 0.0453,
-            }),
-            event('metadataEvent', { tokenUsage => $opt->{token_usage} // {
-                uncachedInputTokens => $in,
-                outputTokens => $output_tokens,
-                totalTokens => $in + $output_tokens,
-                cacheReadInputTokens => 0,
-                cacheWriteInputTokens => 0,
-            } });
-    }
-    if (defined $opt->{stop_reason}) {
-        push @ev, event('metadataEvent', { stopReason => $opt->{stop_reason} });
-    }
-    return @ev;
-}
-
-# text_response([\%opt,] @chunks)
-#   One assistantResponseEvent per chunk, framed like a real answer:
-#   [initial-response] messageMetadataEvent, text..., contextUsageEvent,
-#   meteringEvent, metadataEvent{tokenUsage} [, metadataEvent{stopReason}].
-#   %opt: initial_response (1 or a payload), conversation_id, utterance_id,
-#   model_id, usage => 0 (no trailing usage events), token_usage => {...},
-#   stop_reason, and the RESPONSE keys status headers split drip_ms close
-#   delay_ms.
-sub text_response {
-    my $opt = ref $_[0] eq 'HASH' ? shift : {};
-    my @chunks = @_ ? @_ : ('Hello from mock');
-    return _response($opt, [
-        _head_events($opt),
-        _text_events($opt, @chunks),
-        _tail_events($opt, scalar @chunks),
-    ]);
-}
-
-sub _tool_events {
-    my ($tool) = @_;
-    my $id = $tool->{id} // 'tooluse_mock0001';
-    my $name = $tool->{name} // 'get_weather';
-    my %base = (toolUseId => $id, name => $name);
-
-    my @ev = (event('toolUseEvent', {%base}));
-    if (exists $tool->{input}) {
-        push @ev, event('toolUseEvent', { %base, input => $tool->{input} });
-    } else {
-        my $frags = $tool->{fragments} // ['{"city": "Ber', 'lin"}'];
-        push @ev, event('toolUseEvent', { %base, input => $_ }) for @$frags;
-    }
-    push @ev, event('toolUseEvent', { %base, stop => JSON::PP::true })
-        if $tool->{stop} // 1;
-    return @ev;
-}
-
-# tool_response(%opt)
-#   [text...] then one tool use: {toolUseId,name}, one frame per input
-#   fragment (a fragment that is a hashref is sent as a JSON object), then
-#   {toolUseId,name,stop:true}.
-#   %opt: id, name, fragments => [...] or input => {...} (single frame with
-#   an object input), stop => 0 (no stop frame), text => [chunks before the
-#   tool], tools => [{id,name,fragments|input,stop}, ...] for several tools,
-#   plus the options of text_response.
-sub tool_response {
-    my %opt = @_;
-    my @tools = $opt{tools} ? @{ $opt{tools} }
-              : ({ map { exists $opt{$_} ? ($_ => $opt{$_}) : () }
-                       qw(id name fragments input stop) });
-    my @text = @{ $opt{text} || [] };
-    return _response(\%opt, [
-        _head_events(\%opt),
-        _text_events(\%opt, @text),
-        (map { _tool_events($_) } @tools),
-        _tail_events(\%opt, scalar(@text) + 5 * @tools),
-    ]);
-}
-
-# error_response($kind, %overrides): one of the canned errors; message and
-# reason may be overridden, other RESPONSE keys (status, headers, ...) too.
-sub error_response {
-    my ($kind, %opt) = @_;
-    croak "unknown canned error '$kind'" unless $CANNED_ERRORS{$kind};
-    return { error => $kind, %opt };
-}
-
-# The composite untidy stream.  Frame by frame:
-#   initial-response {}
-#   messageMetadataEvent {conversationId, utteranceId}
-#   reasoningContentEvent {"text":"Let me look"}
-#   reasoningContentEvent {"text":" at /tmp."}
-#   reasoningContentEvent {"signature":"c2lnLXVudGlkeQ=="}   (alone)
-#   assistantResponseEvent "Hel", "lo ", "lo " (the same frame twice),
-#                          "wö", "rld", "! Grü", "ße."
-#   toolUseEvent {name:"list_dir", toolUseId:"tooluse_untidy01"}
-#   toolUseEvent ... input '{"path": "/t'
-#   toolUseEvent ... input 'mp", "opts": '
-#   toolUseEvent ... input {"recursive": true}      (an object, not a string)
-#   toolUseEvent ... input '}'
-#   toolUseEvent ... stop: true (no input)
-#   followupPromptEvent, contextUsageEvent, meteringEvent,
-#   metadataEvent {tokenUsage}
-# Text without the duplicate: "Hello wörld! Grüße."; the tool input, object
-# fragment serialised in place: {"path": "/tmp", "opts": {"recursive":true}}.
-sub untidy_response {
-    my %opt = @_;
-    my %tool = (toolUseId => 'tooluse_untidy01', name => 'list_dir');
-    my $dup = event('assistantResponseEvent', { content => 'lo ' });
-    return _response(\%opt, [
-        event('initial-response', {}),
-        _head_events(\%opt),
-        event('reasoningContentEvent', { text => 'Let me look' }),
-        event('reasoningContentEvent', { text => ' at /tmp.' }),
-        event('reasoningContentEvent', { signature => 'c2lnLXVudGlkeQ==' }),
-        event('assistantResponseEvent', { content => 'Hel' }),
-        $dup, {%$dup},
-        # "wörld" and "Grüße" cut around their non-ASCII characters
-        (map { event('assistantResponseEvent', { content => $_ }) }
-             "w\x{f6}", 'rld', "! Gr\x{fc}", "\x{df}e."),
-        event('toolUseEvent', {%tool}),
-        event('toolUseEvent', { %tool, input => '{"path": "/t' }),
-        event('toolUseEvent', { %tool, input => 'mp", "opts": ' }),
-        event('toolUseEvent', { %tool, input => { recursive => JSON::PP::true } }),
-        event('toolUseEvent', { %tool, input => '}' }),
-        event('toolUseEvent', { %tool, stop => JSON::PP::true }),
-        event('followupPromptEvent', { followupPrompt => {
-            content => 'Shall I list /var too?', userIntent => 'EXPLAIN_CODE_SELECTION',
-        } }),
-        _tail_events({ %opt, usage => 1 }, 12),
-    ]);
-}
-
-# A stream cut off inside a tool call: the HTTP body ends normally (terminal
-# chunk, or connection close with close => 'close') right after the first
-# input fragment, with no stop frame.
-#   messageMetadataEvent, assistantResponseEvent "Let me check.",
-#   toolUseEvent {toolUseId:"tooluse_cut01", name:"read_file"},
-#   toolUseEvent ... input '{"path": "/etc/ho'   <EOF>
-sub cut_in_tool_response {
-    my %opt = @_;
-    my %tool = (toolUseId => 'tooluse_cut01', name => 'read_file');
-    return _response(\%opt, [
-        _head_events(\%opt),
-        event('assistantResponseEvent', { content => 'Let me check.' }),
-        event('toolUseEvent', {%tool}),
-        event('toolUseEvent', { %tool, input => '{"path": "/etc/ho' }),
-    ]);
-}
-
-sub default_script {
-    return { responses => [ text_response('Hello from mock') ] };
-}
 
 # --------------------------------------------------------------------------
 # Scripts
@@ -358,10 +81,11 @@ sub default_script {
 
 # Accepts a JSON text, a script hashref, an arrayref (= {responses => [...]})
 # or a single RESPONSE hashref (= {responses => [it]}); returns the script
-# hashref with all strings as character strings.  Croaks when malformed.
+# hashref with all strings as character strings.  Croaks when malformed;
+# $service (default Amazon Q) checks what belongs to it.
 sub normalize_script {
-    my ($script) = @_;
-
+    my ($script, $service) = @_;
+    $service //= $DEFAULT_SERVICE;
     if (!ref $script) {
         croak "empty mock script" unless defined $script && $script =~ /\S/;
         my $decoded = eval { JSON::PP->new->utf8->relaxed->decode($script) };
@@ -375,7 +99,7 @@ sub normalize_script {
     if (exists $script->{by_path}) {
         croak "by_path must be an object" unless ref $script->{by_path} eq 'HASH';
         for my $path (sort keys %{ $script->{by_path} }) {
-            _check_sequence($script->{by_path}{$path}, "by_path.$path");
+            _check_sequence($script->{by_path}{$path}, "by_path.$path", $service);
         }
     }
     if (!exists $script->{responses} && !exists $script->{by_token}
@@ -385,12 +109,12 @@ sub normalize_script {
     }
 
     if (exists $script->{responses}) {
-        _check_sequence($script->{responses}, 'responses');
+        _check_sequence($script->{responses}, 'responses', $service);
     }
     if (exists $script->{by_token}) {
         croak "by_token must be an object" unless ref $script->{by_token} eq 'HASH';
         for my $tok (sort keys %{ $script->{by_token} }) {
-            _check_sequence($script->{by_token}{$tok}, "by_token.$tok");
+            _check_sequence($script->{by_token}{$tok}, "by_token.$tok", $service);
         }
     }
 
@@ -398,17 +122,13 @@ sub normalize_script {
 }
 
 sub _check_sequence {
-    my ($seq, $where) = @_;
+    my ($seq, $where, $service) = @_;
     croak "$where must be a non-empty array of responses"
         unless ref $seq eq 'ARRAY' && @$seq;
     for my $i (0 .. $#$seq) {
         my $r = $seq->[$i];
         croak "$where\[$i] must be an object" unless ref $r eq 'HASH';
-        croak "$where\[$i]: unknown error '$r->{error}'"
-            if defined $r->{error} && !$CANNED_ERRORS{ $r->{error} };
-        croak "$where\[$i]: events must be an array"
-            if exists $r->{events} && ref $r->{events} ne 'ARRAY';
-        _check_event($_, "$where\[$i].events") for @{ $r->{events} || [] };
+        $service->check_response($r, "$where\[$i]");
         if (defined(my $s = $r->{split})) {
             my $ok = ref $s eq 'ARRAY'
                 ? (@$s && !grep { !/^\d+$/ || $_ == 0 } @$s)
@@ -418,22 +138,6 @@ sub _check_sequence {
         croak "$where\[$i]: close must be 'chunked' or 'close'"
             if defined $r->{close} && $r->{close} !~ /^(?:chunked|close)$/;
     }
-}
-
-my @EVENT_KINDS = qw(event exception error_code sleep_ms reset_mid_frame
-                     corrupt_crc raw_hex frame hangup);
-
-sub _check_event {
-    my ($ev, $where) = @_;
-    croak "$where: an EVENT must be an object" unless ref $ev eq 'HASH';
-    my @kinds = grep { exists $ev->{$_} } @EVENT_KINDS;
-    croak "$where: EVENT needs one of " . join(', ', @EVENT_KINDS)
-          . "; got keys " . join(', ', sort keys %$ev)
-        unless @kinds == 1;
-    _check_event($ev->{ $kinds[0] }, "$where.$kinds[0]")
-        if $kinds[0] eq 'reset_mid_frame' || $kinds[0] eq 'corrupt_crc';
-    croak "$where: raw_hex is not hex"
-        if $kinds[0] eq 'raw_hex' && $ev->{raw_hex} !~ /\A[0-9a-fA-F\s]*\z/;
 }
 
 # --------------------------------------------------------------------------
@@ -448,10 +152,12 @@ sub _check_event {
 #                                     # '' = do not record
 #     watch_parent => 1,              # exit when the starting process is gone
 #     verbose     => 0,               # one line per request on stderr
+#     service     => CLASS,           # default: Q2api::Mock::AmazonQ
 # )
 sub new {
     my ($class, %opt) = @_;
-    my $self = bless { listen => '127.0.0.1:0', verbose => 0, %opt }, $class;
+    my $self = bless { listen => '127.0.0.1:0', verbose => 0,
+                       service => $DEFAULT_SERVICE, %opt }, $class;
 
     if (!defined $self->{state_dir}) {
         $self->{tmp} = File::Temp->newdir('q2api-mock-XXXXXX', TMPDIR => 1);
@@ -465,6 +171,7 @@ sub new {
     return $self;
 }
 
+sub service { $_[0]{service} }
 sub state_dir { $_[0]{state_dir} }
 sub script_file { $_[0]{script_file} }
 sub record_dir { $_[0]{record_dir} }
@@ -661,7 +368,7 @@ sub _spew {
 # response.
 sub set_script {
     my ($self, $script) = @_;
-    my $norm = normalize_script($script);
+    my $norm = normalize_script($script, $self->{service});
     $self->_locked(sub {
         _spew($self->{script_file}, $JSON_PRETTY->encode($norm));
         _spew("$self->{state_dir}/counters.json", '{}');
@@ -755,8 +462,8 @@ sub _record {
 sub _load_script {
     my ($self) = @_;
     my $text = _slurp($self->{script_file});
-    return default_script() unless defined $text;
-    return normalize_script($text);
+    return $self->{service}->default_script unless defined $text;
+    return normalize_script($text, $self->{service});
 }
 
 sub _choose {
@@ -778,7 +485,7 @@ sub _choose {
     }
 
     if (!$list && ($script->{validate} // 1)) {
-        my $bad = _validate($req);
+        my $bad = $self->{service}->refuse($req);
         return $bad if $bad;
     }
 
@@ -794,7 +501,7 @@ sub _choose {
     if (!$list && $script->{responses}) {
         ($key, $list) = ('responses', $script->{responses});
     }
-    return { error => 'unauthorized' } unless $list;
+    return $self->{service}->unknown_caller unless $list;
 
     my $counters = eval { $JSON->decode(_slurp("$self->{state_dir}/counters.json") // '{}') }
                    || {};
@@ -804,33 +511,6 @@ sub _choose {
 
     # Consumed in order; the last one repeats.
     return $list->[ $i < @$list ? $i : $#$list ];
-}
-
-# What the real service says to requests that are not GenerateAssistantResponse.
-sub _validate {
-    my ($req) = @_;
-    my $h = $req->{headers};
-    my $target = $h->{'x-amz-target'} // '';
-    my $ctype = $h->{'content-type'} // '';
-    my $why;
-    if ($req->{method} ne 'POST') {
-        $why = "Method $req->{method} is not supported.";
-    } elsif ($req->{path} eq '/generateAssistantResponse') {
-        # the Kiro IDE's REST style: JSON, no target
-        $why = "Content-Type '$ctype' is not supported; expected application/json."
-            if $ctype !~ m{^\s*application/json\s*(?:;|$)}i;
-    } elsif ($ctype !~ m{^\s*\Q$CONTENT_TYPE\E\s*(?:;|$)}i) {
-        $why = "Content-Type '$ctype' is not supported; expected $CONTENT_TYPE.";
-    } elsif ($target ne $TARGET) {
-        $why = $target eq '' ? 'Missing X-Amz-Target header.'
-                             : "Unknown operation $target.";
-    }
-    return undef unless $why;
-    return {
-        status => 400,
-        json => { __type => 'com.amazon.coral.service#UnknownOperationException',
-                  message => $why },
-    };
 }
 
 # --------------------------------------------------------------------------
@@ -850,7 +530,7 @@ sub _serve_connection {
     my $buf = '';
 
     while (1) {
-        my $req = $self->_read_request($c, \$buf) or last;
+        my $req = read_request($c, \$buf) or last;
         $req->{peer} = $peer;
         my $resp = $self->_admit($req);
         $self->_log("#$req->{seq} $req->{method} $req->{path} -> "
@@ -861,123 +541,6 @@ sub _serve_connection {
     close $c;
 }
 
-# Reads more bytes into $$bufref; returns the count, 0 at EOF, undef on
-# timeout or error.
-sub _fill {
-    my ($c, $bufref, $timeout) = @_;
-    my $sel = IO::Select->new($c);
-    while (1) {
-        return undef unless $sel->can_read($timeout);
-        my $n = sysread($c, $$bufref, 65536, length $$bufref);
-        return $n if defined $n;
-        next if $!{EINTR} || $!{EAGAIN};
-        return undef;
-    }
-}
-
-sub _read_request {
-    my ($self, $c, $bufref) = @_;
-
-    # Head (leading blank lines between requests are tolerated).
-    my $head_end;
-    while (1) {
-        $$bufref =~ s/\A(?:\r?\n)+//;
-        if ($$bufref =~ /\r?\n\r?\n/) {
-            $head_end = $+[0];
-            last;
-        }
-        my $timeout = length $$bufref ? $READ_TIMEOUT : $IDLE_TIMEOUT;
-        my $n = _fill($c, $bufref, $timeout);
-        return undef unless $n;
-    }
-    my $head = substr($$bufref, 0, $head_end, '');
-    my $time = time;
-
-    my ($line, @lines) = split /\r?\n/, $head;
-    my ($method, $target, $version) = $line =~ m{^(\S+)\s+(\S+)(?:\s+HTTP/(\d+\.\d+))?\s*$}
-        or return undef;
-    $version //= '0.9';
-
-    my %h;
-    for (@lines) {
-        next unless /^([^:\s]+)\s*:\s*(.*?)\s*$/;
-        my $name = lc $1;
-        $h{$name} = exists $h{$name} ? "$h{$name}, $2" : $2;
-    }
-
-    my ($path, $query) = split /\?/, $target, 2;
-
-    if (($h{expect} // '') =~ /100-continue/i && $version eq '1.1') {
-        _write_all($c, "HTTP/1.1 100 Continue\r\n\r\n") or return undef;
-    }
-
-    my $body = '';
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
-        while (1) {
-            while ($$bufref !~ /\r?\n/) {
-                _fill($c, $bufref, $READ_TIMEOUT) or return undef;
-            }
-            $$bufref =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r?\n// or return undef;
-            my $size = hex $1;
-            if ($size == 0) {
-                # Trailer fields up to the empty line; ignored.
-                while (1) {
-                    while ($$bufref !~ /\r?\n/) {
-                        _fill($c, $bufref, $READ_TIMEOUT) or return undef;
-                    }
-                    $$bufref =~ s/\A([^\r\n]*)\r?\n//;
-                    last if $1 eq '';
-                }
-                last;
-            }
-            while (length $$bufref < $size + 2) {
-                _fill($c, $bufref, $READ_TIMEOUT) or return undef;
-            }
-            $body .= substr($$bufref, 0, $size, '');
-            $$bufref =~ s/\A\r?\n// or return undef;
-        }
-    } elsif (defined $h{'content-length'}) {
-        my $len = $h{'content-length'};
-        return undef unless $len =~ /^\d+$/;
-        while (length $$bufref < $len) {
-            _fill($c, $bufref, $READ_TIMEOUT) or return undef;
-        }
-        $body = substr($$bufref, 0, $len, '');
-    }
-
-    my $conn = lc($h{connection} // '');
-    my $keep = $version eq '1.1' ? $conn !~ /\bclose\b/ : 0;
-
-    return {
-        method => $method, path => $path, query => $query // '',
-        version => $version, headers => \%h, body => $body,
-        time => $time, keep_alive => $keep,
-    };
-}
-
-sub _write_all {
-    my ($c, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($c, $data, length($data) - $off, $off);
-        if (!defined $n) {
-            next if $!{EINTR} || $!{EAGAIN};
-            return 0;
-        }
-        $off += $n;
-    }
-    return 1;
-}
-
-# RFC 9110 IMF-fixdate, independent of the locale.
-sub _http_date {
-    my @t = gmtime;
-    return sprintf('%s, %02d %s %04d %02d:%02d:%02d GMT',
-                   (qw(Sun Mon Tue Wed Thu Fri Sat))[ $t[6] ], $t[3],
-                   (qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec))[ $t[4] ],
-                   $t[5] + 1900, @t[2, 1, 0]);
-}
-
 sub _uuid {
     my @b = map { int rand 256 } 1 .. 16;
     $b[6] = ($b[6] & 0x0f) | 0x40;
@@ -985,42 +548,27 @@ sub _uuid {
     return sprintf '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x', @b;
 }
 
-# Expands the "error" shorthand into status + json.
-sub _expand_error {
-    my ($resp) = @_;
-    my $e = $CANNED_ERRORS{ $resp->{error} }
-        or return { %$resp, status => 500,
-                    body => "q2api mock: unknown error '$resp->{error}'" };
-    my %json = (
-        __type => $CW . $e->{type},
-        message => $resp->{message} // $e->{message},
-        (defined($resp->{reason} // $e->{reason})
-            ? (reason => $resp->{reason} // $e->{reason}) : ()),
-        %{ $resp->{json} || {} },
-    );
-    return { %$resp, status => $resp->{status} // $e->{status}, json => \%json };
-}
-
 # Sends one response.  Returns true when the connection may serve another
 # request.
 sub _respond {
     my ($self, $c, $req, $resp) = @_;
 
-    $resp = _expand_error($resp) if defined $resp->{error};
+    my $svc = $self->{service};
+    $resp = $svc->expand_error($resp) if defined $resp->{error};
     my $status = $resp->{status} // 200;
 
     sleep($resp->{delay_ms} / 1000) if $resp->{delay_ms};
 
     my @head = (
         ['x-amzn-requestid', _uuid()],
-        ['date', _http_date()],
+        ['date', http_date()],
     );
     my $streaming = exists $resp->{events}
                  || (!exists $resp->{json} && !exists $resp->{body} && $status == 200);
 
     my ($body, @ops);
     if ($streaming) {
-        @ops = eval { _ops($resp->{events} || []) };
+        @ops = eval { $svc->stream_ops($resp->{events} || []) };
         if (my $err = $@) {
             # Cannot happen for scripts that passed normalize_script, except
             # for values the encoder refuses (e.g. a bad header type).
@@ -1031,14 +579,14 @@ sub _respond {
         }
     }
     if ($streaming) {
-        push @head, ['content-type', $STREAM_TYPE];
+        push @head, ['content-type', $svc->stream_type];
     } elsif (exists $resp->{json}) {
-        push @head, ['content-type', $CONTENT_TYPE];
+        push @head, ['content-type', $svc->content_type];
         $body = $JSON->encode(as_chars($resp->{json}));
     } else {
         $body = $resp->{body} // '';
         utf8::encode($body) if utf8::is_utf8($body);
-        push @head, ['content-type', $CONTENT_TYPE];
+        push @head, ['content-type', $svc->content_type];
     }
 
     # Extra headers replace defaults of the same name.
@@ -1064,83 +612,28 @@ sub _respond {
     }
     push @head, ['connection', 'close'] unless $keep;
 
-    my $reason = $REASON{$status} // 'Unknown';
+    my $reason = reason($status);
     my $out = "HTTP/1.1 $status $reason\r\n"
             . join('', map { "$_->[0]: $_->[1]\r\n" } @head) . "\r\n";
 
     if (!$streaming) {
-        return 0 unless _write_all($c, $out . $body);
+        return 0 unless write_all($c, $out . $body);
         return $keep;
     }
 
-    _write_all($c, $out) or return 0;
+    write_all($c, $out) or return 0;
     my $end = $self->_stream($c, $resp, \@ops, $chunked);
     return 0 if $end ne 'done';
     if ($chunked) {
-        _write_all($c, "0\r\n\r\n") or return 0;
+        write_all($c, "0\r\n\r\n") or return 0;
     }
     return $keep;
 }
 
-# Frame bytes of one frame-producing EVENT.
-sub _frame_bytes {
-    my ($ev) = @_;
-    my @extra = map { [ $_->{name}, $_->{type} // 'string', $_->{value} ] }
-                @{ $ev->{headers} || [] };
-
-    if (defined $ev->{event}) {
-        return encode_event($ev->{event}, $ev->{payload} // {}, headers => \@extra);
-    }
-    if (defined $ev->{exception}) {
-        return encode_exception($ev->{exception}, $ev->{payload}, headers => \@extra);
-    }
-    if (defined $ev->{error_code}) {
-        return encode_error($ev->{error_code}, $ev->{error_message}, headers => \@extra);
-    }
-    if (defined $ev->{raw_hex}) {
-        (my $hex = $ev->{raw_hex}) =~ s/\s+//g;
-        return pack('H*', $hex);
-    }
-    if (defined $ev->{corrupt_crc}) {
-        return corrupt_crc(_frame_bytes($ev->{corrupt_crc}), $ev->{which});
-    }
-    if (exists $ev->{frame}) {
-        # Arbitrary headers (any type) and payload.
-        my $f = $ev->{frame};
-        return encode_frame(
-            [ map { [ $_->{name}, $_->{type} // 'string', $_->{value} ] }
-                  @{ $f->{headers} || [] } ],
-            ref $f->{payload} ? Q2api::EventStream::json_bytes($f->{payload})
-                              : ($f->{payload} // ''));
-    }
-    die "q2api mock: unknown EVENT: " . $JSON->encode($ev) . "\n";
-}
-
-# Turns the EVENT list into write operations:
-#   [bytes => $b], [sleep => $ms], [reset => $partial, $linger_ms], [hangup]
-sub _ops {
-    my ($events) = @_;
-    my @ops;
-    for my $ev (@$events) {
-        die "q2api mock: EVENT must be an object\n" unless ref $ev eq 'HASH';
-        if (exists $ev->{sleep_ms}) {
-            push @ops, [sleep => $ev->{sleep_ms}];
-        } elsif (exists $ev->{reset_mid_frame}) {
-            my $frame = _frame_bytes($ev->{reset_mid_frame});
-            my $n = $ev->{bytes} // int(length($frame) / 2);
-            push @ops, [reset => substr($frame, 0, $n), $ev->{linger_ms} // 50];
-        } elsif ($ev->{hangup}) {
-            push @ops, ['hangup'];
-        } else {
-            my $b = _frame_bytes($ev);
-            push @ops, [bytes => $b] for 1 .. ($ev->{repeat} // 1);
-        }
-    }
-    return @ops;
-}
-
 # Streams the body.  Returns 'done', 'reset', 'hangup' or 'error'.
 #
+# $ops are the service's stream_ops: [bytes => $b], [sleep => $ms],
+# [reset => $partial, $linger_ms], [hangup].
 # "split" decides how the concatenated frame bytes are cut into write()
 # calls (each one HTTP chunk in chunked mode): 'frame' = one write per
 # frame; 'byte' = one byte per write; N = N bytes per write; [n1, n2, ...] =
@@ -1166,7 +659,7 @@ sub _stream {
         sleep $drip if $drip && $writes;
         $writes++;
         $data = sprintf("%x\r\n", length $data) . $data . "\r\n" if $chunked;
-        return _write_all($c, $data);
+        return write_all($c, $data);
     };
 
     my $pending = '';

@@ -1,6 +1,7 @@
 package Q2api::Test;
 
-# Glue between the Amazon Q mock (Q2api::Mock) and Test::Nginx::Socket.
+# Glue between the Amazon Q mock (Q2api::Mock, Q2api::Mock::AmazonQ) and
+# Test::Nginx::Socket.
 #
 #   use Test::Nginx::Socket 'no_plan';
 #   use Q2api::Test;      # starts the mock once for this .t file
@@ -44,10 +45,11 @@ use File::Temp ();
 use JSON::PP ();
 use Test::More ();
 
-use Q2api::Mock qw(:builders);
+use Q2api::Mock;
+use Q2api::Mock::AmazonQ qw(:builders);
 
 our @EXPORT_FUNCS = (qw(mock mock_requests mock_script mock_reset),
-                     @Q2api::Mock::BUILDERS);
+                     @Q2api::Mock::AmazonQ::BUILDERS);
 
 my $MOCK;              # the Q2api::Mock object
 my $OWNER_PID;         # the process that started it
@@ -73,7 +75,8 @@ sub import {
     # "--- mock_check eval" sub can call is() and mock_requests().  Other
     # functions of a .t file are reached as main::name.
     my %inject = (
-        (map { ($_ => \&{"Q2api::Mock::$_"}) } @Q2api::Mock::BUILDERS),
+        (map { ($_ => \&{"Q2api::Mock::AmazonQ::$_"}) }
+             @Q2api::Mock::AmazonQ::BUILDERS),
         (map { ($_ => \&{"Q2api::Test::$_"}) } qw(mock mock_requests)),
         (map { ($_ => \&{"Test::More::$_"}) }
              qw(ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain)),
@@ -115,7 +118,7 @@ sub _start {
         watch_parent => 1,
         verbose => $ENV{Q2API_MOCK_VERBOSE} ? 1 : 0,
     );
-    $MOCK->set_script(Q2api::Mock::default_script());
+    $MOCK->set_script(default_script());
     $MOCK->reset;
     $OWNER_PID = $$;
     $MOCK->start;
@@ -152,7 +155,7 @@ sub _preprocess {
     my ($block) = @_;
 
     my $script = $block->mock;
-    $script = Q2api::Mock::default_script() unless defined $script;
+    $script = default_script() unless defined $script;
 
     $MOCK->reset;
     $LAST_SEQ = 0;

@@ -1,6 +1,7 @@
 # The account pool with the embedded file store: failover before the
 # first byte, the health policy and its persisted state, selection
-# strategies, affinity across workers, X-Account-ID, a large pool.
+# strategies, affinity across workers, X-Account-ID, a large pool, an
+# empty pool and disabled accounts.
 
 use Test::Nginx::Socket 'no_plan';
 use Q2api::Test;
@@ -442,3 +443,33 @@ GET /
 --- must_die
 --- error_log
 make q2api_zone larger
+
+
+
+=== TEST 17: an empty pool is a 503 with retry-after
+--- user_files
+>>> accounts.json
+[]
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 503
+--- response_headers
+retry-after: 10
+--- response_body_like chomp
+"type":"api_error","message":"no usable backend account
+--- mock_requests: 0
+
+
+
+=== TEST 18: disabled accounts are never used
+--- user_files
+>>> accounts.json
+{"accounts": [{"id": "off", "accessToken": "tok-off", "enabled": 0},
+              {"id": "on", "accessToken": "tok-on", "enabled": true}]}
+--- request eval
+[ map { qq{POST /v1/messages\n{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi $_"}]}} } 1 .. 6 ]
+--- error_code eval
+[ (200) x 6 ]
+--- mock_request_headers
+authorization: Bearer tok-on

@@ -4,7 +4,7 @@
 # t/e2e/node_modules) and Claude Code itself against a real nginx running
 # the module, with the Amazon Q mock behind it.
 #
-#   make e2e-deps && prove t/050-e2e.t
+#   make e2e-deps && prove t/e2e-clients.t
 #
 # Skips cleanly when node, the npm packages (make e2e-deps), nginx or the
 # built module are missing; the Claude Code part skips alone when its
@@ -32,7 +32,8 @@ use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use Q2api::Mock qw(:builders);
+use Q2api::Mock;
+use Q2api::Mock::AmazonQ qw(:builders);
 
 my $E2E = "$ROOT/t/e2e";
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -204,7 +205,7 @@ $SIG{INT} = $SIG{TERM} = sub { stop_all(); exit 130 };
 
 $MOCK = Q2api::Mock->new(listen => '127.0.0.1:0', state_dir => "$DIR/mock",
                          watch_parent => 1);
-$MOCK->set_script(Q2api::Mock::default_script());
+$MOCK->set_script(default_script());
 $MOCK->reset;
 $MOCK->start;
 my $MOCK_PORT = $MOCK->port;

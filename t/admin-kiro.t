@@ -9,6 +9,7 @@ use Q2api::Test;
 use Q2api::Gateway;
 use JSON::PP ();
 use HTTP::Tiny ();
+use Q2api::Admin qw(stored error_log);
 
 repeat_each(1);
 no_shuffle();
@@ -71,22 +72,6 @@ our $SECRETS = qr/social-access|social-refresh|idc-access|idc-refresh|idc-client
 
 sub main::accounts {
     return ">>> accounts.json\n" . $J->encode(\@_) . "\n";
-}
-
-sub main::stored {
-    select(undef, undef, undef, 0.6);
-    my $f = main::server_root() . '/html/accounts.json';
-    open my $fh, '<', $f or die "$f: $!";
-    local $/;
-    my $j = $J->decode(<$fh>);
-    return { map { $_->{id} => $_ } @{ ref $j eq 'HASH' ? $j->{accounts} : $j } };
-}
-
-sub main::error_log {
-    my $f = main::server_root() . '/logs/error.log';
-    open my $fh, '<', $f or die "$f: $!";
-    local $/;
-    return scalar <$fh>;
 }
 
 # (status, decoded JSON or text, raw body)

@@ -20,7 +20,8 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-use Q2api::Mock qw(:builders);
+use Q2api::Mock;
+use Q2api::Mock::AmazonQ qw(:builders);
 use Q2api::Nginx;
 use Q2api::Pg;
 

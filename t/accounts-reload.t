@@ -9,7 +9,8 @@ use Test::More;
 use JSON::PP ();
 use Time::HiRes qw(sleep);
 
-use Q2api::Mock qw(:builders);
+use Q2api::Mock;
+use Q2api::Mock::AmazonQ qw(:builders);
 use Q2api::Nginx;
 
 my $mock = Q2api::Mock->new;

@@ -2,7 +2,7 @@
 # nginx features (no q2api module, no third-party nginx module).  It passes
 # unchanged under OpenResty's Test::Nginx too, with the same test count.
 #
-#   TEST_NGINX_BINARY=/usr/sbin/nginx prove -I t/lib t/000-harness.t
+#   TEST_NGINX_BINARY=/usr/sbin/nginx prove -I t/lib t/harness-test-nginx.t
 
 use strict;
 use warnings;
