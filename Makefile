@@ -106,7 +106,7 @@ integration: $(MODULE)
 
 test: deps build unit fuzz-smoke e2e-deps integration
 
-# npm packages of the end-to-end suite (t/050-e2e.t, which skips without
+# npm packages of the end-to-end suite (t/e2e-clients.t, which skips without
 # them), installed from t/e2e/package-lock.json when that is newer than
 # the last install (node_modules/.package-lock.json, npm's record of it).
 e2e-deps:
@@ -115,7 +115,7 @@ e2e-deps:
 	    if command -v npm >/dev/null; then \
 	        npm ci --prefix t/e2e --no-audit --no-fund; \
 	    else \
-	        echo "e2e-deps: npm is not installed; t/050-e2e.t will skip"; \
+	        echo "e2e-deps: npm is not installed; t/e2e-clients.t will skip"; \
 	    fi; \
 	fi
 

@@ -650,6 +650,7 @@ ngx_http_q2api_on_event(void *data, const q2api_event_t *ev)
             ctx->outcome = NGX_HTTP_Q2API_OUT_THROTTLED;
             break;
         case Q2API_ERR_INVALID_REQUEST:
+        case Q2API_ERR_CONTEXT_EXCEEDED:
             ctx->outcome = NGX_HTTP_Q2API_OUT_CLIENT;
             break;
         case Q2API_ERR_PERMISSION:
