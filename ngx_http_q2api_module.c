@@ -256,7 +256,7 @@ ngx_http_q2api_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     qmcf->pool = NULL;
+     *     qmcf->accounts = NULL;
      *     qmcf->shm_zone = NULL;
      *     qmcf->store = NULL;
      */
@@ -314,10 +314,10 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (qmcf->pool != NULL) {
-        qmcf->pool->store = qmcf->store;
-        qmcf->pool->max_errors = qmcf->max_errors;
-        qmcf->store->accounts = qmcf->pool;
+    if (qmcf->accounts != NULL) {
+        qmcf->accounts->store = qmcf->store;
+        qmcf->accounts->max_errors = qmcf->max_errors;
+        qmcf->store->accounts = qmcf->accounts;
     }
 
     return NGX_CONF_OK;
@@ -337,7 +337,7 @@ ngx_http_q2api_init_process(ngx_cycle_t *cycle)
 
     qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_q2api_module);
 
-    if (qmcf == NULL || qmcf->pool == NULL) {
+    if (qmcf == NULL || qmcf->accounts == NULL) {
         return NGX_OK;
     }
 
@@ -352,7 +352,7 @@ ngx_http_q2api_exit_process(ngx_cycle_t *cycle)
 
     qmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_q2api_module);
 
-    if (qmcf == NULL || qmcf->pool == NULL) {
+    if (qmcf == NULL || qmcf->accounts == NULL) {
         return;
     }
 
@@ -580,8 +580,8 @@ static ngx_int_t
 ngx_http_q2api_add_zone(ngx_conf_t *cf, ngx_http_q2api_main_conf_t *qmcf,
     ngx_str_t *name, ssize_t size)
 {
-    qmcf->pool = ngx_http_q2api_accounts_create(cf);
-    if (qmcf->pool == NULL) {
+    qmcf->accounts = ngx_http_q2api_accounts_create(cf);
+    if (qmcf->accounts == NULL) {
         return NGX_ERROR;
     }
 
@@ -598,7 +598,7 @@ ngx_http_q2api_add_zone(ngx_conf_t *cf, ngx_http_q2api_main_conf_t *qmcf,
     }
 
     qmcf->shm_zone->init = ngx_http_q2api_accounts_init_zone;
-    qmcf->shm_zone->data = qmcf->pool;
+    qmcf->shm_zone->data = qmcf->accounts;
 
     return NGX_OK;
 }

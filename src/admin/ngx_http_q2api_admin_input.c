@@ -10,6 +10,7 @@
 #include "ngx_http_q2api_admin.h"
 #include "q2api_canon.h"
 #include "q2api_json.h"
+#include "q2api_time.h"
 
 
 /* what a field's value must be */
@@ -185,9 +186,6 @@ ngx_http_q2api_admin_text_ok(u_char *s, size_t len)
 static ngx_int_t
 ngx_http_q2api_admin_time_in(cJSON *v, time_t *t)
 {
-    int        n;
-    struct tm  tm;
-
     if (cJSON_IsNumber(v) && v->valuedouble >= 0
         && v->valuedouble < 253402300800.0)
     {
@@ -195,25 +193,14 @@ ngx_http_q2api_admin_time_in(cJSON *v, time_t *t)
         return NGX_OK;
     }
 
-    if (!cJSON_IsString(v)) {
+    if (!cJSON_IsString(v)
+        || q2api_time_parse(v->valuestring, ngx_strlen(v->valuestring), t)
+           != Q2API_OK)
+    {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&tm, sizeof(struct tm));
-
-    n = sscanf(v->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year,
-               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
-
-    if (n != 6 || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12) {
-        return NGX_ERROR;
-    }
-
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-
-    *t = timegm(&tm);
-
-    return *t == (time_t) -1 ? NGX_ERROR : NGX_OK;
+    return NGX_OK;
 }
 
 

@@ -7,6 +7,7 @@
 
 
 #include "ngx_http_q2api_admin.h"
+#include "q2api_time.h"
 #include "q2api_json.h"
 
 
@@ -106,21 +107,19 @@ ngx_http_q2api_admin_bool(ngx_http_q2api_admin_json_t *j, ngx_uint_t v)
 void
 ngx_http_q2api_admin_time(ngx_http_q2api_admin_json_t *j, time_t t)
 {
-    u_char     buf[32], *p;
-    struct tm  tm;
+    char    text[Q2API_TIME_LEN];
+    size_t  n;
 
-    if (t <= 0) {
+    n = (t > 0) ? q2api_time_format(t, text) : 0;
+
+    if (n == 0) {
         ngx_http_q2api_admin_lit(j, "null");
         return;
     }
 
-    ngx_libc_gmtime(t, &tm);
-
-    p = ngx_sprintf(buf, "\"%4d-%02d-%02dT%02d:%02d:%02d\"",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                    tm.tm_hour, tm.tm_min, tm.tm_sec);
-
-    ngx_http_q2api_admin_raw(j, buf, p - buf);
+    ngx_http_q2api_admin_lit(j, "\"");
+    ngx_http_q2api_admin_raw(j, (u_char *) text, n);
+    ngx_http_q2api_admin_lit(j, "\"");
 }
 
 

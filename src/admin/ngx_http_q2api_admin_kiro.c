@@ -8,6 +8,7 @@
 
 #include "ngx_http_q2api_admin.h"
 #include "q2api_json.h"
+#include "q2api_time.h"
 
 
 #define ngx_http_q2api_admin_has(o, key)                                   \
@@ -40,11 +41,7 @@ ngx_http_q2api_admin_kiro_shape(cJSON *obj)
 static ngx_int_t
 ngx_http_q2api_admin_kiro_time(cJSON *v, time_t *t)
 {
-    u_char     *p;
-    size_t      len;
-    double      x;
-    ngx_int_t   f[6], sign, oh, om;
-    struct tm   tm;
+    double  x;
 
     if (cJSON_IsNumber(v)) {
         x = v->valuedouble;
@@ -61,88 +58,12 @@ ngx_http_q2api_admin_kiro_time(cJSON *v, time_t *t)
         return NGX_OK;
     }
 
-    if (!cJSON_IsString(v) || ngx_strlen(v->valuestring) < 19) {
-        return NGX_ERROR;
-    }
-
-    p = (u_char *) v->valuestring;
-
-    if (p[4] != '-' || p[7] != '-' || p[13] != ':' || p[16] != ':'
-        || (p[10] != 'T' && p[10] != 't' && p[10] != ' '))
+    if (!cJSON_IsString(v)
+        || q2api_time_parse(v->valuestring, ngx_strlen(v->valuestring), t)
+           != Q2API_OK)
     {
         return NGX_ERROR;
     }
-
-    f[0] = ngx_atoi(p, 4);
-    f[1] = ngx_atoi(p + 5, 2);
-    f[2] = ngx_atoi(p + 8, 2);
-    f[3] = ngx_atoi(p + 11, 2);
-    f[4] = ngx_atoi(p + 14, 2);
-    f[5] = ngx_atoi(p + 17, 2);
-
-    if (f[0] < 1970 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31
-        || f[3] < 0 || f[3] > 23 || f[4] < 0 || f[4] > 59
-        || f[5] < 0 || f[5] > 60)
-    {
-        return NGX_ERROR;
-    }
-
-    p += 19;
-
-    if (*p == '.') {
-        /* the fraction of a second */
-        do {
-            p++;
-        } while (*p >= '0' && *p <= '9');
-
-        if (p[-1] == '.') {
-            return NGX_ERROR;
-        }
-    }
-
-    sign = 0;
-    oh = 0;
-    om = 0;
-    len = ngx_strlen(p);
-
-    if (len == 1 && (*p == 'Z' || *p == 'z')) {
-        /* UTC */
-
-    } else if (len && (*p == '+' || *p == '-')) {
-        /* +HH, +HHMM, +HH:MM */
-        sign = (*p == '-') ? -1 : 1;
-
-        if (len != 3 && len != 5 && !(len == 6 && p[3] == ':')) {
-            return NGX_ERROR;
-        }
-
-        oh = ngx_atoi(p + 1, 2);
-        om = (len == 3) ? 0 : ngx_atoi(p + len - 2, 2);
-
-        if (oh < 0 || oh > 23 || om < 0 || om > 59) {
-            return NGX_ERROR;
-        }
-
-    } else if (len != 0) {
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&tm, sizeof(struct tm));
-
-    tm.tm_year = f[0] - 1900;
-    tm.tm_mon = f[1] - 1;
-    tm.tm_mday = f[2];
-    tm.tm_hour = f[3];
-    tm.tm_min = f[4];
-    tm.tm_sec = f[5];
-
-    *t = timegm(&tm);
-
-    if (*t == (time_t) -1) {
-        return NGX_ERROR;
-    }
-
-    *t -= sign * (oh * 3600 + om * 60);
 
     return *t > 0 ? NGX_OK : NGX_ERROR;
 }

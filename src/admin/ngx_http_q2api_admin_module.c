@@ -274,7 +274,7 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_admin_module);
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
-    ctx->accounts = qmcf->pool;
+    ctx->accounts = qmcf->accounts;
 
     ngx_http_set_ctx(r, ctx, ngx_http_q2api_admin_module);
 

@@ -39,7 +39,7 @@
 
 
 typedef struct {
-    ngx_http_q2api_accounts_t     *pool;
+    ngx_http_q2api_accounts_t     *accounts;
     ngx_shm_zone_t            *shm_zone;
     ngx_http_q2api_store_t    *store;
     ngx_flag_t                 zone_implicit;
@@ -176,7 +176,6 @@ ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
-int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 
 /* models */
 char *ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -224,15 +223,6 @@ ngx_int_t ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_send_json(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
-
-/* store_pg */
-ngx_int_t ngx_http_q2api_store_pg_conf(ngx_conf_t *cf,
-    ngx_http_q2api_store_t *st);
-
-/* store_file */
-ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *pool,
-    u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
-    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_Q2API_H_INCLUDED_ */

@@ -23,6 +23,7 @@ static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
 static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_str_t *message);
+static int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     const q2api_event_t *ev);
 
@@ -42,7 +43,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
     /* a named account is tried once: another try would be the same */
-    if (qmcf->pool == NULL || ctx->attempts >= ctx->conf->max_attempts
+    if (qmcf->accounts == NULL || ctx->attempts >= ctx->conf->max_attempts
         || (ctx->want.len && ctx->attempts))
     {
         return NGX_DECLINED;
@@ -58,7 +59,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
 
-    rc = ngx_http_q2api_accounts_pick(qmcf->pool, r->pool, &sel, &pick,
+    rc = ngx_http_q2api_accounts_pick(qmcf->accounts, r->pool, &sel, &pick,
                                   &ctx->retry_after);
     if (rc != NGX_OK) {
         return rc;
@@ -353,13 +354,13 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     }
 
     if (ctx->failed) {
-        ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
+        ngx_http_q2api_accounts_report(qmcf->accounts, &actx->account.id,
                                        ctx->outcome, (char *) ctx->reason,
                                        0, 0);
         return;
     }
 
-    ngx_http_q2api_accounts_report(qmcf->pool, &actx->account.id,
+    ngx_http_q2api_accounts_report(qmcf->accounts, &actx->account.id,
                                    NGX_HTTP_Q2API_OUT_SUCCESS, NULL,
                                    ctx->usage.input_tokens >= 0
                                    ? ctx->usage.input_tokens
@@ -581,7 +582,7 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     }
 
     if ((rc == NGX_OK || rc == NGX_BUSY)
-        && ngx_http_q2api_accounts_pick_id(qmcf->pool, r->pool, &ctx->refreshing,
+        && ngx_http_q2api_accounts_pick_id(qmcf->accounts, r->pool, &ctx->refreshing,
                                        &pick) == NGX_OK)
     {
         rv = ngx_http_q2api_launch_attempt(r, ctx, &pick);
@@ -629,7 +630,7 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
  * an error before any byte reached the client is kept for a proper HTTP
  * error answer instead of becoming an SSE event.
  */
-int
+static int
 ngx_http_q2api_on_event(void *data, const q2api_event_t *ev)
 {
     ngx_http_q2api_ctx_t  *ctx = data;

@@ -91,7 +91,7 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
         found.data = (u_char *) arn->valuestring;
         found.len = len;
 
-        ngx_http_q2api_accounts_learn_profile(qmcf->pool, &pf->id, &found);
+        ngx_http_q2api_accounts_learn_profile(qmcf->accounts, &pf->id, &found);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "q2api: account \"%V\" uses Kiro profile \"%V\"",

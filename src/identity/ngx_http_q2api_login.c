@@ -591,10 +591,10 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
-    if (qmcf->pool == NULL
-        || ngx_http_q2api_accounts_upsert(qmcf->pool, &d,
+    if (qmcf->accounts == NULL
+        || ngx_http_q2api_accounts_upsert(qmcf->accounts, &d,
                NGX_HTTP_Q2API_SET_ALL|NGX_HTTP_Q2API_SET_DIRTY,
-               ngx_http_q2api_accounts_next_generation(qmcf->pool))
+               ngx_http_q2api_accounts_next_generation(qmcf->accounts))
            != NGX_OK)
     {
         cJSON_Delete(tok);
@@ -654,7 +654,7 @@ ngx_http_q2api_login_save(ngx_http_q2api_login_t *lg)
 
     qmcf = ngx_http_get_module_main_conf(lg->request, ngx_http_q2api_module);
 
-    if (qmcf->pool == NULL) {
+    if (qmcf->accounts == NULL) {
         return NGX_ERROR;
     }
 
@@ -666,7 +666,7 @@ ngx_http_q2api_login_save(ngx_http_q2api_login_t *lg)
     value.data = (u_char *) text;
     value.len = ngx_strlen(text);
 
-    rc = ngx_http_q2api_accounts_kv_set(qmcf->pool, &lg->key, &value,
+    rc = ngx_http_q2api_accounts_kv_set(qmcf->accounts, &lg->key, &value,
              (time_t) ngx_http_q2api_jnum(lg->session, "deadline", 0)
              + NGX_HTTP_Q2API_LOGIN_KEEP);
 
@@ -684,8 +684,8 @@ ngx_http_q2api_login_load(ngx_http_request_t *r, ngx_str_t *key)
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
-    if (qmcf->pool == NULL
-        || ngx_http_q2api_accounts_kv_get(qmcf->pool, key, r->pool, &value)
+    if (qmcf->accounts == NULL
+        || ngx_http_q2api_accounts_kv_get(qmcf->accounts, key, r->pool, &value)
            != NGX_OK)
     {
         return NULL;

@@ -76,7 +76,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
-    if (qmcf == NULL || qmcf->pool == NULL) {
+    if (qmcf == NULL || qmcf->accounts == NULL) {
         return NGX_DECLINED;
     }
 
@@ -95,7 +95,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_q2api_accounts_refresh_begin(qmcf->pool, id, r->pool,
+    rc = ngx_http_q2api_accounts_refresh_begin(qmcf->accounts, id, r->pool,
                                                &rf->creds);
 
     if (rc == NGX_DECLINED || rc == NGX_ERROR) {
@@ -105,7 +105,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         if (rc == NGX_OK) {
-            ngx_http_q2api_accounts_refresh_end(qmcf->pool, id, NGX_DONE,
+            ngx_http_q2api_accounts_refresh_end(qmcf->accounts, id, NGX_DONE,
                                                 NULL, NULL);
         }
 
@@ -126,7 +126,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_OK;
     }
 
-    st = qmcf->pool->store;
+    st = qmcf->accounts->store;
 
     if (st != NULL && st->ops == &ngx_http_q2api_store_pg_ops) {
         /* other nodes may refresh it too: the database's lease first */
@@ -134,7 +134,7 @@ ngx_http_q2api_token_refresh(ngx_http_request_t *r, ngx_str_t *id,
         rf->old_expires = rf->creds.token_expires;
         rf->asked = ngx_current_msec;
 
-        ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, id);
+        ngx_http_q2api_accounts_db_lease_ask(qmcf->accounts, id);
 
         rf->wait.handler = ngx_http_q2api_refresh_lease;
         ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -212,7 +212,7 @@ ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf)
 
 failed:
 
-    ngx_http_q2api_accounts_refresh_end(qmcf->pool, id, NGX_ERROR, NULL,
+    ngx_http_q2api_accounts_refresh_end(qmcf->accounts, id, NGX_ERROR, NULL,
                                         "refresh could not start");
     return NGX_ERROR;
 }
@@ -261,7 +261,7 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
                       "%i: %s", &rf->id, status, err);
     }
 
-    ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, rc, &fresh, err);
+    ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, rc, &fresh, err);
 
     /* the new tokens are stored: a lookup that fails loses nothing */
     if (rc == NGX_OK && rf->discover && fresh.profile_arn.len == 0
@@ -318,7 +318,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
     rf->waited += NGX_HTTP_Q2API_LEASE_LOOK;
     expires = 0;
 
-    state = ngx_http_q2api_accounts_db_lease_state(qmcf->pool, &rf->id,
+    state = ngx_http_q2api_accounts_db_lease_state(qmcf->accounts, &rf->id,
                                                    &expires, r->pool,
                                                    &rf->creds);
 
@@ -333,7 +333,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
                       &rf->id);
 
         rf->leasing = 0;
-        ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, NGX_DONE,
+        ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, NGX_DONE,
                                             NULL, NULL);
 
         ngx_str_set(&message, "refreshed by another node");
@@ -353,7 +353,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
 
         if (rf->waited >= NGX_HTTP_Q2API_REFRESH_PATIENCE) {
             rf->leasing = 0;
-            ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id,
+            ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id,
                 NGX_ERROR, NULL, "another node's refresh takes too long");
 
             ngx_str_set(&message, "a refresh of this account takes too long");
@@ -365,7 +365,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
             /* the other node may have finished, or died: its lease
              * expires in the database */
             rf->asked = ngx_current_msec;
-            ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, &rf->id);
+            ngx_http_q2api_accounts_db_lease_ask(qmcf->accounts, &rf->id);
         }
 
         ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -378,13 +378,13 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
          * full load of many rows takes a while); one that is not connected
          * may be back within a moment
          */
-        limit = ngx_http_q2api_accounts_db_lease_is_up(qmcf->pool)
+        limit = ngx_http_q2api_accounts_db_lease_is_up(qmcf->accounts)
                 ? NGX_HTTP_Q2API_LEASE_BUSY : NGX_HTTP_Q2API_LEASE_ANSWER;
 
         if (ngx_current_msec - rf->asked < limit) {
             if (state == NGX_HTTP_Q2API_DBLEASE_NONE) {
                 /* a release of ours went out meanwhile */
-                ngx_http_q2api_accounts_db_lease_ask(qmcf->pool, &rf->id);
+                ngx_http_q2api_accounts_db_lease_ask(qmcf->accounts, &rf->id);
             }
 
             ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_LEASE_LOOK);
@@ -402,7 +402,7 @@ ngx_http_q2api_refresh_lease(ngx_event_t *ev)
                       "within %M ms, refreshing with the local lease only",
                       &rf->id, limit);
 
-        ngx_http_q2api_accounts_db_lease_drop(qmcf->pool, &rf->id);
+        ngx_http_q2api_accounts_db_lease_drop(qmcf->accounts, &rf->id);
         break;
     }
 
@@ -436,7 +436,7 @@ ngx_http_q2api_refresh_wait(ngx_event_t *ev)
 
     rf->waited += NGX_HTTP_Q2API_REFRESH_WAIT;
 
-    if (ngx_http_q2api_accounts_refreshing(qmcf->pool, &rf->id)) {
+    if (ngx_http_q2api_accounts_refreshing(qmcf->accounts, &rf->id)) {
 
         if (rf->waited < NGX_HTTP_Q2API_REFRESH_PATIENCE) {
             ngx_add_timer(&rf->wait, NGX_HTTP_Q2API_REFRESH_WAIT);
@@ -470,7 +470,7 @@ ngx_http_q2api_refresh_cleanup(void *data)
         /* the request is gone before its refresh began: let others */
         qmcf = ngx_http_get_module_main_conf(rf->request,
                                              ngx_http_q2api_module);
-        ngx_http_q2api_accounts_refresh_end(qmcf->pool, &rf->id, NGX_DONE,
+        ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, NGX_DONE,
                                             NULL, NULL);
     }
 }

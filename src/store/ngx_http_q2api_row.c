@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api_kind.h"
 #include "ngx_http_q2api_row.h"
+#include "q2api_time.h"
 #include "q2api_json.h"
 
 
@@ -549,57 +550,17 @@ ngx_http_q2api_row_count(ngx_http_q2api_row_field_e *view)
 /* times ------------------------------------------------------------------- */
 
 
-/*
- * Six numbers with one separator between each: q2api's text, with or
- * without a fraction or zone after it (ignored: q2api writes UTC), and the
- * "YYYY-MM-DD HH:MM:SS" of a database.  The stores parse times here and
- * nowhere else.
- */
+/* the core's one timestamp parser; 0 (no time) for what it refuses */
 time_t
 ngx_http_q2api_row_parse_time(u_char *p, size_t len)
 {
-    u_char     *last;
-    ngx_int_t   v[6];
-    ngx_uint_t  i, n;
-    struct tm   tm;
+    time_t  t;
 
-    last = p + len;
-
-    for (i = 0; i < 6; i++) {
-
-        if (i > 0) {
-            if (p == last || (*p >= '0' && *p <= '9')) {
-                return 0;
-            }
-
-            p++;
-        }
-
-        v[i] = 0;
-
-        for (n = 0; p < last && *p >= '0' && *p <= '9'; n++, p++) {
-            if (n == 9) {
-                return 0;
-            }
-
-            v[i] = v[i] * 10 + (*p - '0');
-        }
-
-        if (n == 0) {
-            return 0;
-        }
+    if (q2api_time_parse((char *) p, len, &t) != Q2API_OK) {
+        return 0;
     }
 
-    ngx_memzero(&tm, sizeof(struct tm));
-
-    tm.tm_year = v[0] - 1900;
-    tm.tm_mon = v[1] - 1;
-    tm.tm_mday = v[2];
-    tm.tm_hour = v[3];
-    tm.tm_min = v[4];
-    tm.tm_sec = v[5];
-
-    return timegm(&tm);
+    return t;
 }
 
 
@@ -607,11 +568,7 @@ ngx_http_q2api_row_parse_time(u_char *p, size_t len)
 u_char *
 ngx_http_q2api_row_print_time(u_char *buf, time_t t)
 {
-    struct tm  tm;
+    char  text[Q2API_TIME_LEN];
 
-    ngx_libc_gmtime(t, &tm);
-
-    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d",
-                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return ngx_cpymem(buf, text, q2api_time_format(t, text));
 }
