@@ -175,6 +175,19 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_ERROR;
     }
 
+    /*
+     * Output the client has not taken yet waits in the filters below.  The
+     * client draining wakes this filter, not them: push it on first, or
+     * the room it leaves is never seen and the stream stalls for good.
+     */
+    if (ctx->busy && ctx->committed) {
+        if (ngx_http_next_body_filter(r, NULL) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_q2api_recycle_out(r, ctx, NULL);
+    }
+
     rc = ngx_http_q2api_decode(r, actx);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
