@@ -84,30 +84,21 @@ ngx_int_t
 ngx_http_q2api_send_json(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_uint_t status, u_char *data, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    u_char  *copy;
 
     if (ngx_http_q2api_request_id(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, len ? len : 1);
-    if (b == NULL) {
+    /* callers free their buffer when this returns; the body outlives it */
+    copy = ngx_pnalloc(r->pool, len ? len : 1);
+    if (copy == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->pos, data, len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    ngx_memcpy(copy, data, len);
 
     ctx->replied = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
 
     if (ngx_http_q2api_add_header(r, "request-id", ctx->request_id,
                                   ngx_strlen(ctx->request_id))
@@ -116,16 +107,8 @@ ngx_http_q2api_send_json(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_q2api_send_body(r, status, "application/json", copy,
+                                    len);
 }
 
 
