@@ -3,7 +3,8 @@ package Q2api::Nginx;
 # A real nginx with the built module, for tests that the Test::Nginx format
 # cannot express: reloads, killed workers, several instances.
 #
-#   my $n = Q2api::Nginx->new(http => $http_conf, server => $server_conf);
+#   my $n = Q2api::Nginx->new(http => $http_conf, server => $server_conf,
+#                             listen => 'sndbuf=16k');
 #   $n->start;  $n->post('/v1/messages', $json);  $n->reload;  $n->stop;
 #
 # The prefix is a temporary directory; master on, daemon on; the module
@@ -67,6 +68,7 @@ sub read_file {
 sub config {
     my ($self) = @_;
     my $p = $self->{prefix};
+    my $listen = $self->{listen} ? " $self->{listen}" : '';
     return <<"_EOC_";
 load_module $self->{module};
 worker_processes $self->{workers};
@@ -83,7 +85,7 @@ http {
     scgi_temp_path $p/scgi_temp;
 $self->{http}
     server {
-        listen 127.0.0.1:$self->{port};
+        listen 127.0.0.1:$self->{port}$listen;
 $self->{server}
         include $ROOT/conf/q2api_upstream.conf;
     }
