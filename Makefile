@@ -33,7 +33,7 @@ FUZZ_BINS    := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 # for the unit tests, is held to at least the same.
 CORE_CFLAGS  := -std=gnu99 -g -O1 -Wall -Wextra -Wno-unused-parameter \
                 -Werror $(CORE_INCS)
-CORE_LIBS    := -lcjson -lcrypto
+CORE_LIBS    := -lcjson -lcrypto -lz
 
 DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 build-essential clang libclang-rt-14-dev postgresql \

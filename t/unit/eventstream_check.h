@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "tap.h"
+#include <zlib.h>
+
 #include "q2api_eventstream.h"
 
 
@@ -277,10 +279,10 @@ raw_message(q2api_buf_t *b, const void *h, size_t hlen, const void *p,
 
     put32(m, (uint32_t) total);
     put32(m + 4, (uint32_t) hlen);
-    put32(m + 8, q2api_crc32(0, m, 8));
+    put32(m + 8, crc32(0, m, 8));
     memcpy(m + 12, h, hlen);
     memcpy(m + 12 + hlen, p, plen);
-    put32(m + total - 4, q2api_crc32(0, m, total - 4));
+    put32(m + total - 4, crc32(0, m, total - 4));
 
     b->len += total;
 }
@@ -290,8 +292,8 @@ raw_message(q2api_buf_t *b, const void *h, size_t hlen, const void *p,
 static ES_CHECK_UNUSED void
 fix_crcs(unsigned char *m, size_t len)
 {
-    put32(m + 8, q2api_crc32(0, m, 8));
-    put32(m + len - 4, q2api_crc32(0, m, len - 4));
+    put32(m + 8, crc32(0, m, 8));
+    put32(m + len - 4, crc32(0, m, len - 4));
 }
 
 
@@ -300,7 +302,7 @@ prelude(unsigned char *m, uint32_t total, uint32_t hlen)
 {
     put32(m, total);
     put32(m + 4, hlen);
-    put32(m + 8, q2api_crc32(0, m, 8));
+    put32(m + 8, crc32(0, m, 8));
 }
 
 

@@ -9,28 +9,11 @@
 #include "eventstream_check.h"
 
 
+/* the prelude's CRC is AWS's: zlib's IEEE CRC-32 */
 static void
 test_crc32(void)
 {
-    size_t       i;
-    uint32_t     crc;
-    const char  *s = "123456789";
-    int          chained;
-
-    is_int(q2api_crc32(0, s, 9), 0xcbf43926, "crc32 check value");
-    is_int(q2api_crc32(0, "", 0), 0, "crc32 of nothing");
-    is_int(q2api_crc32(0, golden, 8), 0x3bddcf78, "crc32 of golden prelude");
-
-    chained = 1;
-
-    for (i = 0; i <= 9; i++) {
-        crc = q2api_crc32(q2api_crc32(0, s, i), s + i, 9 - i);
-        if (crc != 0xcbf43926) {
-            chained = 0;
-        }
-    }
-
-    ok(chained, "crc32 chains at every split");
+    is_int(crc32(0, golden, 8), 0x3bddcf78, "crc32 of golden prelude");
 }
 
 

@@ -7,6 +7,7 @@
 
 
 #include <stdio.h>
+#include <zlib.h>
 
 #include "q2api_amazonq.h"
 #include "q2api_amazonq_internal.h"
@@ -53,7 +54,7 @@ q2api_amazonq_tool_name(const char *name, size_t len, char *out)
             n = max;
         }
 
-        crc = q2api_crc32(0, name, len);
+        crc = crc32(0, (const Bytef *) name, len);
         n += snprintf(out + n, 10, "_%08x", crc);
     }
 

@@ -152,11 +152,5 @@ int q2api_es_encode_event(q2api_buf_t *out, const char *event_type,
 int q2api_es_encode_exception(q2api_buf_t *out, const char *exception_type,
     const void *payload, size_t payload_len);
 
-/*
- * The IEEE CRC-32 (zlib's crc32()): q2api_crc32(0, p, n) is the CRC of
- * p[0..n), and q2api_crc32(q2api_crc32(0, a, na), b, nb) that of a || b.
- */
-uint32_t q2api_crc32(uint32_t crc, const void *p, size_t len);
-
 
 #endif /* _Q2API_EVENTSTREAM_H_INCLUDED_ */
