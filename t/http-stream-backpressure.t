@@ -42,9 +42,11 @@ sub gateway {
     q2api_ping_interval $ping;
     q2api_stream_buffer_size 16k;
     send_timeout $send_timeout;
+    log_format buffers '\$status \$q2api_stream_buffers \$bytes_sent';
 _EOC_
         location /v1/ {
             q2api_pass claude;
+            access_log logs/buffers.log buffers;
         }
 _EOC_
     $n->write_file('accounts.json',
@@ -117,6 +119,22 @@ sub read_stream {
     };
 }
 
+# What the stream path took from the pool for the last request: output
+# buffers, and links to upstream bytes (one per upstream read while the
+# reader is behind, so up to a proxy buffer's worth of small reads).  It
+# does not grow with the answer; a link or a buffer per read or per frame
+# would be thousands here.
+sub stream_buffers {
+    my ($n) = @_;
+    for (1 .. 50) {
+        my $log = $n->read_file('logs/buffers.log') // '';
+        my @lines = split /\n/, $log;
+        return (split / /, $lines[-1])[1] if @lines;
+        sleep 0.1;
+    }
+    return -1;
+}
+
 # connections from the gateway to the mock that are still open
 sub upstream_connections {
     my $count = 0;
@@ -141,9 +159,15 @@ for my $ping ('0', '1s') {
     ok($r->{stop}, "ping $ping, slow reader: message_stop arrived");
     cmp_ok($r->{bytes}, '>', 5_000_000,
            "ping $ping, slow reader: the answer is long ($r->{bytes} bytes)");
+    my $taken = stream_buffers($n);
+    ok($taken > 0 && $taken <= 256,
+       "ping $ping, slow reader: $taken links and buffers for $FRAMES frames");
 
     $r = read_stream($port, pause_at => 300_000, pause => 3);
     is($r->{deltas}, $FRAMES, "ping $ping, paused reader: every delta arrived");
+    $taken = stream_buffers($n);
+    ok($taken > 0 && $taken <= 256,
+       "ping $ping, paused reader: $taken links and buffers");
     ok($r->{stop}, "ping $ping, paused reader: message_stop arrived");
     if ($ping eq '0') {
         is($r->{pings}, 1, 'pings off: only the one after message_start');

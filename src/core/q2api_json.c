@@ -206,10 +206,21 @@ q2api_json_append_string(q2api_buf_t *b, const char *s, size_t len)
 int
 q2api_json_append_int(q2api_buf_t *b, long long v)
 {
-    char  num[24];
-    int   n;
+    char                 num[24], *p;
+    unsigned long long   u;
 
-    n = snprintf(num, sizeof(num), "%lld", v);
+    /* every SSE delta carries an index: no printf per event */
+    u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
+    p = num + sizeof(num);
 
-    return q2api_buf_append(b, num, (size_t) n);
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    return q2api_buf_append(b, p, num + sizeof(num) - p);
 }

@@ -137,9 +137,11 @@ struct ngx_http_q2api_ctx_s {
     u_char                     request_id[48];
 
     ngx_chain_t               *in;            /* upstream bytes held back */
+    ngx_chain_t               *in_free;       /* links for them, reused */
     ngx_chain_t               *page;          /* replaces nginx's page */
     ngx_chain_t               *free;          /* recycled output buffers */
     ngx_chain_t               *busy;
+    ngx_uint_t                 stream_buffers; /* links and buffers taken */
 
     q2api_err_e                error;         /* failure to report */
     u_char                     error_message[Q2API_ERR_MSG_LEN];
@@ -212,6 +214,7 @@ ngx_chain_t *ngx_http_q2api_take_out(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_uint_t last);
 void ngx_http_q2api_recycle_out(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_chain_t *out);
+void ngx_http_q2api_drop_in(ngx_http_q2api_ctx_t *ctx);
 
 /* response */
 ngx_http_q2api_ctx_t *ngx_http_q2api_create_ctx(ngx_http_request_t *r);

@@ -526,7 +526,7 @@ ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx)
     ctx->output_bytes = 0;
     ctx->tool_open = 0;
 
-    ctx->in = NULL;
+    ngx_http_q2api_drop_in(ctx);
     ctx->failed = 0;
     ctx->stream_error = 0;
     ctx->error = Q2API_ERR_NONE;

@@ -11,8 +11,14 @@
 #include "ngx_http_q2api.h"
 
 
-/* how much upstream input is decoded before the output is checked */
-#define NGX_HTTP_Q2API_FEED_SLICE  16384
+/*
+ * How much upstream input is decoded before the output is checked: small
+ * enough that what one slice decodes to stays near one output buffer.
+ */
+#define NGX_HTTP_Q2API_FEED_SLICE  4096
+
+/* the client's bytes go out in buffers of this size, reused */
+#define NGX_HTTP_Q2API_OUT_SIZE    4096
 
 
 static ngx_int_t ngx_http_q2api_header_filter(ngx_http_request_t *r);
@@ -22,6 +28,8 @@ static ngx_int_t ngx_http_q2api_decode(ngx_http_request_t *r,
     ngx_http_q2api_attempt_t *actx);
 static void ngx_http_q2api_capture_error(ngx_http_q2api_attempt_t *actx,
     ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_q2api_hold(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_chain_t *in);
 static size_t ngx_http_q2api_busy_size(ngx_http_q2api_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_page_filter(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_chain_t *in);
@@ -170,8 +178,7 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_OK;
     }
 
-    /* upstream buffers are reused by proxy: hold the links, not the data */
-    if (in && ngx_chain_add_copy(r->pool, &ctx->in, in) != NGX_OK) {
+    if (ngx_http_q2api_hold(r, ctx, in) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -249,7 +256,8 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
 
     ctx = actx->ctx;
 
-    for (cl = ctx->in; cl; cl = cl->next) {
+    while (ctx->in) {
+        cl = ctx->in;
         b = cl->buf;
 
         while (b->pos < b->last) {
@@ -264,7 +272,6 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
                 && ngx_http_q2api_busy_size(ctx) + ctx->out.len
                    >= ctx->conf->stream_buffer)
             {
-                ctx->in = cl;
                 return NGX_AGAIN;
             }
 
@@ -308,11 +315,67 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
                 }
             }
         }
+
+        ctx->in = cl->next;
+        cl->next = ctx->in_free;
+        ctx->in_free = cl;
     }
 
-    ctx->in = NULL;
+    return NGX_OK;
+}
+
+
+/*
+ * Holds the links to upstream bytes until they are decoded: proxy reuses
+ * its buffer only once they are consumed, which is the back-pressure.  The
+ * links come from the stream's own free list, so a long answer takes no
+ * more of them than a short one.
+ */
+static ngx_int_t
+ngx_http_q2api_hold(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    ngx_chain_t  *cl, **ll;
+
+    for (ll = &ctx->in; *ll; ll = &(*ll)->next) { /* void */ }
+
+    for ( /* void */ ; in; in = in->next) {
+        cl = ctx->in_free;
+
+        if (cl != NULL) {
+            ctx->in_free = cl->next;
+
+        } else {
+            cl = ngx_alloc_chain_link(r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            ctx->stream_buffers++;
+        }
+
+        cl->buf = in->buf;
+        cl->next = NULL;
+        *ll = cl;
+        ll = &cl->next;
+    }
 
     return NGX_OK;
+}
+
+
+/* an attempt ends: what it held of the upstream's bytes is let go */
+void
+ngx_http_q2api_drop_in(ngx_http_q2api_ctx_t *ctx)
+{
+    ngx_chain_t  *cl;
+
+    while (ctx->in) {
+        cl = ctx->in;
+        ctx->in = cl->next;
+        cl->next = ctx->in_free;
+        ctx->in_free = cl;
+    }
 }
 
 
@@ -402,36 +465,61 @@ ngx_http_q2api_capture_error(ngx_http_q2api_attempt_t *actx,
 }
 
 
-/* ctx->out as a flushed buffer, from the recycled ones when possible */
+/*
+ * ctx->out as a flushed chain of fixed-size buffers, recycled: the client's
+ * bytes take the same few buffers however long the answer is.
+ */
 ngx_chain_t *
 ngx_http_q2api_take_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_uint_t last)
 {
-    size_t        size;
+    size_t        n, off;
     ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_chain_t  *cl, *out, **ll;
 
-    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
-    if (cl == NULL) {
-        return NULL;
-    }
+    out = NULL;
+    ll = &out;
+    off = 0;
 
-    b = cl->buf;
-    size = ctx->out.len;
+    do {
+        if (ctx->free == NULL) {
+            ctx->stream_buffers++;
+        }
 
-    if (size && (b->start == NULL || (size_t) (b->end - b->start) < size)) {
-        b->start = ngx_palloc(r->pool, ngx_max(size, 4096));
-        if (b->start == NULL) {
+        cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+        if (cl == NULL) {
             return NULL;
         }
 
-        b->end = b->start + ngx_max(size, 4096);
-    }
+        b = cl->buf;
 
-    b->pos = b->start;
-    b->last = size ? ngx_cpymem(b->pos, ctx->out.data, size) : b->pos;
-    b->temporary = size ? 1 : 0;
-    b->tag = (ngx_buf_tag_t) &ngx_http_q2api_module;
+        if (b->start == NULL) {
+            b->start = ngx_palloc(r->pool, NGX_HTTP_Q2API_OUT_SIZE);
+            if (b->start == NULL) {
+                return NULL;
+            }
+
+            b->end = b->start + NGX_HTTP_Q2API_OUT_SIZE;
+            ctx->stream_buffers++;
+        }
+
+        n = ngx_min(ctx->out.len - off, (size_t) (b->end - b->start));
+
+        b->pos = b->start;
+        b->last = ngx_cpymem(b->pos, ctx->out.data + off, n);
+        b->temporary = n ? 1 : 0;
+        b->tag = (ngx_buf_tag_t) &ngx_http_q2api_module;
+        b->flush = 0;
+        b->last_buf = 0;
+        b->last_in_chain = 0;
+
+        off += n;
+
+        *ll = cl;
+        ll = &cl->next;
+
+    } while (off < ctx->out.len);
+
     b->flush = 1;
 
     if (last) {
@@ -441,7 +529,7 @@ ngx_http_q2api_take_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     q2api_buf_reset(&ctx->out);
 
-    return cl;
+    return out;
 }
 
 

@@ -31,7 +31,7 @@ static ngx_int_t ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
+static ngx_int_t ngx_http_q2api_variable_count(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
@@ -80,7 +80,13 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_attempts"), NULL,
-      ngx_http_q2api_variable_attempts, 0,
+      ngx_http_q2api_variable_count,
+      offsetof(ngx_http_q2api_ctx_t, attempts),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_stream_buffers"), NULL,
+      ngx_http_q2api_variable_count,
+      offsetof(ngx_http_q2api_ctx_t, stream_buffers),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -351,8 +357,9 @@ ngx_http_q2api_variable_account(ngx_http_request_t *r,
 }
 
 
+/* a count the request keeps: data is its offset in the request's ctx */
 static ngx_int_t
-ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
+ngx_http_q2api_variable_count(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                *p;
@@ -371,7 +378,8 @@ ngx_http_q2api_variable_attempts(ngx_http_request_t *r,
     }
 
     v->data = p;
-    v->len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
+    v->len = ngx_sprintf(p, "%ui", *(ngx_uint_t *) ((u_char *) ctx + data))
+             - p;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -50,6 +50,7 @@ typedef struct {
 
     q2api_buf_t              tool_id;       /* the open tool, if any */
     q2api_buf_t              seen_tools;    /* ids that ended, "\0"-joined */
+    q2api_buf_t              scratch;       /* a string with escapes */
     size_t                   frames;
 
     unsigned                 begun:1;

@@ -12,13 +12,25 @@
 
 #include "q2api_amazonq.h"
 #include "q2api_amazonq_internal.h"
+#include "q2api_json_scan.h"
+
+
+/* a frame whose payload is not the JSON its event type promises */
+#define Q2API_AMAZONQ_MALFORMED  -100
 
 
 static int q2api_amazonq_frame(q2api_amazonq_stream_t *s,
     const q2api_es_message_t *msg);
 static int q2api_amazonq_event(q2api_amazonq_stream_t *s,
     const q2api_str_t *type, cJSON *p);
-static int q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p);
+static int q2api_amazonq_content(q2api_amazonq_stream_t *s,
+    const char *payload, size_t len);
+static int q2api_amazonq_tool(q2api_amazonq_stream_t *s, const char *payload,
+    size_t len);
+static int q2api_amazonq_reasoning(q2api_amazonq_stream_t *s,
+    const char *payload, size_t len);
+static int q2api_amazonq_string(q2api_amazonq_stream_t *s,
+    const q2api_json_field_t *f, q2api_str_t *out);
 static int q2api_amazonq_tool_stop(q2api_amazonq_stream_t *s);
 static int q2api_amazonq_exception(q2api_amazonq_stream_t *s,
     const q2api_str_t *type, const q2api_es_message_t *msg);
@@ -44,6 +56,7 @@ q2api_amazonq_stream_init(q2api_amazonq_stream_t *s,
     q2api_es_decoder_init(&s->es);
     q2api_buf_init(&s->tool_id, 1024);
     q2api_buf_init(&s->seen_tools, 64 * 1024);
+    q2api_buf_init(&s->scratch, Q2API_ES_MAX_MESSAGE);
 
     s->handler = handler;
     s->data = data;
@@ -57,6 +70,7 @@ q2api_amazonq_stream_free(q2api_amazonq_stream_t *s)
     q2api_es_decoder_free(&s->es);
     q2api_buf_free(&s->tool_id);
     q2api_buf_free(&s->seen_tools);
+    q2api_buf_free(&s->scratch);
 }
 
 
@@ -200,6 +214,7 @@ q2api_amazonq_frame(q2api_amazonq_stream_t *s, const q2api_es_message_t *msg)
     int          rc;
     char         text[Q2API_ERR_MSG_LEN];
     cJSON       *p;
+    const char  *payload;
     q2api_str_t  mtype, etype, code, emsg;
 
     if (s->ended) {
@@ -258,21 +273,140 @@ q2api_amazonq_frame(q2api_amazonq_stream_t *s, const q2api_es_message_t *msg)
         return Q2API_OK;
     }
 
-    p = cJSON_ParseWithLength((const char *) msg->payload, msg->payload_len);
+    payload = (const char *) msg->payload;
 
-    if (!cJSON_IsObject(p)) {
+    /* the events of every frame are read in place; see q2api_json_scan.h */
+    if (q2api_str_eq_lit(&etype, "assistantResponseEvent")) {
+        rc = q2api_amazonq_content(s, payload, msg->payload_len);
+
+    } else if (q2api_str_eq_lit(&etype, "toolUseEvent")) {
+        rc = q2api_amazonq_tool(s, payload, msg->payload_len);
+
+    } else if (q2api_str_eq_lit(&etype, "reasoningContentEvent")) {
+        rc = q2api_amazonq_reasoning(s, payload, msg->payload_len);
+
+    } else if (q2api_str_eq_lit(&etype, "metadataEvent")
+               || q2api_str_eq_lit(&etype, "contextUsageEvent")
+               || q2api_str_eq_lit(&etype, "invalidStateEvent"))
+    {
+        /* a few per answer, with numbers and nesting: a tree is fine */
+        p = cJSON_ParseWithLength(payload, msg->payload_len);
+
+        rc = cJSON_IsObject(p) ? q2api_amazonq_event(s, &etype, p)
+                               : Q2API_AMAZONQ_MALFORMED;
         cJSON_Delete(p);
 
-        snprintf(text, sizeof(text),
-                 "Amazon Q sent a malformed %.*s event",
-                 (int) (etype.len > 64 ? 64 : etype.len), etype.data);
-
-        return q2api_amazonq_emit_error(s, Q2API_ERR_API, text);
+    } else {
+        /* initial-response, messageMetadataEvent, meteringEvent,
+         * followupPromptEvent, citations...: nothing for the client, but
+         * they must be well formed */
+        rc = q2api_json_fields(payload, msg->payload_len, NULL, 0) == Q2API_OK
+             ? Q2API_OK : Q2API_AMAZONQ_MALFORMED;
     }
 
-    rc = q2api_amazonq_event(s, &etype, p);
+    if (rc != Q2API_AMAZONQ_MALFORMED) {
+        return rc;
+    }
 
-    cJSON_Delete(p);
+    snprintf(text, sizeof(text), "Amazon Q sent a malformed %.*s event",
+             (int) (etype.len > 64 ? 64 : etype.len), etype.data);
+
+    return q2api_amazonq_emit_error(s, Q2API_ERR_API, text);
+}
+
+
+/* a string member, decoded; absent, empty or not a string is no text */
+static int
+q2api_amazonq_string(q2api_amazonq_stream_t *s, const q2api_json_field_t *f,
+    q2api_str_t *out)
+{
+    out->data = NULL;
+    out->len = 0;
+
+    if (f->type != Q2API_JSON_STRING || f->len == 0) {
+        return Q2API_OK;
+    }
+
+    switch (q2api_json_field_string(f, &s->scratch, out)) {
+    case Q2API_OK:
+        return Q2API_OK;
+    case Q2API_NOMEM:
+        return Q2API_NOMEM;
+    default:
+        return Q2API_AMAZONQ_MALFORMED;
+    }
+}
+
+
+static int
+q2api_amazonq_content(q2api_amazonq_stream_t *s, const char *payload,
+    size_t len)
+{
+    int                 rc;
+    q2api_str_t         text;
+    q2api_json_field_t  f[1] = { { .name = "content" } };
+
+    if (q2api_json_fields(payload, len, f, 1) != Q2API_OK) {
+        return Q2API_AMAZONQ_MALFORMED;
+    }
+
+    rc = q2api_amazonq_string(s, &f[0], &text);
+    if (rc != Q2API_OK || text.len == 0) {
+        return rc;
+    }
+
+    rc = q2api_amazonq_tool_stop(s);
+    if (rc != Q2API_OK) {
+        return rc;
+    }
+
+    return q2api_amazonq_text(s, text.data, text.len);
+}
+
+
+static int
+q2api_amazonq_reasoning(q2api_amazonq_stream_t *s, const char *payload,
+    size_t len)
+{
+    int                 rc;
+    q2api_str_t         v;
+    q2api_json_field_t  f[3] = { { .name = "text" }, { .name = "signature" },
+                                 { .name = "redactedContent" } };
+
+    if (q2api_json_fields(payload, len, f, 3) != Q2API_OK) {
+        return Q2API_AMAZONQ_MALFORMED;
+    }
+
+    rc = q2api_amazonq_string(s, &f[0], &v);
+
+    if (rc == Q2API_OK && v.len) {
+        rc = q2api_amazonq_text_flush(s);
+
+        if (rc == Q2API_OK) {
+            rc = q2api_amazonq_tool_stop(s);
+        }
+
+        if (rc == Q2API_OK) {
+            rc = q2api_amazonq_emit(s, Q2API_EV_THINKING, v.data, v.len);
+        }
+    }
+
+    if (rc == Q2API_OK) {
+        rc = q2api_amazonq_string(s, &f[1], &v);
+
+        if (rc == Q2API_OK && v.len) {
+            rc = q2api_amazonq_emit(s, Q2API_EV_SIGNATURE, v.data, v.len);
+        }
+    }
+
+    if (rc == Q2API_OK) {
+        rc = q2api_amazonq_string(s, &f[2], &v);
+
+        if (rc == Q2API_OK && v.len) {
+            rc = q2api_amazonq_emit(s, Q2API_EV_REDACTED_THINKING, v.data,
+                                    v.len);
+        }
+    }
 
     return rc;
 }
@@ -285,63 +419,6 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
     int             rc;
     cJSON          *item, *usage;
     q2api_event_t   ev;
-
-    if (q2api_str_eq_lit(type, "assistantResponseEvent")) {
-        item = cJSON_GetObjectItemCaseSensitive(p, "content");
-        if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-            return Q2API_OK;
-        }
-
-        rc = q2api_amazonq_tool_stop(s);
-        if (rc != Q2API_OK) {
-            return rc;
-        }
-
-        return q2api_amazonq_text(s, item->valuestring,
-                                  strlen(item->valuestring));
-    }
-
-    if (q2api_str_eq_lit(type, "toolUseEvent")) {
-        return q2api_amazonq_tool(s, p);
-    }
-
-    if (q2api_str_eq_lit(type, "reasoningContentEvent")) {
-        rc = Q2API_OK;
-
-        item = cJSON_GetObjectItemCaseSensitive(p, "text");
-        if (cJSON_IsString(item) && item->valuestring[0] != '\0') {
-            rc = q2api_amazonq_text_flush(s);
-
-            if (rc == Q2API_OK) {
-                rc = q2api_amazonq_tool_stop(s);
-            }
-
-            if (rc == Q2API_OK) {
-                rc = q2api_amazonq_emit(s, Q2API_EV_THINKING,
-                                        item->valuestring,
-                                        strlen(item->valuestring));
-            }
-        }
-
-        item = cJSON_GetObjectItemCaseSensitive(p, "signature");
-        if (rc == Q2API_OK && cJSON_IsString(item)
-            && item->valuestring[0] != '\0')
-        {
-            rc = q2api_amazonq_emit(s, Q2API_EV_SIGNATURE, item->valuestring,
-                                    strlen(item->valuestring));
-        }
-
-        item = cJSON_GetObjectItemCaseSensitive(p, "redactedContent");
-        if (rc == Q2API_OK && cJSON_IsString(item)
-            && item->valuestring[0] != '\0')
-        {
-            rc = q2api_amazonq_emit(s, Q2API_EV_REDACTED_THINKING,
-                                    item->valuestring,
-                                    strlen(item->valuestring));
-        }
-
-        return rc;
-    }
 
     memset(&ev, 0, sizeof(q2api_event_t));
     q2api_usage_init(&ev.usage);
@@ -417,8 +494,6 @@ q2api_amazonq_event(q2api_amazonq_stream_t *s, const q2api_str_t *type,
                                           "state");
     }
 
-    /* initial-response, messageMetadataEvent, meteringEvent,
-     * followupPromptEvent, citations...: nothing for the client */
     return Q2API_OK;
 }
 
@@ -453,39 +528,41 @@ q2api_amazonq_tool_seen(q2api_amazonq_stream_t *s, const char *id,
 
 
 static int
-q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
+q2api_amazonq_tool(q2api_amazonq_stream_t *s, const char *payload,
+    size_t len)
 {
-    int          rc;
-    char        *printed;
-    size_t       id_len;
-    cJSON       *id, *name, *input, *stop;
-    const char  *idp;
-    q2api_str_t  client;
+    int                 rc;
+    char               *printed;
+    cJSON              *object;
+    q2api_str_t         id, name, input, client;
+    q2api_json_field_t  f[4] = { { .name = "toolUseId" }, { .name = "name" },
+                                 { .name = "input" }, { .name = "stop" } };
 
-    id = cJSON_GetObjectItemCaseSensitive(p, "toolUseId");
-    name = cJSON_GetObjectItemCaseSensitive(p, "name");
-    input = cJSON_GetObjectItemCaseSensitive(p, "input");
-    stop = cJSON_GetObjectItemCaseSensitive(p, "stop");
-
-    if (cJSON_IsString(id) && id->valuestring[0] != '\0') {
-        idp = id->valuestring;
-        id_len = strlen(idp);
-
-    } else if (s->tool_open) {
-        /* a fragment without an id continues the open tool */
-        idp = (const char *) s->tool_id.data;
-        id_len = s->tool_id.len;
-
-    } else {
-        return Q2API_OK;
+    if (q2api_json_fields(payload, len, f, 4) != Q2API_OK) {
+        return Q2API_AMAZONQ_MALFORMED;
     }
 
-    if (!s->tool_open || id_len != s->tool_id.len
-        || memcmp(idp, s->tool_id.data, id_len) != 0)
+    rc = q2api_amazonq_string(s, &f[0], &id);
+    if (rc != Q2API_OK) {
+        return rc;
+    }
+
+    if (id.len == 0) {
+        if (!s->tool_open) {
+            return Q2API_OK;
+        }
+
+        /* a fragment without an id continues the open tool */
+        id.data = (const char *) s->tool_id.data;
+        id.len = s->tool_id.len;
+    }
+
+    if (!s->tool_open || id.len != s->tool_id.len
+        || memcmp(id.data, s->tool_id.data, id.len) != 0)
     {
         /* the service repeats frames of a finished tool: drop them, and
          * leave the tool that is open alone */
-        if (q2api_amazonq_tool_seen(s, idp, id_len)) {
+        if (q2api_amazonq_tool_seen(s, id.data, id.len)) {
             return Q2API_OK;
         }
 
@@ -501,7 +578,7 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
 
         q2api_buf_reset(&s->tool_id);
 
-        if (q2api_buf_append(&s->tool_id, idp, id_len) != Q2API_OK) {
+        if (q2api_buf_append(&s->tool_id, id.data, id.len) != Q2API_OK) {
             return q2api_amazonq_emit_error(s, Q2API_ERR_API,
                                             "tool use id too long");
         }
@@ -509,10 +586,15 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
         s->tool_open = 1;
         s->tool_has_input = 0;
 
-        client = q2api_amazonq_client_tool_name(s->req,
-                                 cJSON_IsString(name) ? name->valuestring : "",
-                                 cJSON_IsString(name)
-                                 ? strlen(name->valuestring) : 0);
+        /* the id is kept: the name may now take the scratch buffer */
+        rc = q2api_amazonq_string(s, &f[1], &name);
+        if (rc != Q2API_OK) {
+            return rc;
+        }
+
+        client = q2api_amazonq_client_tool_name(s->req, name.data
+                                                        ? name.data : "",
+                                                name.len);
 
         rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_START, client.data,
                                 client.len);
@@ -521,41 +603,62 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, cJSON *p)
         }
     }
 
-    if (cJSON_IsString(input) && input->valuestring[0] != '\0') {
-        s->tool_has_input = 1;
-
-        rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_INPUT, input->valuestring,
-                                strlen(input->valuestring));
+    if (f[2].type == Q2API_JSON_STRING) {
+        rc = q2api_amazonq_string(s, &f[2], &input);
         if (rc != Q2API_OK) {
             return rc;
         }
 
-    } else if (cJSON_IsObject(input)
-               && (input->child != NULL
-                   || (cJSON_IsTrue(stop) && !s->tool_has_input)))
-    {
+        if (input.len) {
+            s->tool_has_input = 1;
+
+            rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_INPUT, input.data,
+                                    input.len);
+            if (rc != Q2API_OK) {
+                return rc;
+            }
+        }
+
+    } else if (f[2].type == Q2API_JSON_OBJECT) {
         /*
          * Some frames carry the input, or a piece of it, as an object: it
-         * stands in the fragment sequence as its JSON text.  An empty one
-         * before any fragment only says that fragments follow.
+         * stands in the fragment sequence as its JSON text, compacted.  An
+         * empty one before any fragment only says that fragments follow.
+         * Rare enough for a tree.
          */
-        printed = cJSON_PrintUnformatted(input);
-        if (printed == NULL) {
+        object = cJSON_ParseWithLength(f[2].value, f[2].len);
+        if (object == NULL) {
             return Q2API_NOMEM;
         }
 
-        s->tool_has_input = 1;
+        printed = NULL;
 
-        rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_INPUT, printed,
-                                strlen(printed));
-        cJSON_free(printed);
+        if (object->child != NULL
+            || (f[3].type == Q2API_JSON_TRUE && !s->tool_has_input))
+        {
+            printed = cJSON_PrintUnformatted(object);
+            if (printed == NULL) {
+                cJSON_Delete(object);
+                return Q2API_NOMEM;
+            }
+        }
 
-        if (rc != Q2API_OK) {
-            return rc;
+        cJSON_Delete(object);
+
+        if (printed != NULL) {
+            s->tool_has_input = 1;
+
+            rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_INPUT, printed,
+                                    strlen(printed));
+            cJSON_free(printed);
+
+            if (rc != Q2API_OK) {
+                return rc;
+            }
         }
     }
 
-    if (cJSON_IsTrue(stop)) {
+    if (f[3].type == Q2API_JSON_TRUE) {
         return q2api_amazonq_tool_stop(s);
     }
 
