@@ -157,6 +157,12 @@ run: deps build
 	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/conf $(RUNDIR)/q2api
 	@ln -sfn $(BUILD) $(RUNDIR)/modules
 	@cp -f conf/*.conf $(RUNDIR)/conf/
+	@# upstream{} names resolve at start: offline, run without reuse
+	@getent hosts q.us-east-1.amazonaws.com >/dev/null || { \
+	    echo "no DNS for the backends: connection reuse is off" \
+	         "(q2api_backends.conf not included)"; \
+	    sed -i 's/^\( *\)include q2api_backends.conf;/\1# &/' \
+	        $(RUNDIR)/conf/nginx.conf; }
 	@[ -f $(RUNDIR)/q2api/accounts.json ] \
 	    || cp conf/accounts.example.json $(RUNDIR)/q2api/accounts.json
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -t
@@ -166,7 +172,8 @@ run: deps build
 install: build
 	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
 	install -d /etc/nginx/q2api
-	install -m 0644 conf/q2api_upstream.conf /etc/nginx/q2api/
+	install -m 0644 conf/q2api_upstream.conf conf/q2api_backends.conf \
+	    /etc/nginx/q2api/
 
 clean:
 	rm -rf $(BUILD) $(RUNDIR) t/servroot

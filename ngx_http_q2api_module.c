@@ -24,6 +24,7 @@ static char *ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 static char *ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void ngx_http_q2api_body_defaults(ngx_conf_t *cf);
 static ngx_int_t ngx_http_q2api_merge_kind(ngx_conf_t *cf,
     ngx_http_q2api_kind_t *k, ngx_http_q2api_kind_conf_t *conf,
     ngx_http_q2api_kind_conf_t *prev);
@@ -39,6 +40,10 @@ static ngx_int_t ngx_http_q2api_add_zone(ngx_conf_t *cf,
 
 
 #define NGX_HTTP_Q2API_DEFAULT_ZONE_SIZE  (16 * 1024 * 1024)
+
+/* client bodies in q2api_pass locations that keep nginx's defaults */
+#define NGX_HTTP_Q2API_BODY_MAX           (32 * 1024 * 1024)
+#define NGX_HTTP_Q2API_BODY_BUFFER        (8 * 1024 * 1024)
 
 
 static ngx_command_t  ngx_http_q2api_commands[] = {
@@ -458,7 +463,37 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->front != NULL) {
+        ngx_http_q2api_body_defaults(cf);
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A client body is a whole conversation: Claude Code sends 100 KB to
+ * several MB a turn.  nginx's defaults (a 1m limit, an 8k or 16k buffer)
+ * would refuse most with 413 and write the rest to a temporary file, with
+ * a warning each time.  Where a q2api_pass location keeps nginx's built-in
+ * values, it gets ones made for such bodies instead; any value the
+ * operator sets, here or above, stays.  The core module's conf is merged
+ * before this one, so what is seen here is final.
+ */
+static void
+ngx_http_q2api_body_defaults(ngx_conf_t *cf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size == 1 * 1024 * 1024) {
+        clcf->client_max_body_size = NGX_HTTP_Q2API_BODY_MAX;
+    }
+
+    if (clcf->client_body_buffer_size == (size_t) 2 * ngx_pagesize) {
+        clcf->client_body_buffer_size = NGX_HTTP_Q2API_BODY_BUFFER;
+    }
 }
 
 

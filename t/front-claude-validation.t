@@ -172,3 +172,32 @@ POST /v1/messages
 --- response_body_like chomp
 "type":"invalid_request_error","message":"tools: \\"web_search_20250305\\" is a server tool that Anthropic runs itself; this gateway's backends cannot run it"
 --- mock_requests: 0
+
+
+
+=== TEST 11: a 3 MB conversation is read in memory: no 413, no temporary file
+A q2api_pass location that keeps nginx's built-in body limits gets 32m and
+8m instead.
+--- request eval
+"POST /v1/messages\n{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"" . ("0123456789abcdef" x 196608) . "\"}]}"
+--- error_code: 200
+--- mock_requests: 1
+--- no_error_log
+buffered to a temporary file
+[error]
+
+
+
+=== TEST 12: body sizes the operator sets are kept
+--- config
+    location /v1/messages {
+        client_body_buffer_size 16k;
+        q2api_pass claude;
+    }
+
+    include $TEST_NGINX_Q2API_CONF/q2api_upstream.conf;
+--- request eval
+"POST /v1/messages\n{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"" . ("x" x 65536) . "\"}]}"
+--- error_code: 200
+--- error_log
+a client request body is buffered to a temporary file
