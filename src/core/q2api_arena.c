@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include <cjson/cJSON.h>
+
 #include "q2api_arena.h"
 
 
@@ -108,4 +110,52 @@ q2api_arena_free(q2api_arena_t *a)
     }
 
     a->chunks = NULL;
+}
+
+
+static q2api_arena_t  *q2api_arena_json;
+
+
+static void *
+q2api_arena_json_malloc(size_t size)
+{
+    if (q2api_arena_json != NULL) {
+        return q2api_arena_alloc(q2api_arena_json, size);
+    }
+
+    return malloc(size);
+}
+
+
+static void
+q2api_arena_json_free(void *p)
+{
+    if (q2api_arena_json == NULL) {
+        free(p);
+    }
+}
+
+
+void
+q2api_arena_json_begin(q2api_arena_t *a)
+{
+    static int     hooked;
+    cJSON_Hooks    hooks;
+
+    /* outside a window the hooks are malloc and free: safe at any time */
+    if (!hooked) {
+        hooks.malloc_fn = q2api_arena_json_malloc;
+        hooks.free_fn = q2api_arena_json_free;
+        cJSON_InitHooks(&hooks);
+        hooked = 1;
+    }
+
+    q2api_arena_json = a;
+}
+
+
+void
+q2api_arena_json_end(void)
+{
+    q2api_arena_json = NULL;
 }

@@ -77,10 +77,12 @@ q2api_request_init(q2api_request_t *req)
 void
 q2api_request_free(q2api_request_t *req)
 {
-    if (req->json != NULL) {
+    /* a tree on the arena goes with it */
+    if (req->json != NULL && !req->json_in_arena) {
         cJSON_Delete(req->json);
-        req->json = NULL;
     }
+
+    req->json = NULL;
 
     q2api_arena_free(&req->arena);
 }

@@ -86,6 +86,8 @@ typedef struct {
     q2api_arena_t        arena;       /* owns everything below */
     void                *json;        /* the parsed client body (cJSON *);
                                          strings above point into it */
+    unsigned             json_in_arena:1; /* that tree is on the arena
+                                         (q2api_arena_json_begin) */
 
     q2api_str_t          model;       /* the client's model string */
     q2api_str_t          user_id;     /* metadata.user_id, opaque */

@@ -71,12 +71,28 @@ int
 q2api_utf8_valid(const char *s, size_t len)
 {
     size_t                n;
+    uint64_t              word;
     const unsigned char  *p, *end;
 
     p = (const unsigned char *) s;
     end = p + len;
 
     while (p < end) {
+        /* request bodies are mostly ASCII: eight bytes at a time */
+        while (end - p >= 8) {
+            memcpy(&word, p, 8);
+
+            if (word & 0x8080808080808080ULL) {
+                break;
+            }
+
+            p += 8;
+        }
+
+        if (p == end) {
+            break;
+        }
+
         n = q2api_utf8_seq_len(p, end - p);
         if (n == 0) {
             return 0;

@@ -44,7 +44,10 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
+    q2api_arena_json_begin(&req->arena);
     root = q2api_claude_json(body, len, &at);
+    q2api_arena_json_end();
+
     if (root == NULL) {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
                         "request body is not valid JSON (error near byte "
@@ -54,6 +57,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     }
 
     req->json = root;
+    req->json_in_arena = 1;
 
     if (!cJSON_IsObject(root)) {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
