@@ -202,3 +202,75 @@ POST /v1/messages
 --- error_code: 500
 --- response_body_like chomp
 "message":"the backend stream ended unexpectedly"
+
+
+
+=== TEST 14: a backend 503 (HTML or JSON) is overloaded, which clients retry
+--- mock eval
+[ { status => 503, headers => { 'content-type' => 'text/html' },
+    body => '<html><body>Service Unavailable</body></html>' },
+  { status => 503, json => { message => 'try later' } } ]
+--- request eval
+["POST /v1/messages\n{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+ "POST /v1/messages\n{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"]
+--- error_code eval
+[529, 529]
+--- response_body_like eval
+[qr/^\{"type":"error","error":\{"type":"overloaded_error","message":"the backend is unavailable \(HTTP 503\)"\}/,
+ qr/^\{"type":"error","error":\{"type":"overloaded_error","message":"the backend is unavailable \(HTTP 503\)"\}/]
+
+
+
+=== TEST 15: a backend that falls silent after its first frame: a timeout, named
+--- config
+    location /v1/ {
+        q2api_amazonq_location /_t/amazonq;
+        q2api_ping_interval 0;
+        q2api_pass claude;
+    }
+
+    location = /_t/amazonq {
+        internal;
+        proxy_pass $q2api_upstream_url;
+        proxy_http_version 1.1;
+        proxy_pass_request_headers off;
+        proxy_set_header Connection "";
+        proxy_set_header Content-Type "application/x-amz-json-1.0";
+        proxy_set_header X-Amz-Target
+            "AmazonCodeWhispererStreamingService.GenerateAssistantResponse";
+        proxy_set_header Authorization $q2api_authorization;
+        proxy_buffering off;
+        proxy_read_timeout 1s;
+    }
+--- mock eval
+{ events => [ event('assistantResponseEvent', { content => 'partial' }),
+              { sleep_ms => 3000 },
+              event('assistantResponseEvent', { content => 'never' }) ] }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like eval
+qr/"text":"partial"\}\}\n\nevent: error\ndata: \{"type":"error","error":\{"type":"timeout_error","message":"the backend stopped sending in the middle of its answer \(proxy_read_timeout\)"\}\}\n\n\z/
+--- response_body_unlike
+never|message_stop
+--- error_log
+upstream timed out
+
+
+
+=== TEST 16: a close without a length or a chunked end: the answer may be cut
+--- mock eval
+{ close => 'close',
+  events => [ event('assistantResponseEvent', { content => 'partial' }),
+              { sleep_ms => 300 } ] }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like eval
+qr/"text":"partial"\}\}\n\nevent: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"the backend closed the connection without ending its answer: it may be cut"\}\}\n\n\z/
+--- response_body_unlike
+message_stop
+--- error_log
+without ending its answer

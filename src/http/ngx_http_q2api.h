@@ -97,11 +97,15 @@ typedef struct {
     ngx_str_t                  body;          /* what this attempt sends */
 
     ngx_int_t                  status;        /* upstream HTTP status */
+    ngx_msec_t                 last_input;    /* when bytes last came */
     ngx_buf_t                 *error_body;    /* first bytes of a failure */
 
     unsigned                   header_seen:1;
     unsigned                   streaming:1;   /* 200, decoding frames */
     unsigned                   eof:1;         /* last_in_chain seen */
+    unsigned                   timed_out:1;   /* proxy_read_timeout */
+    unsigned                   framed:1;      /* a length or chunked: its
+                                                 end proves the answer whole */
     unsigned                   corrupt:1;     /* bad frame / truncated */
     unsigned                   finalized:1;   /* post_subrequest ran */
 } ngx_http_q2api_attempt_t;

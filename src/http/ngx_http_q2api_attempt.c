@@ -26,6 +26,8 @@ static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
 static int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     const q2api_event_t *ev);
+static void ngx_http_q2api_stream_broke(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_attempt_t *actx);
 
 
 static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
@@ -284,6 +286,19 @@ ngx_http_q2api_post_subrequest(ngx_http_request_t *sr, void *data,
 
     actx->finalized = 1;
 
+    /*
+     * nginx ends a stream that falls silent as it ends a reset one: silence
+     * as long as proxy_read_timeout is what tells them apart.  A timer
+     * re-armed within NGX_TIMER_LAZY_DELAY keeps its old time, so it may
+     * fire up to that much before the full timeout since the last bytes.
+     */
+    if (actx->streaming && !actx->eof && sr->upstream
+        && ngx_current_msec - actx->last_input + NGX_TIMER_LAZY_DELAY
+           >= sr->upstream->conf->read_timeout)
+    {
+        actx->timed_out = 1;
+    }
+
     if (actx->status == 0) {
         /* no header came: connect error, timeout... */
         if (sr->headers_out.status) {
@@ -305,6 +320,46 @@ ngx_http_q2api_post_subrequest(ngx_http_request_t *sr, void *data,
 }
 
 /*
+ * A stream that began well and did not end well, named for what happened:
+ * the backend fell silent for proxy_read_timeout; it closed without a
+ * length or a chunked end, so nothing says the answer is whole; or it was
+ * cut or corrupt.
+ */
+static void
+ngx_http_q2api_stream_broke(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_http_q2api_attempt_t *actx)
+{
+    const char  *message, *reason;
+
+    ctx->failed = 1;
+    ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
+    ctx->error = Q2API_ERR_API;
+
+    if (actx->timed_out && !actx->corrupt) {
+        ctx->error = Q2API_ERR_TIMEOUT;
+        message = "the backend stopped sending in the middle of its answer "
+                  "(proxy_read_timeout)";
+        reason = "stream stalled";
+
+    } else if (actx->eof && !actx->corrupt) {
+        message = "the backend closed the connection without ending its "
+                  "answer: it may be cut";
+        reason = "stream unframed";
+
+    } else {
+        message = "the backend stream ended unexpectedly";
+        reason = "stream cut";
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "q2api: account \"%V\": %s", &actx->account.id, message);
+
+    ngx_cpystrn(ctx->error_message, (u_char *) message, Q2API_ERR_MSG_LEN);
+    ngx_cpystrn(ctx->reason, (u_char *) reason, sizeof(ctx->reason));
+}
+
+
+/*
  * The attempt is over: what it did goes to the account's health and
  * counters, and a failure is named for the client.
  */
@@ -319,15 +374,39 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
     if (!ctx->failed && !actx->streaming) {
-        /* the backend answered with an HTTP error, or not at all */
-        ctx->back->classify(actx->status,
-                            actx->error_body
-                            ? (char *) actx->error_body->pos : NULL,
-                            actx->error_body
-                            ? (size_t) (actx->error_body->last
-                                        - actx->error_body->pos)
-                            : 0,
-                            &ue);
+
+        if (!actx->header_seen) {
+            /* no answer at all: the transport failed, not the backend */
+            ue.health = Q2API_HEALTH_CAPACITY;
+
+            if (actx->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+                ue.client_error = Q2API_ERR_TIMEOUT;
+                ngx_cpystrn((u_char *) ue.message,
+                            (u_char *) "the backend did not answer in time",
+                            Q2API_ERR_MSG_LEN);
+                ngx_cpystrn((u_char *) ue.reason, (u_char *) "timed out",
+                            sizeof(ue.reason));
+
+            } else {
+                ue.client_error = Q2API_ERR_BAD_GATEWAY;
+                ngx_cpystrn((u_char *) ue.message,
+                            (u_char *) "the backend could not be reached",
+                            Q2API_ERR_MSG_LEN);
+                ngx_cpystrn((u_char *) ue.reason, (u_char *) "unreachable",
+                            sizeof(ue.reason));
+            }
+
+        } else {
+            /* the backend answered with an HTTP error */
+            ctx->back->classify(actx->status,
+                                actx->error_body
+                                ? (char *) actx->error_body->pos : NULL,
+                                actx->error_body
+                                ? (size_t) (actx->error_body->last
+                                            - actx->error_body->pos)
+                                : 0,
+                                &ue);
+        }
 
         ctx->failed = 1;
         ctx->error = ue.client_error;
@@ -341,16 +420,9 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
                       "%i (%s)", &actx->account.id, actx->status, ue.reason);
     }
 
-    if (!ctx->failed && (!actx->eof || actx->corrupt)) {
+    if (!ctx->failed && (!actx->eof || actx->corrupt || !actx->framed)) {
         /* the stream broke after the upstream's 200 */
-        ctx->failed = 1;
-        ctx->error = Q2API_ERR_API;
-        ctx->outcome = NGX_HTTP_Q2API_OUT_CAPACITY;
-        ngx_cpystrn(ctx->error_message,
-                    (u_char *) "the backend stream ended unexpectedly",
-                    Q2API_ERR_MSG_LEN);
-        ngx_cpystrn(ctx->reason, (u_char *) "stream cut",
-                    sizeof(ctx->reason));
+        ngx_http_q2api_stream_broke(r, ctx, actx);
     }
 
     if (ctx->failed) {

@@ -29,7 +29,7 @@ static ngx_int_t ngx_http_q2api_decode(ngx_http_request_t *r,
 static void ngx_http_q2api_capture_error(ngx_http_q2api_attempt_t *actx,
     ngx_http_request_t *r, ngx_chain_t *in);
 static ngx_int_t ngx_http_q2api_hold(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, ngx_chain_t *in);
+    ngx_http_q2api_attempt_t *actx, ngx_chain_t *in);
 static size_t ngx_http_q2api_busy_size(ngx_http_q2api_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_page_filter(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_chain_t *in);
@@ -139,6 +139,10 @@ ngx_http_q2api_header_filter(ngx_http_request_t *r)
         }
 
         actx->streaming = 1;
+        actx->last_input = ngx_current_msec;
+        actx->framed = r->upstream
+                       && (r->upstream->headers_in.chunked
+                           || r->upstream->headers_in.content_length_n >= 0);
         r->connection->log->action = "decoding the upstream's stream";
     }
 
@@ -178,7 +182,7 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_OK;
     }
 
-    if (ngx_http_q2api_hold(r, ctx, in) != NGX_OK) {
+    if (ngx_http_q2api_hold(r, actx, in) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -332,14 +336,23 @@ ngx_http_q2api_decode(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx)
  * more of them than a short one.
  */
 static ngx_int_t
-ngx_http_q2api_hold(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+ngx_http_q2api_hold(ngx_http_request_t *r, ngx_http_q2api_attempt_t *actx,
     ngx_chain_t *in)
 {
-    ngx_chain_t  *cl, **ll;
+    ngx_chain_t           *cl, **ll;
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = actx->ctx;
 
     for (ll = &ctx->in; *ll; ll = &(*ll)->next) { /* void */ }
 
     for ( /* void */ ; in; in = in->next) {
+
+        /* bytes, not the flush nginx sends when it gives up on the peer */
+        if (ngx_buf_size(in->buf)) {
+            actx->last_input = ngx_current_msec;
+        }
+
         cl = ctx->in_free;
 
         if (cl != NULL) {

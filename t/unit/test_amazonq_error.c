@@ -95,7 +95,7 @@ test_classify(void)
           "OVERAGE_REQUEST_LIMIT_EXCEEDED" },
         { 500, "{'__type':'InternalServerException','message':"
                "'Encountered unexpectedly high load'}",
-          Q2API_HEALTH_CAPACITY, Q2API_ERR_API,
+          Q2API_HEALTH_CAPACITY, Q2API_ERR_OVERLOADED,
           "the backend failed: Encountered unexpectedly high load",
           "InternalServerException" },
         { 500, "{'__type':'InternalServerException','reason':"
@@ -103,10 +103,10 @@ test_classify(void)
           Q2API_HEALTH_CAPACITY, Q2API_ERR_OVERLOADED, "internal error",
           "MODEL_TEMPORARILY_UNAVAILABLE" },
         { 502, "<html>Bad Gateway</html>",
-          Q2API_HEALTH_CAPACITY, Q2API_ERR_BAD_GATEWAY, "could not be reached",
-          "" },
-        { 503, "", Q2API_HEALTH_CAPACITY, Q2API_ERR_BAD_GATEWAY,
-          "could not be reached", "" },
+          Q2API_HEALTH_CAPACITY, Q2API_ERR_OVERLOADED,
+          "unavailable (HTTP 502)", "" },
+        { 503, "", Q2API_HEALTH_CAPACITY, Q2API_ERR_OVERLOADED,
+          "unavailable (HTTP 503)", "" },
         { 504, "upstream timed out",
           Q2API_HEALTH_CAPACITY, Q2API_ERR_TIMEOUT, "did not answer in time",
           "" },
@@ -155,7 +155,8 @@ test_classify(void)
 
     /* no body at all */
     q2api_amazonq_classify(500, NULL, 0, &ue);
-    ok(ue.health == Q2API_HEALTH_CAPACITY && ue.client_error == Q2API_ERR_API
+    ok(ue.health == Q2API_HEALTH_CAPACITY
+       && ue.client_error == Q2API_ERR_OVERLOADED
        && strstr(ue.message, "internal error") != NULL,
        "classify without a body");
 

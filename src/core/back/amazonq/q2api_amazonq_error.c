@@ -170,15 +170,19 @@ q2api_amazonq_classify(int status, const char *body, size_t len,
                  "the backend did not answer in time");
 
     } else if (status == 502 || status == 503) {
+        /*
+         * The service (or a balancer in front of it) answered that it
+         * cannot serve now: overloaded, which clients retry with backoff.
+         * A backend that cannot be reached at all is the glue's to name.
+         */
         ue->health = Q2API_HEALTH_CAPACITY;
-        ue->client_error = Q2API_ERR_BAD_GATEWAY;
+        ue->client_error = Q2API_ERR_OVERLOADED;
         snprintf(ue->message, sizeof(ue->message),
-                 "the backend could not be reached");
+                 "the backend is unavailable (HTTP %d)", status);
 
     } else if (status >= 500) {
         ue->health = Q2API_HEALTH_CAPACITY;
-        ue->client_error = strcmp(reason, "MODEL_TEMPORARILY_UNAVAILABLE")
-                           == 0 ? Q2API_ERR_OVERLOADED : Q2API_ERR_API;
+        ue->client_error = Q2API_ERR_OVERLOADED;
         snprintf(ue->message, sizeof(ue->message),
                  "the backend failed: %.300s",
                  message[0] ? message : "internal error");
