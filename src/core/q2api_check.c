@@ -15,6 +15,7 @@ static int q2api_check_token(const unsigned char *p, size_t len);
 static int q2api_check_id(const unsigned char *p, size_t len);
 static int q2api_check_label(const unsigned char *p, size_t len);
 static int q2api_check_region(const unsigned char *p, size_t len);
+static int q2api_check_base64(const unsigned char *p, size_t len);
 static int q2api_arn_field(const char **p, const char *end, q2api_str_t *f);
 static int q2api_arn_partition(q2api_str_t *f);
 static int q2api_arn_service(q2api_str_t *f);
@@ -29,7 +30,8 @@ static const char  *q2api_check_rules[] = {
     "must be at most 256 bytes of UTF-8 without control characters",
     "must be an AWS region such as us-east-1",
     "must be an ARN such as "
-        "arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC"
+        "arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC",
+    "must be base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)"
 };
 
 
@@ -61,6 +63,9 @@ q2api_check(q2api_check_e what, const char *s, size_t len)
 
     case Q2API_CHECK_ARN:
         return q2api_arn_parse(s, len, &arn);
+
+    case Q2API_CHECK_BASE64:
+        return q2api_check_base64(p, len);
 
     default:
         return Q2API_ERROR;
@@ -185,6 +190,37 @@ q2api_check_region(const unsigned char *p, size_t len)
 
     for (i++; i < len; i++) {
         if (!(p[i] >= '0' && p[i] <= '9')) {
+            return Q2API_ERROR;
+        }
+    }
+
+    return Q2API_OK;
+}
+
+
+/*
+ * A check, not a decoder: the data goes on as it came, and whoever uses
+ * it decodes it.  Padding is where a decoder expects it, and nowhere else.
+ */
+static int
+q2api_check_base64(const unsigned char *p, size_t len)
+{
+    size_t  i, pad;
+
+    if (len % 4 != 0) {
+        return Q2API_ERROR;
+    }
+
+    pad = (p[len - 1] == '=') + (p[len - 2] == '=');
+
+    if (pad == 1 && p[len - 2] == '=') {
+        return Q2API_ERROR;
+    }
+
+    for (i = 0; i < len - pad; i++) {
+        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')
+              || (p[i] >= '0' && p[i] <= '9') || p[i] == '+' || p[i] == '/'))
+        {
             return Q2API_ERROR;
         }
     }

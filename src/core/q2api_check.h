@@ -25,6 +25,8 @@ typedef enum {
     Q2API_CHECK_REGION,
     /* an ARN (q2api_arn_parse): a request body, a query, a region */
     Q2API_CHECK_ARN,
+    /* base64 (RFC 4648 4, padded, no line breaks): image data */
+    Q2API_CHECK_BASE64,
     Q2API_CHECK_NCLASSES
 } q2api_check_e;
 
