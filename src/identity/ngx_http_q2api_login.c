@@ -99,6 +99,7 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
 {
     cJSON                   *in, *o, *scopes, *item;
     ngx_str_t                json;
+    const char              *v;
     ngx_http_q2api_login_t  *lg;
 
     lg = ngx_http_q2api_login_ctx(r, done, data);
@@ -120,19 +121,26 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     /* what the account will be created with, kept for the claim */
-    item = cJSON_GetObjectItemCaseSensitive(in, "label");
-    if (cJSON_IsString(item) && ngx_strlen(item->valuestring) <= 256) {
-        cJSON_AddStringToObject(lg->session, "label", item->valuestring);
+    if (ngx_http_q2api_jstr_check(r->connection->log, in, "label",
+                                  Q2API_CHECK_LABEL, "device login", &v)
+        == NGX_OK)
+    {
+        cJSON_AddStringToObject(lg->session, "label", v);
     }
 
     item = cJSON_GetObjectItemCaseSensitive(in, "enabled");
     cJSON_AddBoolToObject(lg->session, "enabled",
                           item == NULL || !cJSON_IsFalse(item));
 
-    item = cJSON_GetObjectItemCaseSensitive(in, "startUrl");
-    cJSON_AddStringToObject(lg->session, "startUrl",
-                            cJSON_IsString(item) ? item->valuestring
-                                                 : NGX_HTTP_Q2API_START_URL);
+    /* the OIDC service's to judge, but no header or log line breaker */
+    if (ngx_http_q2api_jstr_check(r->connection->log, in, "startUrl",
+                                  Q2API_CHECK_TOKEN, "device login", &v)
+        != NGX_OK)
+    {
+        v = NGX_HTTP_Q2API_START_URL;
+    }
+
+    cJSON_AddStringToObject(lg->session, "startUrl", v);
     cJSON_Delete(in);
 
     /* the official CLI's client registration */
@@ -177,8 +185,12 @@ ngx_http_q2api_login_registered(ngx_http_request_t *r, void *data,
 
     reg = cJSON_ParseWithLength((char *) body->data, body->len);
 
-    id = ngx_http_q2api_jstr(reg, "clientId");
-    secret = ngx_http_q2api_jstr(reg, "clientSecret");
+    (void) ngx_http_q2api_jstr_check(r->connection->log, reg, "clientId",
+                                     Q2API_CHECK_TOKEN, "RegisterClient",
+                                     &id);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, reg, "clientSecret",
+                                     Q2API_CHECK_TOKEN, "RegisterClient",
+                                     &secret);
 
     if (status != NGX_HTTP_OK || id == NULL || secret == NULL) {
         cJSON_Delete(reg);
@@ -237,10 +249,20 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
 
     dev = cJSON_ParseWithLength((char *) body->data, body->len);
 
-    code = ngx_http_q2api_jstr(dev, "deviceCode");
-    user = ngx_http_q2api_jstr(dev, "userCode");
-    uri = ngx_http_q2api_jstr(dev, "verificationUri");
-    complete = ngx_http_q2api_jstr(dev, "verificationUriComplete");
+    /* what the user is shown, and what is sent back */
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "deviceCode",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &code);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "userCode",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &user);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
+                                     "verificationUri", Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &uri);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
+                                     "verificationUriComplete",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &complete);
 
     if (status != NGX_HTTP_OK || code == NULL || user == NULL
         || q2api_uuid4(auth_id) != Q2API_OK)
@@ -515,6 +537,7 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
     char                           id[37];
     cJSON                         *tok, *out, *acc;
     double                         interval;
+    ngx_int_t                      rc;
     const char                    *err, *access, *refresh, *label;
     ngx_http_q2api_main_conf_t    *qmcf;
     ngx_http_q2api_account_data_t  d;
@@ -541,10 +564,22 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
         return;
     }
 
-    access = ngx_http_q2api_jstr(tok, "accessToken");
-    refresh = ngx_http_q2api_jstr(tok, "refreshToken");
+    rc = ngx_http_q2api_jstr_check(r->connection->log, tok, "accessToken",
+                                   Q2API_CHECK_TOKEN, "CreateToken",
+                                   &access);
 
-    if (status != NGX_HTTP_OK || access == NULL
+    if (ngx_http_q2api_jstr_check(r->connection->log, tok, "refreshToken",
+                                  Q2API_CHECK_TOKEN, "CreateToken", &refresh)
+        == NGX_ERROR)
+    {
+        rc = NGX_ERROR;
+    }
+
+    if (status == NGX_HTTP_OK && rc == NGX_ERROR) {
+        err = "a token in the answer was refused";
+    }
+
+    if (status != NGX_HTTP_OK || rc != NGX_OK
         || q2api_uuid4(id) != Q2API_OK)
     {
         cJSON_ReplaceItemInObject(lg->session, "status",

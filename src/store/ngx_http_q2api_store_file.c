@@ -193,6 +193,7 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
     cJSON                          *type;
     ngx_int_t                       rc;
     ngx_pool_t                     *pool;
+    ngx_http_q2api_row_field_e      bad;
     ngx_http_q2api_account_data_t   d;
 
     if (!cJSON_IsObject(item)) {
@@ -211,9 +212,19 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
     ngx_memzero(&d, sizeof(ngx_http_q2api_account_data_t));
 
     rc = ngx_http_q2api_row_from_json(item, ngx_http_q2api_row_file, pool,
-                                      &d, NULL);
+                                      &d, &bad);
 
     if (rc == NGX_ERROR) {
+        goto done;
+    }
+
+    if (rc == NGX_DECLINED && bad != NGX_HTTP_Q2API_ROW_TYPE) {
+        /* by its name: the value may be a credential, or forge lines */
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "q2api: account #%ui in \"%V\": \"%s\" refused: it "
+                      "%s", i, path, ngx_http_q2api_row_fields[bad].name,
+                      ngx_http_q2api_row_rule(bad));
+        rc = NGX_ERROR;
         goto done;
     }
 
