@@ -390,8 +390,8 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
             {
                 ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                              "%sid: 1 to %d characters of A-Z a-z 0-9 "
-                             "- . _ ~ : @, not \".\" or \"..\", and not a "
-                             "route name%Z", prefix,
+                             "- . _ ~ : @, not . or .., and not a route "
+                             "name%Z", prefix,
                              NGX_HTTP_Q2API_ADMIN_ID_MAX);
                 return NGX_DECLINED;
             }
