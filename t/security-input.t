@@ -284,3 +284,35 @@ sub {
     is(scalar(grep { $_ eq '/token' } @$p), 2, 'both accounts were refreshed');
     is($p->[-1], 'chat:tok-n2', 'the second account answered after its refresh');
 }
+
+
+
+=== TEST 10: device login: CR/LF in a RegisterClient answer or a CreateToken answer is refused, no account made
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- mock eval
+{ by_path => { '/client/register' => [ { json => { clientId => 'c-1', clientSecret => $::EVIL } },
+                                       { json => { clientId => 'c-2', clientSecret => 's-2' } } ],
+               '/device_authorization' => [ { json => { deviceCode => 'dc-1', userCode => 'W-1',
+                                                        verificationUri => 'https://d.example',
+                                                        expiresIn => 600, interval => 1 } } ],
+               '/token' => [ { json => { accessToken => $::EVIL, refreshToken => 'r-1', expiresIn => 3600 } } ] } }
+--- request
+GET /healthz
+--- error_code: 200
+--- mock_check eval
+sub {
+    my $pw = 'admin-password-1';
+    my ($st, $out) = main::api('POST', '/v2/auth/start', '{}', $pw);
+    is($st, 502, 'a refused client secret: the login does not start');
+    ($st, $out) = main::api('POST', '/v2/auth/start', '{}', $pw);
+    is($st, 200, 'a clean registration starts');
+    my ($c, $claim) = main::api('POST', "/v2/auth/claim/$out->{authId}", '', $pw);
+    is($c, 502, 'a refused access token: the claim fails');
+    my ($s2, $list) = main::api('GET', '/v2/accounts', undef, $pw);
+    is_deeply([ map { $_->{id} } @{ $list->{accounts} } ], ['acc-1'], 'no account from it');
+    my $log = main::error_log();
+    like($log, qr/RegisterClient: "clientSecret" refused/, 'the secret named in the log');
+    like($log, qr/CreateToken: "accessToken" refused/, 'the token named in the log');
+    unlike($log, qr/X-Injected/, 'neither value logged');
+}

@@ -762,7 +762,9 @@ ngx_http_q2api_login_fail(ngx_http_q2api_login_t *lg, ngx_uint_t status,
 
     o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
                   : NULL;
-    err = ngx_http_q2api_jstr(o, "error");
+    /* an OAuth error code, or nothing: it goes into a log line */
+    (void) ngx_http_q2api_jstr_check(lg->request->connection->log, o,
+                                     "error", Q2API_CHECK_TOKEN, what, &err);
 
     ngx_snprintf(msg, sizeof(msg) - 1, "OIDC error: %s failed with status "
                  "%i%s%s%Z", what, upstream, err ? ": " : "",
