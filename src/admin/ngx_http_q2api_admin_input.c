@@ -104,6 +104,7 @@ cJSON *
 ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
     u_char *err)
 {
+    int                  nul;
     u_char              *p;
     cJSON               *root;
     const char          *at;
@@ -127,7 +128,16 @@ ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
         return NULL;
     }
 
-    if (q2api_nul_found((char *) text->data, text->len)) {
+    nul = q2api_nul_found((char *) text->data, text->len);
+
+    if (nul == -1) {
+        ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                     "body: invalid JSON (a \\u escape without four hex "
+                     "digits)%Z");
+        return NULL;
+    }
+
+    if (nul) {
         /* cJSON would cut "a\u0000b" to "a": mark the NULs, so that the
          * field that holds one is refused by name */
         p = ngx_pnalloc(r->pool, text->len);

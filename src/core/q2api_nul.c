@@ -3,6 +3,8 @@
  */
 
 
+#include <ctype.h>
+
 #include "q2api_nul.h"
 
 
@@ -11,30 +13,50 @@
 
 
 /*
- * One walk for both: find stops at the first NUL, mark rewrites them.
- * A backslash always starts a two-byte escape, so "\\u0000" (an escaped
- * backslash, then text) is not taken for a NUL.
+ * One walk for both: find only looks, mark rewrites.
+ * A backslash always starts an escape, so "\\u0000" (an escaped
+ * backslash, then text) is not taken for a NUL.  cJSON reads a \u escape
+ * without four hex digits as a NUL too (and goes on reading past it): the
+ * walk refuses one, *found = -1.
  */
 static size_t
 q2api_nul_walk(char *text, const char *in, size_t len, int *found)
 {
     int          string;
     char        *out;
+    size_t       step, i;
     const char  *p, *end;
 
     string = 0;
     out = text;
     end = in + len;
+    *found = 0;
 
     for (p = in; p < end; /* void */ ) {
 
         if (!string) {
             string = (*p == '"');
 
-        } else if (*p == '\\' && end - p >= (ptrdiff_t) Q2API_NUL_ESCAPE_LEN
-                   && memcmp(p, Q2API_NUL_ESCAPE, Q2API_NUL_ESCAPE_LEN) == 0)
-        {
-            goto nul;
+        } else if (*p == '\\' && end - p >= 2 && p[1] == 'u') {
+
+            for (i = 2; i < 6; i++) {
+                if (p + i >= end || !isxdigit((unsigned char) p[i])) {
+                    *found = -1;
+                    return 0;
+                }
+            }
+
+            if (memcmp(p, Q2API_NUL_ESCAPE, Q2API_NUL_ESCAPE_LEN) == 0) {
+                goto nul;
+            }
+
+            if (out) {
+                memmove(out, p, 6);
+                out += 6;
+            }
+
+            p += 6;
+            continue;
 
         } else if (*p == '\\' && end - p >= 2) {
             if (out) {
@@ -59,13 +81,17 @@ q2api_nul_walk(char *text, const char *in, size_t len, int *found)
 
     nul:
 
-        if (out == NULL) {
-            *found = 1;
-            return 0;
+        /* on to the end: an escape further on may still be bad */
+        *found = 1;
+
+        /* the step first: in place, the mark may overwrite *p */
+        step = (*p == '\0') ? 1 : Q2API_NUL_ESCAPE_LEN;
+
+        if (out) {
+            *out++ = (char) Q2API_NUL_MARK;
         }
 
-        *out++ = (char) Q2API_NUL_MARK;
-        p += (*p == '\0') ? 1 : Q2API_NUL_ESCAPE_LEN;
+        p += step;
     }
 
     return out ? (size_t) (out - text) : 0;
@@ -77,7 +103,6 @@ q2api_nul_found(const char *text, size_t len)
 {
     int  found;
 
-    found = 0;
     (void) q2api_nul_walk(NULL, text, len, &found);
 
     return found;

@@ -21,12 +21,17 @@
 #define Q2API_NUL_MARK  0xff
 
 
-/* 1 if text[0..len) holds a NUL inside a string: worth marking */
+/*
+ * 1 if text[0..len) holds a NUL inside a string (worth marking), 0 if
+ * not, -1 if a string has a \u escape without four hex digits, which
+ * cJSON would read as a NUL: the text is no JSON.
+ */
 int q2api_nul_found(const char *text, size_t len);
 
 /*
  * Marks text[0..len) in place (it only shrinks) and returns its new
- * length.  text must be valid UTF-8, so that every mark is a NUL.
+ * length.  text must be valid UTF-8, so that every mark is a NUL, and
+ * found to hold one by q2api_nul_found().
  */
 size_t q2api_nul_mark(char *text, size_t len);
 

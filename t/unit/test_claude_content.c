@@ -500,6 +500,28 @@ test_nul_and_base64(void)
         q2api_request_free(&req);
     }
 
+    /* a raw NUL byte in a string is a NUL too, not the end of it */
+    {
+        static const char  raw[] = "{\"model\":\"m\",\"messages\":[{\"role\":"
+                                   "\"user\",\"content\":\"a\0b\"}]}";
+        q2api_error_t      err;
+
+        if (ok(parse_raw(&req, raw, sizeof(raw) - 1, &err) == Q2API_OK,
+               "raw NUL in a string"))
+        {
+            is_mem(req.messages->blocks->text.data,
+                   req.messages->blocks->text.len, "a\0b", 3,
+                   "raw NUL: kept with what follows");
+        }
+
+        q2api_request_free(&req);
+    }
+
+    /* cJSON reads a \u escape without four hex digits as a NUL */
+    rejects(BODY(MSG("'a\\u0\\u0000b'")), "without four hex digits",
+            "a short \\u escape");
+    rejects(BODY(MSG("'a\\u12'")), "not valid JSON", "\\u at the end");
+
 #define IMAGE(data)                                                        \
     MSG("[{'type':'image','source':{'type':'base64',"                      \
         "'media_type':'image/png','data':'" data "'}}]")

@@ -28,7 +28,7 @@ int
 q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err)
 {
-    int          i;
+    int          i, nul;
     char        *copy;
     cJSON       *root, *item, *msg;
     const char  *at;
@@ -45,7 +45,16 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
-    if (q2api_nul_found(body, len)) {
+    nul = q2api_nul_found(body, len);
+
+    if (nul == -1) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid JSON (a \\u escape "
+                        "without four hex digits)");
+        return Q2API_ERROR;
+    }
+
+    if (nul) {
         /* cJSON would cut the strings at their NULs: mark them instead */
         copy = q2api_arena_strndup(&req->arena, body, len);
         if (copy == NULL) {
