@@ -68,6 +68,29 @@ token refresh answer: "accessToken" refused: it must be 1 to 16384 printable ASC
 
 
 
+=== TEST 1b: a NUL in the access token of a refresh answer: refused, not cut short
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- user_files eval
+main::rows({ id => 'acc', accessToken => 'tok-old', refreshToken => 'ref-old',
+             clientId => 'c', clientSecret => 's', expires_at => time - 60 })
+--- mock eval
+{ by_path => { '/token' => [ { body => '{"accessToken":"tok\\u0000-cut","expiresIn":3600}' } ] },
+  by_token => { 'tok' => [ text_response('cut') ] } }
+--- request eval
+"POST /v1/messages\n$::CHAT"
+--- error_code: 503
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is_deeply(main::paths($reqs), ['/token'], 'no chat with a token cut at its NUL');
+    is(main::stored()->{acc}{status}, 'needs_login', 'the account needs a new login');
+}
+--- error_log
+"accessToken" refused
+
+
+
 === TEST 2: a Kiro /refreshToken answer with CR/LF in the access token: refused the same way
 --- http_config eval: $::HTTP
 --- config eval: $::ADMIN

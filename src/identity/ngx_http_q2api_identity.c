@@ -7,6 +7,7 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_identity.h"
+#include "q2api_nul.h"
 
 
 ngx_int_t
@@ -204,6 +205,41 @@ ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
     p[s->len] = '\0';
 
     return (char *) p;
+}
+
+
+cJSON *
+ngx_http_q2api_identity_parse(ngx_pool_t *pool, ngx_str_t *body)
+{
+    int      nul;
+    u_char  *p;
+    size_t   len;
+
+    if (body->len == 0) {
+        return NULL;
+    }
+
+    nul = q2api_nul_found((char *) body->data, body->len);
+
+    if (nul == -1) {
+        /* a \u escape cJSON would misread: no JSON */
+        return NULL;
+    }
+
+    if (nul == 0) {
+        return cJSON_ParseWithLength((char *) body->data, body->len);
+    }
+
+    /* a marked NUL fails every check, where cJSON would cut the value */
+    p = ngx_pnalloc(pool, body->len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, body->data, body->len);
+    len = q2api_nul_mark((char *) p, body->len);
+
+    return cJSON_ParseWithLength((char *) p, len);
 }
 
 

@@ -68,6 +68,13 @@ ngx_int_t ngx_http_q2api_json_body(ngx_http_request_t *r, cJSON *o,
     ngx_str_t *out);
 /* a NUL-terminated copy, for cJSON */
 char *ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s);
+/*
+ * An identity service's answer (or an admin body) as JSON, NULL when it is
+ * none (or empty).  A NUL in a string is kept as a mark (q2api_nul.h) that
+ * every check refuses, rather than cutting the value as cJSON would.
+ */
+cJSON *ngx_http_q2api_identity_parse(ngx_pool_t *pool, ngx_str_t *body);
+
 /* o's member "key" when it is a string, or NULL */
 const char *ngx_http_q2api_jstr(cJSON *o, const char *key);
 /*

@@ -76,7 +76,7 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
     o = (status == NGX_HTTP_OK && body->len)
-        ? cJSON_ParseWithLength((char *) body->data, body->len) : NULL;
+        ? ngx_http_q2api_identity_parse(r->pool, body) : NULL;
 
     profiles = cJSON_GetObjectItemCaseSensitive(o, "profiles");
     arn = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(profiles, 0),

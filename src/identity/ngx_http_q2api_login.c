@@ -112,7 +112,7 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_ERROR;
     }
 
-    in = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
+    in = body->len ? ngx_http_q2api_identity_parse(r->pool, body)
                    : cJSON_CreateObject();
 
     if (!cJSON_IsObject(in)) {
@@ -183,7 +183,7 @@ ngx_http_q2api_login_registered(ngx_http_request_t *r, void *data,
     ngx_str_t    json;
     const char  *id, *secret;
 
-    reg = cJSON_ParseWithLength((char *) body->data, body->len);
+    reg = ngx_http_q2api_identity_parse(r->pool, body);
 
     (void) ngx_http_q2api_jstr_check(r->connection->log, reg, "clientId",
                                      Q2API_CHECK_TOKEN, "RegisterClient",
@@ -247,7 +247,7 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
     double       expires, interval;
     const char  *code, *user, *uri, *complete;
 
-    dev = cJSON_ParseWithLength((char *) body->data, body->len);
+    dev = ngx_http_q2api_identity_parse(r->pool, body);
 
     /* what the user is shown, and what is sent back */
     (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "deviceCode",
@@ -542,7 +542,7 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
     ngx_http_q2api_main_conf_t    *qmcf;
     ngx_http_q2api_account_data_t  d;
 
-    tok = cJSON_ParseWithLength((char *) body->data, body->len);
+    tok = ngx_http_q2api_identity_parse(r->pool, body);
     err = ngx_http_q2api_jstr(tok, "error");
 
     if (status != NGX_HTTP_OK && err != NULL
