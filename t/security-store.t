@@ -63,6 +63,8 @@ for my $case (
     [ 'profileArn', { id => 'a', accessToken => 't', type => 'kiro',
                       profileArn => 'arn:aws:codewhisperer:evil.com/x#:1:profile/X' } ],
     [ 'id', { id => '..', accessToken => 'tok' } ],
+    [ 'id', { id => "a\x00b", accessToken => 'tok' } ],
+    [ 'accessToken', { id => 'a', accessToken => "tok\x00\r\nX-Injected: yes" } ],
 ) {
     my ($field, $row) = @$case;
     my $n = gateway();

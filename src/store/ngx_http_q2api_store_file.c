@@ -14,6 +14,8 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_row.h"
+#include "q2api_json.h"
+#include "q2api_nul.h"
 
 
 #define NGX_HTTP_Q2API_STORE_MAX_SIZE  (256 * 1024 * 1024)
@@ -133,6 +135,14 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
     ngx_int_t    rc;
     ngx_uint_t   generation, i;
     const char  *at;
+
+    /* a NUL in a value fails the row checks, where cJSON would cut it
+     * ("a\u0000b" would load as account "a"); marks need valid UTF-8 */
+    if (q2api_utf8_valid((char *) text, len)
+        && q2api_nul_found((char *) text, len) == 1)
+    {
+        len = q2api_nul_mark((char *) text, len);
+    }
 
     root = cJSON_ParseWithLength((char *) text, len);
 
