@@ -128,7 +128,7 @@ main::accounts({ id => 'acc', label => 'work', clientId => 'client-id-1',
 --- request eval
 ["POST /v2/accounts\n{\"id\":\"made\",\"label\":\"made here\",\"clientId\":\"cid\",\"clientSecret\":\"csec\",\"refreshToken\":\"rtok\",\"accessToken\":\"atok\",\"other\":{\"team\":\"a\"},\"type\":\"amazonq\"}",
  "POST /v2/accounts\n{\"label\":\"anonymous\",\"accessToken\":\"atok-2\",\"enabled\":false}",
- "POST /v2/accounts\n{\"id\":\"k\",\"type\":\"kiro\",\"refreshToken\":\"rk\",\"profileArn\":\"arn:aws:codewhisperer:us-east-1:1:profile/X\",\"enabled\":0}",
+ "POST /v2/accounts\n{\"id\":\"k\",\"type\":\"kiro\",\"refreshToken\":\"rk\",\"profileArn\":\"arn:aws:codewhisperer:us-east-1:111122223333:profile/X\",\"enabled\":0}",
  "POST /v2/accounts\n{\"id\":\"made\",\"accessToken\":\"again\"}",
  "GET /v2/accounts/made"]
 --- error_code eval
@@ -136,7 +136,7 @@ main::accounts({ id => 'acc', label => 'work', clientId => 'client-id-1',
 --- response_body_like eval
 [qr/^\{"id":"made","label":"made here",.*"other":\{"team":"a"\},"enabled":true,.*"status":"active"/,
  qr/^\{"id":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}","label":"anonymous",.*"enabled":false/,
- qr/^\{"id":"k",.*"profileArn":"arn:aws:codewhisperer:us-east-1:1:profile\/X".*"enabled":false.*"type":"kiro"/,
+ qr/^\{"id":"k",.*"profileArn":"arn:aws:codewhisperer:us-east-1:111122223333:profile\/X".*"enabled":false.*"type":"kiro"/,
  qr/^\{"detail":"id: an account with this id exists"\}$/,
  qr/^\{"id":"made"/]
 --- mock_check eval
@@ -200,7 +200,7 @@ my @b = (
 [qr/^\{"detail":"body: invalid JSON near byte \d+"\}$/,
  qr/^\{"detail":"body: expected a JSON object"\}$/,
  qr/^\{"detail":"body: a JSON body is required"\}$/,
- qr/^\{"detail":"id: 1 to 128 characters of A-Z a-z 0-9 - \. _ ~ : @, and not a route name"\}$/,
+ qr/^\{"detail":"id: 1 to 128 characters of A-Z a-z 0-9 - \. _ ~ : @, not \. or \.\., and not a route name"\}$/,
  qr/^\{"detail":"id: 1 to 128 characters/,
  qr/^\{"detail":"id: longer than 128 bytes"\}$/,
  qr/^\{"detail":"id: 1 to 128 characters/,
@@ -429,7 +429,7 @@ sub {
 --- user_files eval
 main::accounts({ id => 'x1', label => 'one|pipe', clientId => 'c1', clientSecret => 's1', refreshToken => 'r1', accessToken => 'a1',
                  other => { o => 1 }, created_at => 1700000000 },
-               { id => 'x2', label => 'two', accessToken => 'a2', enabled => 0, type => 'kiro', profileArn => 'arn:p' })
+               { id => 'x2', label => 'two', accessToken => 'a2', enabled => 0, type => 'kiro', profileArn => 'arn:aws:codewhisperer:us-east-1:111122223333:profile/P' })
 --- request
 GET /healthz
 --- error_code: 200

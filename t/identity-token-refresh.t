@@ -273,7 +273,7 @@ sub { is_deeply(main::paths($_[0]), ['chat:tok-old'], 'no refresh') }
 --- user_files eval
 use JSON::PP;
 ">>> accounts.json\n" . JSON::PP->new->encode([
-  { id => 'k1', type => 'kiro', accessToken => 'tok-1', profileArn => 'arn:aws:codewhisperer:eu-central-1:1:profile/X' } ]) . "\n"
+  { id => 'k1', type => 'kiro', accessToken => 'tok-1', profileArn => 'arn:aws:codewhisperer:eu-central-1:111122223333:profile/X' } ]) . "\n"
 --- request eval
 my $b = q{{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}};
 ["POST /v1/messages\n$b", "POST /v1/messages\n$b"]

@@ -165,7 +165,16 @@ ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *accounts,
         break;
 
     case NGX_HTTP_Q2API_OUT_THROTTLED:
-        ngx_http_q2api_accounts_cool(accounts, a, now, "throttled");
+        /*
+         * A cooling account is handed out to no new request, so a 429
+         * that finds it cooling comes from a request launched before
+         * the cooldown began: the same burst, not a repeat.  Counting it
+         * would double the cooldown once for each request in flight.
+         */
+        if (a->status != NGX_HTTP_Q2API_ST_COOLING || a->until <= now) {
+            ngx_http_q2api_accounts_cool(accounts, a, now, "throttled");
+        }
+
         break;
 
     case NGX_HTTP_Q2API_OUT_QUOTA:

@@ -259,7 +259,6 @@ ngx_int_t ngx_http_q2api_admin_detail(ngx_http_request_t *r,
 /* input */
 cJSON *ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
     u_char *err);
-ngx_uint_t ngx_http_q2api_admin_text_ok(u_char *s, size_t len);
 ngx_int_t ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
     ngx_uint_t mode, ngx_http_q2api_admin_input_t *in, const char *prefix,
     u_char *err);

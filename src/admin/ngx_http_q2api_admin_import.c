@@ -7,6 +7,7 @@
 
 
 #include "ngx_http_q2api_admin.h"
+#include "q2api_check.h"
 
 
 typedef struct {
@@ -193,8 +194,9 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
     in.d.refresh_token = f[4];
     in.d.access_token = f[5];
 
-    if (in.d.label.len > NGX_HTTP_Q2API_ADMIN_LABEL_MAX
-        || !ngx_http_q2api_admin_text_ok(in.d.label.data, in.d.label.len))
+    if (in.d.label.len
+        && q2api_check(Q2API_CHECK_LABEL, (char *) in.d.label.data,
+                       in.d.label.len) != Q2API_OK)
     {
         ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                      "label: must be valid UTF-8 without control "
@@ -204,8 +206,9 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
     }
 
     for (i = 2; i < 6; i++) {
-        if (f[i].len > NGX_HTTP_Q2API_ADMIN_TOKEN_MAX
-            || !ngx_http_q2api_token_chars(f[i].data, f[i].len))
+        if (f[i].len
+            && q2api_check(Q2API_CHECK_TOKEN, (char *) f[i].data, f[i].len)
+               != Q2API_OK)
         {
             goto bad_token;
         }

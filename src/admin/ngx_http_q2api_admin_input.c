@@ -9,7 +9,9 @@
 
 #include "ngx_http_q2api_admin.h"
 #include "q2api_canon.h"
+#include "q2api_check.h"
 #include "q2api_json.h"
+#include "q2api_nul.h"
 #include "q2api_time.h"
 
 
@@ -21,6 +23,7 @@
 #define NGX_HTTP_Q2API_VALUE_BOOL       5
 #define NGX_HTTP_Q2API_VALUE_TYPE       6
 #define NGX_HTTP_Q2API_VALUE_TIME       7
+#define NGX_HTTP_Q2API_VALUE_ARN        8
 
 
 typedef struct {
@@ -60,7 +63,7 @@ static ngx_http_q2api_admin_field_t  ngx_http_q2api_admin_fields[] = {
       offsetof(ngx_http_q2api_account_data_t, access_token),
       NGX_HTTP_Q2API_ADMIN_TOKEN_MAX, 0 },
 
-    { "profileArn", NGX_HTTP_Q2API_F_ARN, NGX_HTTP_Q2API_VALUE_TOKEN,
+    { "profileArn", NGX_HTTP_Q2API_F_ARN, NGX_HTTP_Q2API_VALUE_ARN,
       offsetof(ngx_http_q2api_account_data_t, profile_arn),
       NGX_HTTP_Q2API_ADMIN_ARN_MAX, 0 },
 
@@ -101,6 +104,8 @@ cJSON *
 ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
     u_char *err)
 {
+    int                  nul;
+    u_char              *p;
     cJSON               *root;
     const char          *at;
     ngx_pool_cleanup_t  *cln;
@@ -115,6 +120,35 @@ ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
     if (cln == NULL) {
         ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN, "out of memory%Z");
         return NULL;
+    }
+
+    if (!q2api_utf8_valid((char *) text->data, text->len)) {
+        ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                     "body: not valid UTF-8%Z");
+        return NULL;
+    }
+
+    nul = q2api_nul_found((char *) text->data, text->len);
+
+    if (nul == -1) {
+        ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                     "body: invalid JSON (a \\u escape without four hex "
+                     "digits)%Z");
+        return NULL;
+    }
+
+    if (nul) {
+        /* cJSON would cut "a\u0000b" to "a": mark the NULs, so that the
+         * field that holds one is refused by name */
+        p = ngx_pnalloc(r->pool, text->len);
+        if (p == NULL) {
+            ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN, "out of memory%Z");
+            return NULL;
+        }
+
+        ngx_memcpy(p, text->data, text->len);
+        text->len = q2api_nul_mark((char *) p, text->len);
+        text->data = p;
     }
 
     root = cJSON_ParseWithLength((char *) text->data, text->len);
@@ -136,49 +170,21 @@ ngx_http_q2api_admin_parse(ngx_http_request_t *r, ngx_str_t *text,
 }
 
 
+/* a name under /v2/accounts/ that is a route */
 static ngx_uint_t
-ngx_http_q2api_admin_id_ok(u_char *p, size_t len)
+ngx_http_q2api_admin_reserved_id(u_char *p, size_t len)
 {
     ngx_uint_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
-              || (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '.'
-              || p[i] == '_' || p[i] == '~' || p[i] == ':' || p[i] == '@'))
-        {
-            return 0;
-        }
-    }
 
     for (i = 0; ngx_http_q2api_admin_reserved[i]; i++) {
         if (len == ngx_strlen(ngx_http_q2api_admin_reserved[i])
             && ngx_strncmp(p, ngx_http_q2api_admin_reserved[i], len) == 0)
         {
-            return 0;
+            return 1;
         }
     }
 
-    return 1;
-}
-
-
-/* a label: valid UTF-8, no control characters */
-ngx_uint_t
-ngx_http_q2api_admin_text_ok(u_char *s, size_t len)
-{
-    size_t  i;
-
-    if (!q2api_utf8_valid((char *) s, len)) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7f) {
-            return 0;
-        }
-    }
-
-    return 1;
+    return 0;
 }
 
 
@@ -380,13 +386,22 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
             return NGX_DECLINED;
         }
 
+        if (ngx_strlchr(s, s + len, Q2API_NUL_MARK) != NULL) {
+            ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                         "%s%s: must not contain NUL%Z", prefix, f->name);
+            return NGX_DECLINED;
+        }
+
         switch (f->value) {
 
         case NGX_HTTP_Q2API_VALUE_ID:
-            if (len == 0 || !ngx_http_q2api_admin_id_ok(s, len)) {
+            if (q2api_check(Q2API_CHECK_ID, (char *) s, len) != Q2API_OK
+                || ngx_http_q2api_admin_reserved_id(s, len))
+            {
                 ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                              "%sid: 1 to %d characters of A-Z a-z 0-9 "
-                             "- . _ ~ : @, and not a route name%Z", prefix,
+                             "- . _ ~ : @, not . or .., and not a route "
+                             "name%Z", prefix,
                              NGX_HTTP_Q2API_ADMIN_ID_MAX);
                 return NGX_DECLINED;
             }
@@ -394,8 +409,23 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
             break;
 
         case NGX_HTTP_Q2API_VALUE_TEXT:
-            if (!ngx_http_q2api_admin_text_ok(s, len)) {
+            if (len && q2api_check(Q2API_CHECK_LABEL, (char *) s, len)
+                       != Q2API_OK)
+            {
                 goto text_expected;
+            }
+
+            break;
+
+        case NGX_HTTP_Q2API_VALUE_ARN:
+            /* its region becomes part of the backend's host name */
+            if (len && q2api_check(Q2API_CHECK_ARN, (char *) s, len)
+                       != Q2API_OK)
+            {
+                ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                             "%s%s: %s%Z", prefix, f->name,
+                             q2api_check_rule(Q2API_CHECK_ARN));
+                return NGX_DECLINED;
             }
 
             break;
@@ -403,7 +433,9 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
         default: /* NGX_HTTP_Q2API_VALUE_TOKEN */
 
             /* these go into HTTP headers and request bodies as they are */
-            if (!ngx_http_q2api_token_chars(s, len)) {
+            if (len && q2api_check(Q2API_CHECK_TOKEN, (char *) s, len)
+                       != Q2API_OK)
+            {
                 ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                              "%s%s: %s%Z", prefix, f->name,
                              ngx_strstrn(s, "\xe2\x80\xa6", 3 - 1)

@@ -69,6 +69,9 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
 
     ctx->tried[ctx->attempts++] = pick.id;
 
+    /* each account gets its own refresh-and-retry after a 401 or 403 */
+    ctx->auth_retried = 0;
+
     /*
      * A token that has expired, or will within the refresh window, is
      * refreshed first (one refresh per account across all workers); the

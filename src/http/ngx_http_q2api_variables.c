@@ -221,7 +221,7 @@ ngx_http_q2api_variable_invocation_id(ngx_http_request_t *r,
 /*
  * The region of the attempt's account: the fourth field of its profileArn
  * (arn:aws:codewhisperer:<region>:<account>:profile/<id>), us-east-1 when
- * it has none.
+ * it has none; an error when that is not a strict ARN.
  */
 static ngx_int_t
 ngx_http_q2api_variable_region(ngx_http_request_t *r,
@@ -234,8 +234,17 @@ ngx_http_q2api_variable_region(ngx_http_request_t *r,
 
     ngx_str_null(&none);
 
-    ngx_http_q2api_arn_region(actx ? &actx->account.profile_arn : &none,
-                              &region);
+    if (ngx_http_q2api_arn_region(actx ? &actx->account.profile_arn : &none,
+                                  &region)
+        == NGX_ERROR)
+    {
+        /* the stores and the admin API refuse such an ARN: never a host */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "q2api: account \"%V\" has a profileArn that is not "
+                      "an ARN; no upstream host is made of it",
+                      &actx->account.id);
+        return NGX_ERROR;
+    }
 
     v->data = region.data;
     v->len = region.len;

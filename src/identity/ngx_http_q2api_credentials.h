@@ -12,16 +12,11 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "q2api_check.h"
+
 
 /* where Builder ID, device login and accounts without a region live */
 extern ngx_str_t  ngx_http_q2api_home_region;
-
-
-/*
- * Printable ASCII without spaces: what may go as it is into an HTTP
- * header, a JSON body and a query string (tokens, secrets, ARNs).
- */
-ngx_uint_t ngx_http_q2api_token_chars(u_char *s, size_t len);
 
 
 /* "Bearer <token>" in pool */
@@ -30,10 +25,12 @@ ngx_int_t ngx_http_q2api_bearer(ngx_pool_t *pool, ngx_str_t *token,
 
 /*
  * The region of a profileArn, its fourth field
- * (arn:aws:codewhisperer:<region>:<account>:profile/<id>); us-east-1 when
- * there is none.  region points into arn.
+ * (arn:aws:codewhisperer:<region>:<account>:profile/<id>), parsed
+ * strictly: it becomes part of a host name.  NGX_OK: region points into
+ * arn; NGX_DECLINED: no ARN, region is us-east-1; NGX_ERROR: not an ARN
+ * (region is us-east-1 too, but a caller must not use the account there).
  */
-void ngx_http_q2api_arn_region(ngx_str_t *arn, ngx_str_t *region);
+ngx_int_t ngx_http_q2api_arn_region(ngx_str_t *arn, ngx_str_t *region);
 
 
 #endif /* _NGX_HTTP_Q2API_CREDENTIALS_H_INCLUDED_ */

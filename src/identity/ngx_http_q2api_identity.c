@@ -7,6 +7,7 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_identity.h"
+#include "q2api_nul.h"
 
 
 ngx_int_t
@@ -14,6 +15,16 @@ ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *region, size_t extra, ngx_str_t *url)
 {
     u_char  *p, *end;
+
+    /* the last guard before a host name: whatever the region came from */
+    if (q2api_check(Q2API_CHECK_REGION, (char *) region->data, region->len)
+        != Q2API_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "q2api: a region that is no AWS region name was "
+                      "refused for an identity service URL");
+        return NGX_ERROR;
+    }
 
     url->data = ngx_pnalloc(pool, base->len + region->len + extra);
     if (url->data == NULL) {
@@ -41,15 +52,14 @@ ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
 
 /*
  * The Kiro IDE import records the region in "other": a name that goes
- * into a host name, so anything but [a-z0-9-] is ignored.
+ * into a host name, so only an AWS region name is taken.
  */
 ngx_int_t
 ngx_http_q2api_login_region(ngx_pool_t *pool, ngx_str_t *other,
     ngx_str_t *region)
 {
-    size_t   i, len;
+    size_t   len;
     cJSON   *o, *item;
-    u_char   c;
 
     if (other->len == 0) {
         return NGX_DECLINED;
@@ -58,22 +68,12 @@ ngx_http_q2api_login_region(ngx_pool_t *pool, ngx_str_t *other,
     o = cJSON_ParseWithLength((char *) other->data, other->len);
     item = cJSON_GetObjectItemCaseSensitive(o, "region");
 
-    if (!cJSON_IsString(item)) {
-        cJSON_Delete(o);
-        return NGX_DECLINED;
-    }
+    len = cJSON_IsString(item) ? ngx_strlen(item->valuestring) : 0;
 
-    len = ngx_strlen(item->valuestring);
-
-    for (i = 0; i < len; i++) {
-        c = item->valuestring[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            break;
-        }
-    }
-
-    if (len == 0 || len > 32 || i < len) {
+    if (len == 0
+        || q2api_check(Q2API_CHECK_REGION, item->valuestring, len)
+           != Q2API_OK)
+    {
         cJSON_Delete(o);
         return NGX_DECLINED;
     }
@@ -208,6 +208,41 @@ ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+cJSON *
+ngx_http_q2api_identity_parse(ngx_pool_t *pool, ngx_str_t *body)
+{
+    int      nul;
+    u_char  *p;
+    size_t   len;
+
+    if (body->len == 0) {
+        return NULL;
+    }
+
+    nul = q2api_nul_found((char *) body->data, body->len);
+
+    if (nul == -1) {
+        /* a \u escape cJSON would misread: no JSON */
+        return NULL;
+    }
+
+    if (nul == 0) {
+        return cJSON_ParseWithLength((char *) body->data, body->len);
+    }
+
+    /* a marked NUL fails every check, where cJSON would cut the value */
+    p = ngx_pnalloc(pool, body->len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, body->data, body->len);
+    len = q2api_nul_mark((char *) p, body->len);
+
+    return cJSON_ParseWithLength((char *) p, len);
+}
+
+
 const char *
 ngx_http_q2api_jstr(cJSON *o, const char *key)
 {
@@ -216,6 +251,31 @@ ngx_http_q2api_jstr(cJSON *o, const char *key)
     item = cJSON_GetObjectItemCaseSensitive(o, key);
 
     return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+
+ngx_int_t
+ngx_http_q2api_jstr_check(ngx_log_t *log, cJSON *o, const char *key,
+    q2api_check_e what, const char *from, const char **value)
+{
+    *value = ngx_http_q2api_jstr(o, key);
+
+    if (*value == NULL || **value == '\0') {
+        *value = NULL;
+        return NGX_DECLINED;
+    }
+
+    if (q2api_check(what, *value, ngx_strlen(*value)) != Q2API_OK) {
+        /* the name only: the value may be a credential, or made to
+         * forge log lines */
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "q2api: %s: \"%s\" refused: it %s", from, key,
+                      q2api_check_rule(what));
+        *value = NULL;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

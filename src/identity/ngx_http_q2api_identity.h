@@ -18,11 +18,13 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_q2api_call.h"
+#include "q2api_check.h"
 
 
 /*
  * base with "{region}" replaced by region, in a buffer with room for
- * "extra" more bytes after url->len
+ * "extra" more bytes after url->len; NGX_ERROR for a region that is not
+ * an AWS region name
  */
 ngx_int_t ngx_http_q2api_region_url(ngx_pool_t *pool, ngx_str_t *base,
     ngx_str_t *region, size_t extra, ngx_str_t *url);
@@ -66,8 +68,24 @@ ngx_int_t ngx_http_q2api_json_body(ngx_http_request_t *r, cJSON *o,
     ngx_str_t *out);
 /* a NUL-terminated copy, for cJSON */
 char *ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s);
+/*
+ * An identity service's answer (or an admin body) as JSON, NULL when it is
+ * none (or empty).  A NUL in a string is kept as a mark (q2api_nul.h) that
+ * every check refuses, rather than cutting the value as cJSON would.
+ */
+cJSON *ngx_http_q2api_identity_parse(ngx_pool_t *pool, ngx_str_t *body);
+
 /* o's member "key" when it is a string, or NULL */
 const char *ngx_http_q2api_jstr(cJSON *o, const char *key);
+/*
+ * o's member "key" checked as a value of its class: NGX_OK with *value,
+ * NGX_DECLINED when absent or empty, NGX_ERROR when refused (logged with
+ * from and the member's name, never its value).
+ */
+ngx_int_t ngx_http_q2api_jstr_check(ngx_log_t *log, cJSON *o,
+    const char *key, q2api_check_e what, const char *from,
+    const char **value);
+
 /* o's member "key" when it is a number, or dflt */
 double ngx_http_q2api_jnum(cJSON *o, const char *key, double dflt);
 

@@ -70,12 +70,13 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
     cJSON                       *o, *profiles, *arn;
     size_t                       len;
     ngx_str_t                    found;
+    ngx_uint_t                   ok;
     ngx_http_q2api_main_conf_t  *qmcf;
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
     o = (status == NGX_HTTP_OK && body->len)
-        ? cJSON_ParseWithLength((char *) body->data, body->len) : NULL;
+        ? ngx_http_q2api_identity_parse(r->pool, body) : NULL;
 
     profiles = cJSON_GetObjectItemCaseSensitive(o, "profiles");
     arn = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(profiles, 0),
@@ -83,11 +84,17 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
 
     len = cJSON_IsString(arn) ? ngx_strlen(arn->valuestring) : 0;
 
-    /* it goes into every chat body and a query string: an ARN or nothing */
-    if (len > sizeof("arn:") - 1 && len <= 512
-        && ngx_strncmp(arn->valuestring, "arn:", sizeof("arn:") - 1) == 0
-        && ngx_http_q2api_token_chars((u_char *) arn->valuestring, len))
-    {
+    /* it chooses the host and goes into every chat body: an ARN or none */
+    ok = len && q2api_check(Q2API_CHECK_ARN, arn->valuestring, len)
+                == Q2API_OK;
+
+    if (len && !ok) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "q2api: ListAvailableProfiles answer: \"arn\" "
+                      "refused: it %s", q2api_check_rule(Q2API_CHECK_ARN));
+    }
+
+    if (ok) {
         found.data = (u_char *) arn->valuestring;
         found.len = len;
 

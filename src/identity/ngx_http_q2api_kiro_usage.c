@@ -46,7 +46,12 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
         return NGX_DECLINED;
     }
 
-    ngx_http_q2api_arn_region(&d.profile_arn, &region);
+    if (ngx_http_q2api_arn_region(&d.profile_arn, &region) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "q2api: account \"%V\" has a profileArn that is not "
+                      "an ARN; its usage is not asked for", id);
+        return NGX_DECLINED;
+    }
 
     base = &qlcf->kiro_usage_url;
 

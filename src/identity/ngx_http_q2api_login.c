@@ -99,6 +99,7 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
 {
     cJSON                   *in, *o, *scopes, *item;
     ngx_str_t                json;
+    const char              *v;
     ngx_http_q2api_login_t  *lg;
 
     lg = ngx_http_q2api_login_ctx(r, done, data);
@@ -111,7 +112,7 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_ERROR;
     }
 
-    in = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
+    in = body->len ? ngx_http_q2api_identity_parse(r->pool, body)
                    : cJSON_CreateObject();
 
     if (!cJSON_IsObject(in)) {
@@ -120,19 +121,26 @@ ngx_http_q2api_login_start(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     /* what the account will be created with, kept for the claim */
-    item = cJSON_GetObjectItemCaseSensitive(in, "label");
-    if (cJSON_IsString(item) && ngx_strlen(item->valuestring) <= 256) {
-        cJSON_AddStringToObject(lg->session, "label", item->valuestring);
+    if (ngx_http_q2api_jstr_check(r->connection->log, in, "label",
+                                  Q2API_CHECK_LABEL, "device login", &v)
+        == NGX_OK)
+    {
+        cJSON_AddStringToObject(lg->session, "label", v);
     }
 
     item = cJSON_GetObjectItemCaseSensitive(in, "enabled");
     cJSON_AddBoolToObject(lg->session, "enabled",
                           item == NULL || !cJSON_IsFalse(item));
 
-    item = cJSON_GetObjectItemCaseSensitive(in, "startUrl");
-    cJSON_AddStringToObject(lg->session, "startUrl",
-                            cJSON_IsString(item) ? item->valuestring
-                                                 : NGX_HTTP_Q2API_START_URL);
+    /* the OIDC service's to judge, but no header or log line breaker */
+    if (ngx_http_q2api_jstr_check(r->connection->log, in, "startUrl",
+                                  Q2API_CHECK_TOKEN, "device login", &v)
+        != NGX_OK)
+    {
+        v = NGX_HTTP_Q2API_START_URL;
+    }
+
+    cJSON_AddStringToObject(lg->session, "startUrl", v);
     cJSON_Delete(in);
 
     /* the official CLI's client registration */
@@ -175,10 +183,14 @@ ngx_http_q2api_login_registered(ngx_http_request_t *r, void *data,
     ngx_str_t    json;
     const char  *id, *secret;
 
-    reg = cJSON_ParseWithLength((char *) body->data, body->len);
+    reg = ngx_http_q2api_identity_parse(r->pool, body);
 
-    id = ngx_http_q2api_jstr(reg, "clientId");
-    secret = ngx_http_q2api_jstr(reg, "clientSecret");
+    (void) ngx_http_q2api_jstr_check(r->connection->log, reg, "clientId",
+                                     Q2API_CHECK_TOKEN, "RegisterClient",
+                                     &id);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, reg, "clientSecret",
+                                     Q2API_CHECK_TOKEN, "RegisterClient",
+                                     &secret);
 
     if (status != NGX_HTTP_OK || id == NULL || secret == NULL) {
         cJSON_Delete(reg);
@@ -235,12 +247,22 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
     double       expires, interval;
     const char  *code, *user, *uri, *complete;
 
-    dev = cJSON_ParseWithLength((char *) body->data, body->len);
+    dev = ngx_http_q2api_identity_parse(r->pool, body);
 
-    code = ngx_http_q2api_jstr(dev, "deviceCode");
-    user = ngx_http_q2api_jstr(dev, "userCode");
-    uri = ngx_http_q2api_jstr(dev, "verificationUri");
-    complete = ngx_http_q2api_jstr(dev, "verificationUriComplete");
+    /* what the user is shown, and what is sent back */
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "deviceCode",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &code);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "userCode",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &user);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
+                                     "verificationUri", Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &uri);
+    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
+                                     "verificationUriComplete",
+                                     Q2API_CHECK_TOKEN,
+                                     "StartDeviceAuthorization", &complete);
 
     if (status != NGX_HTTP_OK || code == NULL || user == NULL
         || q2api_uuid4(auth_id) != Q2API_OK)
@@ -515,11 +537,12 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
     char                           id[37];
     cJSON                         *tok, *out, *acc;
     double                         interval;
+    ngx_int_t                      rc;
     const char                    *err, *access, *refresh, *label;
     ngx_http_q2api_main_conf_t    *qmcf;
     ngx_http_q2api_account_data_t  d;
 
-    tok = cJSON_ParseWithLength((char *) body->data, body->len);
+    tok = ngx_http_q2api_identity_parse(r->pool, body);
     err = ngx_http_q2api_jstr(tok, "error");
 
     if (status != NGX_HTTP_OK && err != NULL
@@ -541,10 +564,22 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
         return;
     }
 
-    access = ngx_http_q2api_jstr(tok, "accessToken");
-    refresh = ngx_http_q2api_jstr(tok, "refreshToken");
+    rc = ngx_http_q2api_jstr_check(r->connection->log, tok, "accessToken",
+                                   Q2API_CHECK_TOKEN, "CreateToken",
+                                   &access);
 
-    if (status != NGX_HTTP_OK || access == NULL
+    if (ngx_http_q2api_jstr_check(r->connection->log, tok, "refreshToken",
+                                  Q2API_CHECK_TOKEN, "CreateToken", &refresh)
+        == NGX_ERROR)
+    {
+        rc = NGX_ERROR;
+    }
+
+    if (status == NGX_HTTP_OK && rc == NGX_ERROR) {
+        err = "a token in the answer was refused";
+    }
+
+    if (status != NGX_HTTP_OK || rc != NGX_OK
         || q2api_uuid4(id) != Q2API_OK)
     {
         cJSON_ReplaceItemInObject(lg->session, "status",
@@ -727,7 +762,9 @@ ngx_http_q2api_login_fail(ngx_http_q2api_login_t *lg, ngx_uint_t status,
 
     o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
                   : NULL;
-    err = ngx_http_q2api_jstr(o, "error");
+    /* an OAuth error code, or nothing: it goes into a log line */
+    (void) ngx_http_q2api_jstr_check(lg->request->connection->log, o,
+                                     "error", Q2API_CHECK_TOKEN, what, &err);
 
     ngx_snprintf(msg, sizeof(msg) - 1, "OIDC error: %s failed with status "
                  "%i%s%s%Z", what, upstream, err ? ": " : "",

@@ -7,6 +7,7 @@
 
 
 #include "ngx_http_q2api_provider.h"
+#include "ngx_http_q2api_identity.h"
 #include "q2api_jwt.h"
 
 
@@ -28,7 +29,7 @@ static ngx_http_q2api_provider_t  *ngx_http_q2api_providers[] = {
 
 
 static ngx_int_t ngx_http_q2api_provider_copy(ngx_http_request_t *r,
-    cJSON *o, const char *name, ngx_str_t *value);
+    cJSON *o, const char *name, q2api_check_e what, ngx_str_t *value);
 
 
 ngx_http_q2api_provider_t *
@@ -46,39 +47,50 @@ ngx_http_q2api_provider(ngx_http_q2api_account_data_t *creds)
 }
 
 
+/*
+ * The tokens go into Authorization headers and the profileArn chooses a
+ * host: a value the checks refuse is not taken.  A refused token leaves
+ * the account in needs_login (NGX_DECLINED): the old refresh token may
+ * already be dead, rotated by this very answer.
+ */
 ngx_int_t
 ngx_http_q2api_provider_tokens(ngx_http_request_t *r, cJSON *o,
     ngx_http_q2api_token_names_t *names,
     ngx_http_q2api_account_data_t *fresh, const char **err)
 {
-    cJSON    *item;
-    int64_t   exp;
+    cJSON      *item;
+    int64_t     exp;
+    ngx_int_t   rc;
 
-    if (ngx_http_q2api_provider_copy(r, o, names->access_token,
-                                     &fresh->access_token)
-        != NGX_OK)
-    {
-        *err = "out of memory";
-        return NGX_ERROR;
-    }
+    rc = ngx_http_q2api_provider_copy(r, o, names->access_token,
+                                      Q2API_CHECK_TOKEN,
+                                      &fresh->access_token);
 
-    if (fresh->access_token.len == 0) {
+    if (rc == NGX_DECLINED) {
         *err = "refresh answer without accessToken";
         return NGX_ERROR;
     }
 
-    /* rotated: the old refresh token is dead from now on */
-    if (ngx_http_q2api_provider_copy(r, o, names->refresh_token,
-                                     &fresh->refresh_token)
-        != NGX_OK)
-    {
+    if (rc == NGX_OK) {
+        /* rotated: the old refresh token is dead from now on */
+        rc = ngx_http_q2api_provider_copy(r, o, names->refresh_token,
+                                          Q2API_CHECK_TOKEN,
+                                          &fresh->refresh_token);
+    }
+
+    if (rc == NGX_ABORT) {
+        *err = "needs login again (refresh answer with a refused token)";
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_ERROR) {
         *err = "out of memory";
         return NGX_ERROR;
     }
 
-    /* without it the account keeps the one it has */
+    /* without one (or with one refused) the account keeps its own */
     if (ngx_http_q2api_provider_copy(r, o, names->profile_arn,
-                                     &fresh->profile_arn)
+                                     Q2API_CHECK_ARN, &fresh->profile_arn)
         != NGX_OK)
     {
         fresh->profile_arn.len = 0;
@@ -107,26 +119,35 @@ ngx_http_q2api_provider_tokens(ngx_http_request_t *r, cJSON *o,
 }
 
 
-/* a non-empty string member, copied; value stays empty without one */
+/*
+ * A non-empty string member that passes its check, copied: NGX_OK;
+ * NGX_DECLINED without one (value stays empty), NGX_ABORT when refused,
+ * NGX_ERROR when out of memory.
+ */
 static ngx_int_t
 ngx_http_q2api_provider_copy(ngx_http_request_t *r, cJSON *o,
-    const char *name, ngx_str_t *value)
+    const char *name, q2api_check_e what, ngx_str_t *value)
 {
-    cJSON  *item;
+    ngx_int_t    rc;
+    const char  *v;
 
-    item = name ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
-
-    if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-        return NGX_OK;
+    if (name == NULL) {
+        return NGX_DECLINED;
     }
 
-    value->len = ngx_strlen(item->valuestring);
+    rc = ngx_http_q2api_jstr_check(r->connection->log, o, name, what,
+                                   "token refresh answer", &v);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ABORT : NGX_DECLINED;
+    }
+
+    value->len = ngx_strlen(v);
     value->data = ngx_pnalloc(r->pool, value->len);
     if (value->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(value->data, item->valuestring, value->len);
+    ngx_memcpy(value->data, v, value->len);
 
     return NGX_OK;
 }

@@ -48,7 +48,11 @@ typedef struct {
                                     ngx_str_t *region,
                                     ngx_http_q2api_call_req_t *req);
 
-    /* a 200's JSON (o may be NULL) into fresh; NGX_ERROR with err */
+    /*
+     * A 200's JSON (o may be NULL) into fresh; NGX_ERROR with err, or
+     * NGX_DECLINED when the answer carries a token the checks refuse
+     * (the account needs a new login)
+     */
     ngx_int_t                  (*answer)(ngx_http_request_t *r, cJSON *o,
                                     ngx_http_q2api_account_data_t *fresh,
                                     const char **err);
@@ -75,7 +79,8 @@ ngx_http_q2api_provider_t *ngx_http_q2api_provider(
  * For providers: reads a token answer whose members are named by names:
  * the access token (required), a rotated refresh token, the profileArn,
  * and the expiry (expires_in seconds, else the access token's JWT "exp",
- * else an hour).  Copies go to r->pool.
+ * else an hour).  Copies go to r->pool.  A token the checks refuse:
+ * NGX_DECLINED; a refused profileArn is left out.
  */
 ngx_int_t ngx_http_q2api_provider_tokens(ngx_http_request_t *r, cJSON *o,
     ngx_http_q2api_token_names_t *names,

@@ -236,8 +236,7 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
 
     ngx_memzero(&fresh, sizeof(ngx_http_q2api_account_data_t));
 
-    o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
-                  : NULL;
+    o = ngx_http_q2api_identity_parse(r->pool, body);
     err = NULL;
 
     if (status == NGX_HTTP_OK) {

@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api_kind.h"
 #include "ngx_http_q2api_row.h"
+#include "q2api_check.h"
 #include "q2api_time.h"
 #include "q2api_json.h"
 
@@ -18,6 +19,8 @@
 
 
 static ngx_int_t ngx_http_q2api_row_type(ngx_str_t *name, ngx_uint_t *type);
+static ngx_int_t ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
+    ngx_str_t *value, ngx_str_t *to);
 static uint64_t ngx_http_q2api_row_number(ngx_str_t *text);
 
 
@@ -229,8 +232,7 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
         return NGX_OK;
 
     default:
-        *s = name;
-        return NGX_OK;
+        return ngx_http_q2api_row_string(field, &name, s);
     }
 }
 
@@ -276,9 +278,70 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
         return NGX_OK;
 
     default:
-        *(ngx_str_t *) p = *text;
-        return NGX_OK;
+        return ngx_http_q2api_row_string(field, text, (ngx_str_t *) p);
     }
+}
+
+
+/*
+ * The class a field is checked as where it enters (q2api_check.h); -1:
+ * a field that reaches no header, URL or host (reasons, errors).
+ */
+static int
+ngx_http_q2api_row_class(ngx_http_q2api_row_field_e field)
+{
+    switch (field) {
+
+    case NGX_HTTP_Q2API_ROW_ID:
+        return Q2API_CHECK_ID;
+
+    case NGX_HTTP_Q2API_ROW_LABEL:
+        return Q2API_CHECK_LABEL;
+
+    case NGX_HTTP_Q2API_ROW_CLIENT_ID:
+    case NGX_HTTP_Q2API_ROW_CLIENT_SECRET:
+    case NGX_HTTP_Q2API_ROW_REFRESH_TOKEN:
+    case NGX_HTTP_Q2API_ROW_ACCESS_TOKEN:
+        return Q2API_CHECK_TOKEN;
+
+    case NGX_HTTP_Q2API_ROW_PROFILE_ARN:
+        return Q2API_CHECK_ARN;
+
+    default:
+        return -1;
+    }
+}
+
+
+/* a row read from a file or a database is held to the admin API's rules */
+static ngx_int_t
+ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
+    ngx_str_t *value, ngx_str_t *to)
+{
+    int  what;
+
+    what = ngx_http_q2api_row_class(field);
+
+    if (value->len && what != -1
+        && q2api_check(what, (char *) value->data, value->len) != Q2API_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    *to = *value;
+
+    return NGX_OK;
+}
+
+
+const char *
+ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field)
+{
+    int  what;
+
+    what = ngx_http_q2api_row_class(field);
+
+    return (what == -1) ? "is not acceptable" : q2api_check_rule(what);
 }
 
 

@@ -93,7 +93,9 @@ extern ngx_http_q2api_row_field_e  ngx_http_q2api_row_file[];
  * as it is, so that of two fields of one value the later one wins only
  * when it is set.  Strings point into the source (cJSON item, text);
  * "other" given as an object is printed into pool.  NGX_DECLINED: a type
- * no kind has (*bad says which field); NGX_ERROR: out of memory.
+ * no kind has, or a string the input checks refuse (q2api_check.h: ids,
+ * labels, credentials, the profileArn); *bad says which field, logged by
+ * its name (never its value).  NGX_ERROR: out of memory.
  */
 ngx_int_t ngx_http_q2api_row_from_json(cJSON *obj,
     ngx_http_q2api_row_field_e *view, ngx_pool_t *pool,
@@ -105,6 +107,9 @@ ngx_int_t ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field,
 /* a field from its text, as a database gives it (empty: NULL) */
 ngx_int_t ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
     ngx_str_t *text, ngx_http_q2api_account_data_t *d);
+
+/* what a field refused with NGX_DECLINED must be, for a log line */
+const char *ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field);
 
 /*
  * Writing.  to_json writes {"key":value,...} of the view; json_out one

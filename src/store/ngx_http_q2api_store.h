@@ -71,7 +71,8 @@ void ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st);
 ngx_int_t ngx_http_q2api_store_pg_conf(ngx_conf_t *cf,
     ngx_http_q2api_store_t *st);
 
-/* an accounts file's text into the zone (fields: NGX_HTTP_Q2API_SET_*) */
+/* an accounts file's text into the zone (fields: NGX_HTTP_Q2API_SET_*);
+ * text is changed in place (its NULs marked, q2api_nul.h) */
 ngx_int_t ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
     u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
     ngx_log_t *log);

@@ -14,6 +14,8 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_row.h"
+#include "q2api_json.h"
+#include "q2api_nul.h"
 
 
 #define NGX_HTTP_Q2API_STORE_MAX_SIZE  (256 * 1024 * 1024)
@@ -134,6 +136,14 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
     ngx_uint_t   generation, i;
     const char  *at;
 
+    /* a NUL in a value fails the row checks, where cJSON would cut it
+     * ("a\u0000b" would load as account "a"); marks need valid UTF-8 */
+    if (q2api_utf8_valid((char *) text, len)
+        && q2api_nul_found((char *) text, len) == 1)
+    {
+        len = q2api_nul_mark((char *) text, len);
+    }
+
     root = cJSON_ParseWithLength((char *) text, len);
 
     if (root == NULL) {
@@ -193,6 +203,7 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
     cJSON                          *type;
     ngx_int_t                       rc;
     ngx_pool_t                     *pool;
+    ngx_http_q2api_row_field_e      bad;
     ngx_http_q2api_account_data_t   d;
 
     if (!cJSON_IsObject(item)) {
@@ -211,9 +222,19 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
     ngx_memzero(&d, sizeof(ngx_http_q2api_account_data_t));
 
     rc = ngx_http_q2api_row_from_json(item, ngx_http_q2api_row_file, pool,
-                                      &d, NULL);
+                                      &d, &bad);
 
     if (rc == NGX_ERROR) {
+        goto done;
+    }
+
+    if (rc == NGX_DECLINED && bad != NGX_HTTP_Q2API_ROW_TYPE) {
+        /* by its name: the value may be a credential, or forge lines */
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "q2api: account #%ui in \"%V\": \"%s\" refused: it "
+                      "%s", i, path, ngx_http_q2api_row_fields[bad].name,
+                      ngx_http_q2api_row_rule(bad));
+        rc = NGX_ERROR;
         goto done;
     }
 

@@ -220,7 +220,17 @@ ngx_http_q2api_pg_account(PGresult *res, int i,
         ngx_http_q2api_pg_value(res, i, col, &s);
 
         if (ngx_http_q2api_row_from_text(f[col], &s, d) != NGX_OK) {
-            /* of a type this module does not serve */
+
+            if (f[col] != NGX_HTTP_Q2API_ROW_TYPE) {
+                /* by its name: the value may be a credential */
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "q2api: postgres store: account row #%d "
+                              "skipped: \"%s\" refused: it %s", i,
+                              ngx_http_q2api_row_fields[f[col]].column,
+                              ngx_http_q2api_row_rule(f[col]));
+            }
+
+            /* else of a type this module does not serve */
             return NGX_DECLINED;
         }
     }

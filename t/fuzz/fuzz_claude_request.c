@@ -153,6 +153,15 @@ send(q2api_claude_stream_t *s, q2api_event_type_e type, q2api_str_t text,
     memset(&ev, 0, sizeof(ev));
     q2api_usage_init(&ev.usage);
 
+    /*
+     * A request's strings keep their NULs; a reply's never hold one (the
+     * backend's text comes through cJSON), and the checks compare
+     * through cJSON too: the events take the strings up to a NUL.
+     */
+    text.len = text.data ? strnlen(text.data, text.len) : 0;
+    id.len = id.data ? strnlen(id.data, id.len) : 0;
+    name.len = name.data ? strnlen(name.data, name.len) : 0;
+
     ev.type = type;
     ev.text = text;
     ev.id = id;

@@ -484,12 +484,12 @@ test_build_shapes(void)
               "'text':'ok'}]},"
               "{'role':'user','content':[{'type':'text','text':'look'},"
               "{'type':'image','source':{'type':'base64','media_type':"
-              "'image/png','data':'iVBOR'}},"
+              "'image/png','data':'iVBORw=='}},"
               "{'type':'image','source':{'type':'base64','media_type':"
               "'image/jpg','data':'/9j/'}}]}]}", "images") == 0)
     {
         ok(str_at(b.cur, "images.0.format", "png")
-           && str_at(b.cur, "images.0.source.bytes", "iVBOR")
+           && str_at(b.cur, "images.0.source.bytes", "iVBORw==")
            && str_at(b.cur, "images.1.format", "jpeg")
            && str_at(b.cur, "images.1.source.bytes", "/9j/")
            && cJSON_GetArraySize(get(b.cur, "images")) == 2,
@@ -518,7 +518,7 @@ test_build_shapes(void)
               "{'type':'tool_result','tool_use_id':'t2','is_error':true,"
               "'content':[{'type':'text','text':'line1'},"
               "{'type':'image','source':{'type':'base64',"
-              "'media_type':'image/png','data':'iVBOR'}},"
+              "'media_type':'image/png','data':'iVBORw=='}},"
               "{'type':'text','text':'line2'},{'type':'other'}]},"
               "{'type':'image','source':{'type':'base64','media_type':"
               "'image/webp','data':'UklG'}},"

@@ -251,7 +251,7 @@ test_parse_ok(void)
                 "{'role':'user','content':["
                 "{'type':'text','text':'look'},"
                 "{'type':'image','source':{'type':'base64',"
-                "'media_type':'image/png','data':'iVBOR'}},"
+                "'media_type':'image/png','data':'iVBORw=='}},"
                 "{'type':'image','source':{'type':'base64',"
                 "'media_type':'image/jpg','data':'/9j/'}},"
                 "{'type':'image','source':{'type':'base64',"
@@ -278,7 +278,7 @@ test_parse_ok(void)
                 "{'type':'tool_result','tool_use_id':'t2','is_error':true,"
                 "'content':[{'type':'text','text':'line1'},"
                 "{'type':'image','source':{'type':'base64',"
-                "'media_type':'image/png','data':'iVBOR'}},"
+                "'media_type':'image/png','data':'iVBORw=='}},"
                 "{'type':'text','text':'line2'},{'type':'other'}]},"
                 "{'type':'tool_result','tool_use_id':'s1'},"
                 "{'type':'tool_result','tool_use_id':'s2','content':null,"
@@ -291,7 +291,7 @@ test_parse_ok(void)
         b = m->blocks->next;
         ok(b->type == Q2API_BLOCK_IMAGE
            && str_is(b->media_type, "image/png")
-           && str_is(b->data, "iVBOR"), "png image");
+           && str_is(b->data, "iVBORw=="), "png image");
         b = b->next;
         ok(str_is(b->media_type, "image/jpeg"),
            "image/jpg becomes image/jpeg");
@@ -343,7 +343,7 @@ test_parse_ok(void)
             c = c ? c->next : NULL;
             ok(c != NULL && c->type == Q2API_BLOCK_IMAGE
                && str_is(c->media_type, "image/png")
-               && str_is(c->data, "iVBOR"),
+               && str_is(c->data, "iVBORw=="),
                "tool_result blocks kept: the image, with its MIME type");
             c = c ? c->next : NULL;
             ok(c != NULL && c->type == Q2API_BLOCK_TEXT
@@ -444,6 +444,114 @@ test_parse_ok(void)
     q2api_request_free(&req);
 }
 
+/* NUL is content like any other; image data must be base64 */
+static void
+test_nul_and_base64(void)
+{
+    q2api_block_t    *b;
+    q2api_request_t   req;
+
+    if (accepts(&req, BODY(MSG("'a\\u0000b'")), "NUL in a string")
+        == Q2API_OK)
+    {
+        is_mem(req.messages->blocks->text.data,
+               req.messages->blocks->text.len, "a\0b", 3,
+               "NUL in a string: kept with what follows");
+        q2api_request_free(&req);
+    }
+
+    if (accepts(&req, BODY(MSG("[{'type':'text','text':'\\u0000x\\u0000'}]")
+                           ",'system':'s\\u0000t'"),
+                "NUL in a block and the system")
+        == Q2API_OK)
+    {
+        is_mem(req.messages->blocks->text.data,
+               req.messages->blocks->text.len, "\0x\0", 3,
+               "NUL first and last in a block");
+        is_mem(req.system.data, req.system.len, "s\0t", 3,
+               "NUL in the system prompt");
+        q2api_request_free(&req);
+    }
+
+    /* an escaped backslash before u0000 is text, not a NUL */
+    if (accepts(&req, BODY(MSG("'a\\\\u0000b'")), "escaped backslash")
+        == Q2API_OK)
+    {
+        is_qstr(req.messages->blocks->text, "a\\u0000b",
+                "escaped backslash: the six characters kept");
+        q2api_request_free(&req);
+    }
+
+    if (accepts(&req, BODY("'messages':[{'role':'user','content':'a'},"
+                           "{'role':'assistant','content':[{'type':"
+                           "'tool_use','id':'t','name':'n','input':"
+                           "{'k':'v\\u0000w'}}]},"
+                           "{'role':'user','content':[{'type':"
+                           "'tool_result','tool_use_id':'t','content':"
+                           "'r\\u0000s'}]}]"), "NUL in tool input")
+        == Q2API_OK)
+    {
+        b = req.messages->next->blocks;
+        is_qstr(b->data, "{\"k\":\"v\\u0000w\"}",
+                "NUL in tool input: escaped in its JSON");
+        b = req.messages->next->next->blocks;
+        is_mem(b->text.data, b->text.len, "r\0s", 3,
+               "NUL in a tool result");
+        q2api_request_free(&req);
+    }
+
+    /* a raw NUL byte in a string is a NUL too, not the end of it */
+    {
+        static const char  raw[] = "{\"model\":\"m\",\"messages\":[{\"role\":"
+                                   "\"user\",\"content\":\"a\0b\"}]}";
+        q2api_error_t      err;
+
+        if (ok(parse_raw(&req, raw, sizeof(raw) - 1, &err) == Q2API_OK,
+               "raw NUL in a string"))
+        {
+            is_mem(req.messages->blocks->text.data,
+                   req.messages->blocks->text.len, "a\0b", 3,
+                   "raw NUL: kept with what follows");
+        }
+
+        q2api_request_free(&req);
+    }
+
+    /* cJSON reads a \u escape without four hex digits as a NUL */
+    rejects(BODY(MSG("'a\\u0\\u0000b'")), "without four hex digits",
+            "a short \\u escape");
+    rejects(BODY(MSG("'a\\u12'")), "not valid JSON", "\\u at the end");
+
+#define IMAGE(data)                                                        \
+    MSG("[{'type':'image','source':{'type':'base64',"                      \
+        "'media_type':'image/png','data':'" data "'}}]")
+
+    rejects(BODY(IMAGE("!!!not base64%%%")),
+            "messages.0.content.0.source.data: expected base64",
+            "image data not base64");
+    rejects(BODY(IMAGE("AAA")), "source.data", "base64 not a multiple of 4");
+    rejects(BODY(IMAGE("AA=A")), "source.data", "base64 padding inside");
+    rejects(BODY(IMAGE("A===")), "source.data", "base64 three pads");
+    rejects(BODY(IMAGE("AAA=AAAA")), "source.data", "base64 pad then more");
+    rejects(BODY(IMAGE("AAAA\\nAAAA")), "source.data", "base64 line break");
+    rejects(BODY(IMAGE("AA\\u0000A")), "source.data", "base64 with NUL");
+    rejects(BODY(IMAGE("iVBOR")), "source.data", "base64 cut short");
+
+    if (accepts(&req, BODY(IMAGE("iVBORw0KGgo=")), "base64 one pad")
+        == Q2API_OK)
+    {
+        is_qstr(req.messages->blocks->data, "iVBORw0KGgo=",
+                "base64 kept as sent");
+        q2api_request_free(&req);
+    }
+
+    if (accepts(&req, BODY(IMAGE("R0lG+/==")), "base64 two pads, + and /")
+        == Q2API_OK)
+    {
+        q2api_request_free(&req);
+    }
+}
+
 
 int
 main(void)
@@ -451,6 +559,7 @@ main(void)
     test_message_errors();
     test_block_errors();
     test_parse_ok();
+    test_nul_and_base64();
 
     return done_testing();
 }

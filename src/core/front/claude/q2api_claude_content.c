@@ -10,6 +10,7 @@
 
 #include "q2api_claude.h"
 #include "q2api_claude_internal.h"
+#include "q2api_check.h"
 
 
 static int q2api_claude_parse_block(q2api_request_t *req,
@@ -27,13 +28,13 @@ int
 q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
     const char *path, q2api_error_t *err)
 {
-    int     i;
-    cJSON  *block, *type, *text;
+    int           i;
+    cJSON        *block, *type, *text;
+    q2api_str_t   s;
 
     if (cJSON_IsString(system)) {
-        return q2api_claude_append_text(req, &req->system,
-                                        system->valuestring,
-                                        strlen(system->valuestring));
+        s = q2api_claude_str(req, system);
+        return q2api_claude_append_text(req, &req->system, s.data, s.len);
     }
 
     if (!cJSON_IsArray(system)) {
@@ -59,8 +60,9 @@ q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
             return Q2API_ERROR;
         }
 
-        if (q2api_claude_append_text(req, &req->system, text->valuestring,
-                                     strlen(text->valuestring))
+        s = q2api_claude_str(req, text);
+
+        if (q2api_claude_append_text(req, &req->system, s.data, s.len)
             != Q2API_OK)
         {
             q2api_error_set(err, Q2API_ERR_API, "out of memory");
@@ -148,7 +150,7 @@ q2api_claude_parse_message(q2api_request_t *req, cJSON *msg, int i,
             goto nomem;
         }
 
-        b->text = q2api_json_str(content);
+        b->text = q2api_claude_str(req, content);
         return Q2API_OK;
     }
 
@@ -203,7 +205,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->text = q2api_json_str(item);
+        b->text = q2api_claude_str(req, item);
         return Q2API_OK;
     }
 
@@ -229,7 +231,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        b->id = q2api_json_str(item);
+        b->id = q2api_claude_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "name");
         if (!cJSON_IsString(item)) {
@@ -238,7 +240,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        b->name = q2api_json_str(item);
+        b->name = q2api_claude_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "input");
         if (item == NULL || cJSON_IsNull(item)) {
@@ -281,11 +283,11 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->text = q2api_json_str(item);
+        b->text = q2api_claude_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "signature");
         if (cJSON_IsString(item)) {
-            b->data = q2api_json_str(item);
+            b->data = q2api_claude_str(req, item);
         }
 
         return Q2API_OK;
@@ -305,7 +307,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->data = q2api_json_str(item);
+        b->data = q2api_claude_str(req, item);
         return Q2API_OK;
     }
 
@@ -322,7 +324,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
                 goto nomem;
             }
 
-            b->text = q2api_json_str(item);
+            b->text = q2api_claude_str(req, item);
             return Q2API_OK;
         }
 
@@ -380,9 +382,15 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
-    if (!cJSON_IsString(data) || data->valuestring[0] == '\0') {
+    /* a back end would take anything and answer about an image it
+     * could not read */
+    if (!cJSON_IsString(data)
+        || q2api_check(Q2API_CHECK_BASE64, data->valuestring,
+                       strlen(data->valuestring)) != Q2API_OK)
+    {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "%s.source.data: expected base64 image data", path);
+                        "%s.source.data: expected base64 image data "
+                        "(A-Z a-z 0-9 + /, padded with =)", path);
         return Q2API_ERROR;
     }
 
@@ -397,7 +405,7 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
                || strcmp(mt, "image/gif") == 0
                || strcmp(mt, "image/webp") == 0)
     {
-        b->media_type = q2api_json_str(media);
+        b->media_type = q2api_claude_str(req, media);
 
     } else {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -407,7 +415,7 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
-    b->data = q2api_json_str(data);
+    b->data = q2api_claude_str(req, data);
 
     return Q2API_OK;
 }
@@ -427,7 +435,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
-    b->id = q2api_json_str(item);
+    b->id = q2api_claude_str(req, item);
 
     item = cJSON_GetObjectItemCaseSensitive(block, "is_error");
     b->is_error = cJSON_IsTrue(item);
@@ -439,7 +447,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
     }
 
     if (cJSON_IsString(content)) {
-        b->text = q2api_json_str(content);
+        b->text = q2api_claude_str(req, content);
         return Q2API_OK;
     }
 
@@ -473,7 +481,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
             }
 
             c->type = Q2API_BLOCK_TEXT;
-            c->text = q2api_json_str(text);
+            c->text = q2api_claude_str(req, text);
 
         } else if (strcmp(type->valuestring, "image") == 0) {
             c = q2api_arena_calloc(&req->arena, sizeof(q2api_block_t));
@@ -486,12 +494,12 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
 
             field = cJSON_GetObjectItemCaseSensitive(source, "media_type");
             if (cJSON_IsString(field)) {
-                c->media_type = q2api_json_str(field);
+                c->media_type = q2api_claude_str(req, field);
             }
 
             field = cJSON_GetObjectItemCaseSensitive(source, "data");
             if (cJSON_IsString(field)) {
-                c->data = q2api_json_str(field);
+                c->data = q2api_claude_str(req, field);
             }
 
         } else {

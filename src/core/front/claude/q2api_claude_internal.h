@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "q2api_claude.h"
+#include "q2api_nul.h"
 
 
 #define Q2API_CLAUDE_BLOCK_NONE      0
@@ -31,8 +32,9 @@ struct q2api_claude_block_s {
 };
 
 
-#define q2api_json_str(item)                                               \
-    ((q2api_str_t) { (item)->valuestring, strlen((item)->valuestring) })
+/* a string member with the NULs the client sent in it (q2api_nul.h) */
+#define q2api_claude_str(req, item)                                        \
+    q2api_nul_string(&(req)->arena, (item)->valuestring)
 
 
 /* request parsing */

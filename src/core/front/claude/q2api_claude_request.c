@@ -28,7 +28,8 @@ int
 q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err)
 {
-    int          i;
+    int          i, nul;
+    char        *copy;
     cJSON       *root, *item, *msg;
     const char  *at;
 
@@ -42,6 +43,27 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
                         "request body is not valid UTF-8");
         return Q2API_ERROR;
+    }
+
+    nul = q2api_nul_found(body, len);
+
+    if (nul == -1) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid JSON (a \\u escape "
+                        "without four hex digits)");
+        return Q2API_ERROR;
+    }
+
+    if (nul) {
+        /* cJSON would cut the strings at their NULs: mark them instead */
+        copy = q2api_arena_strndup(&req->arena, body, len);
+        if (copy == NULL) {
+            q2api_error_set(err, Q2API_ERR_API, "out of memory");
+            return Q2API_ERROR;
+        }
+
+        len = q2api_nul_mark(copy, len);
+        body = copy;
     }
 
     q2api_arena_json_begin(&req->arena);
@@ -78,7 +100,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
-    req->model = q2api_json_str(item);
+    req->model = q2api_claude_str(req, item);
 
     item = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (item != NULL && !cJSON_IsNull(item)) {
@@ -177,7 +199,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     item = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     item = cJSON_GetObjectItemCaseSensitive(item, "user_id");
     if (cJSON_IsString(item)) {
-        req->user_id = q2api_json_str(item);
+        req->user_id = q2api_claude_str(req, item);
     }
 
     item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
@@ -276,7 +298,7 @@ q2api_claude_parse_sampling(q2api_request_t *req, cJSON *root,
             return Q2API_ERROR;
         }
 
-        req->stop_sequences[i++] = q2api_json_str(seq);
+        req->stop_sequences[i++] = q2api_claude_str(req, seq);
     }
 
     req->nstop_sequences = i;
@@ -317,7 +339,7 @@ q2api_claude_parse_tool_choice(q2api_request_t *req, cJSON *choice,
         }
 
         req->tool_choice = Q2API_TOOL_CHOICE_TOOL;
-        req->tool_choice_name = q2api_json_str(name);
+        req->tool_choice_name = q2api_claude_str(req, name);
 
     } else {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -365,7 +387,7 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
             && schema == NULL)
         {
             if (req->nserver_tools++ == 0) {
-                req->server_tool = q2api_json_str(type);
+                req->server_tool = q2api_claude_str(req, type);
             }
 
             i++;
@@ -395,10 +417,10 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
             goto nomem;
         }
 
-        t->name = q2api_json_str(name);
+        t->name = q2api_claude_str(req, name);
 
         if (cJSON_IsString(desc)) {
-            t->description = q2api_json_str(desc);
+            t->description = q2api_claude_str(req, desc);
         }
 
         if (q2api_claude_print(req, schema, &t->schema) != Q2API_OK) {
@@ -474,8 +496,9 @@ q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out)
         return Q2API_NOMEM;
     }
 
+    /* a NUL the client sent (a mark in the tree) goes on as \u0000 */
     len = strlen(p);
-    out->data = q2api_arena_strndup(&req->arena, p, len);
+    out->data = q2api_nul_json(&req->arena, p, &len);
     out->len = len;
 
     cJSON_free(p);
