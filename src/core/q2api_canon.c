@@ -116,6 +116,35 @@ q2api_request_add_message(q2api_request_t *req, q2api_role_e role)
 }
 
 
+int
+q2api_request_append_text(q2api_request_t *req, q2api_str_t *dst,
+    const char *s, size_t len)
+{
+    char  *p;
+
+    if (dst->len == 0) {
+        dst->data = s;
+        dst->len = len;
+        return Q2API_OK;
+    }
+
+    p = q2api_arena_alloc(&req->arena, dst->len + 1 + len + 1);
+    if (p == NULL) {
+        return Q2API_NOMEM;
+    }
+
+    memcpy(p, dst->data, dst->len);
+    p[dst->len] = '\n';
+    memcpy(p + dst->len + 1, s, len);
+    p[dst->len + 1 + len] = '\0';
+
+    dst->data = p;
+    dst->len += 1 + len;
+
+    return Q2API_OK;
+}
+
+
 q2api_block_t *
 q2api_message_add_block(q2api_request_t *req, q2api_message_t *msg,
     q2api_block_type_e type)

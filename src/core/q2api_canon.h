@@ -82,6 +82,14 @@ typedef enum {
 } q2api_tool_choice_e;
 
 
+/* the shape the client wants the answer in (OpenAI's response_format) */
+typedef enum {
+    Q2API_FORMAT_TEXT = 0,
+    Q2API_FORMAT_JSON_OBJECT,
+    Q2API_FORMAT_JSON_SCHEMA
+} q2api_format_e;
+
+
 typedef struct {
     q2api_arena_t        arena;       /* owns everything below */
     void                *json;        /* the parsed client body (cJSON *);
@@ -99,6 +107,11 @@ typedef struct {
     q2api_str_t          server_tool;    /* the first one's type */
     q2api_tool_choice_e  tool_choice;
     q2api_str_t          tool_choice_name;
+    unsigned             one_tool_call:1;  /* no parallel tool calls */
+
+    q2api_format_e       format;
+    q2api_str_t          format_name;    /* JSON_SCHEMA: its name */
+    q2api_str_t          format_schema;  /* JSON_SCHEMA: compact JSON */
 
     long long            max_tokens;  /* -1: not given */
 
@@ -238,6 +251,10 @@ q2api_message_t *q2api_request_add_message(q2api_request_t *req,
     q2api_role_e role);
 q2api_block_t *q2api_message_add_block(q2api_request_t *req,
     q2api_message_t *msg, q2api_block_type_e type);
+
+/* *dst = *dst + "\n" + s, in the arena (system prompts, joined parts) */
+int q2api_request_append_text(q2api_request_t *req, q2api_str_t *dst,
+    const char *s, size_t len);
 
 /* a rough count of the request's input tokens (chars / 4 of every text) */
 long long q2api_request_estimate_tokens(const q2api_request_t *req);

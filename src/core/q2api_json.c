@@ -213,3 +213,55 @@ q2api_json_append_int(q2api_buf_t *b, long long v)
 
     return q2api_buf_append(b, num, (size_t) n);
 }
+
+
+int
+q2api_json_print(q2api_arena_t *arena, const cJSON *item, q2api_str_t *out)
+{
+    char    *p;
+    size_t   len;
+
+    p = cJSON_PrintUnformatted(item);
+    if (p == NULL) {
+        return Q2API_NOMEM;
+    }
+
+    len = strlen(p);
+    out->data = q2api_arena_strndup(arena, p, len);
+    out->len = len;
+
+    cJSON_free(p);
+
+    return out->data ? Q2API_OK : Q2API_NOMEM;
+}
+
+
+/*
+ * cJSON_ParseWithLength() stops after the first value and ignores what
+ * follows; a document is valid only if nothing but blanks comes after it.
+ */
+cJSON *
+q2api_json_document(const char *p, size_t len, const char **at)
+{
+    cJSON       *root;
+    const char  *end;
+
+    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+    if (root == NULL) {
+        *at = cJSON_GetErrorPtr();
+        return NULL;
+    }
+
+    /* what cJSON itself skips as blanks */
+    while (end < p + len && (unsigned char) *end <= ' ') {
+        end++;
+    }
+
+    if (end < p + len) {
+        cJSON_Delete(root);
+        *at = end;
+        return NULL;
+    }
+
+    return root;
+}

@@ -10,6 +10,7 @@
 
 #include "q2api_claude.h"
 #include "q2api_claude_internal.h"
+#include "q2api_json.h"
 
 
 static int q2api_claude_parse_block(q2api_request_t *req,
@@ -19,8 +20,6 @@ static int q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
     cJSON *block, const char *path, q2api_error_t *err);
 static int q2api_claude_parse_tool_result(q2api_request_t *req,
     q2api_block_t *b, cJSON *block, const char *path, q2api_error_t *err);
-static int q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
-    const char *s, size_t len);
 
 
 int
@@ -31,7 +30,7 @@ q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
     cJSON  *block, *type, *text;
 
     if (cJSON_IsString(system)) {
-        return q2api_claude_append_text(req, &req->system,
+        return q2api_request_append_text(req, &req->system,
                                         system->valuestring,
                                         strlen(system->valuestring));
     }
@@ -59,7 +58,7 @@ q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
             return Q2API_ERROR;
         }
 
-        if (q2api_claude_append_text(req, &req->system, text->valuestring,
+        if (q2api_request_append_text(req, &req->system, text->valuestring,
                                      strlen(text->valuestring))
             != Q2API_OK)
         {
@@ -252,7 +251,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        if (q2api_claude_print(req, item, &b->data) != Q2API_OK) {
+        if (q2api_json_print(&req->arena, item, &b->data) != Q2API_OK) {
             goto nomem;
         }
 
@@ -509,37 +508,3 @@ nomem:
     q2api_error_set(err, Q2API_ERR_API, "out of memory");
     return Q2API_ERROR;
 }
-
-
-/* dst = dst + "\n" + s, in the arena */
-static int
-q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
-    const char *s, size_t len)
-{
-    char    *p;
-    size_t   sep;
-
-    if (dst->len == 0) {
-        dst->data = s;
-        dst->len = len;
-        return Q2API_OK;
-    }
-
-    sep = 1;
-
-    p = q2api_arena_alloc(&req->arena, dst->len + sep + len + 1);
-    if (p == NULL) {
-        return Q2API_NOMEM;
-    }
-
-    memcpy(p, dst->data, dst->len);
-    p[dst->len] = '\n';
-    memcpy(p + dst->len + sep, s, len);
-    p[dst->len + sep + len] = '\0';
-
-    dst->data = p;
-    dst->len += sep + len;
-
-    return Q2API_OK;
-}
-

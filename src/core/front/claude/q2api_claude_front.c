@@ -130,6 +130,14 @@ q2api_claude_count_tokens(q2api_buf_t *b, long long tokens)
 }
 
 
+/* the Anthropic SDKs send a version; Claude Code and SDK 0.x a key */
+static const char  *const q2api_claude_markers[] = {
+    "anthropic-version",
+    "x-api-key",
+    NULL
+};
+
+
 const q2api_front_t  q2api_claude_front = {
     "claude",
     "req_",
@@ -147,5 +155,7 @@ const q2api_front_t  q2api_claude_front = {
     q2api_claude_model_page,
     "/messages",
     "/messages/count_tokens",
-    q2api_claude_count_tokens
+    q2api_claude_count_tokens,
+    q2api_claude_markers,
+    1
 };

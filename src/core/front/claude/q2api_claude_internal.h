@@ -31,22 +31,12 @@ struct q2api_claude_block_s {
 };
 
 
-#define q2api_json_str(item)                                               \
-    ((q2api_str_t) { (item)->valuestring, strlen((item)->valuestring) })
-
-
 /* request parsing */
 
 int q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
     const char *path, q2api_error_t *err);
 int q2api_claude_parse_message(q2api_request_t *req, cJSON *msg, int i,
     q2api_error_t *err);
-
-/* compact JSON of item, copied into the arena */
-int q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out);
-
-/* one whole JSON document and nothing after it; *at: where it went wrong */
-cJSON *q2api_claude_json(const char *p, size_t len, const char **at);
 
 
 /* the reply */

@@ -44,7 +44,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
-    root = q2api_claude_json(body, len, &at);
+    root = q2api_json_document(body, len, &at);
     if (root == NULL) {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
                         "request body is not valid JSON (error near byte "
@@ -397,7 +397,7 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
             t->description = q2api_json_str(desc);
         }
 
-        if (q2api_claude_print(req, schema, &t->schema) != Q2API_OK) {
+        if (q2api_json_print(&req->arena, schema, &t->schema) != Q2API_OK) {
             goto nomem;
         }
 
@@ -456,58 +456,3 @@ q2api_claude_parse_thinking(q2api_request_t *req, cJSON *thinking,
 
     return Q2API_OK;
 }
-
-
-/* compact JSON of item, copied into the arena */
-int
-q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out)
-{
-    char    *p;
-    size_t   len;
-
-    p = cJSON_PrintUnformatted(item);
-    if (p == NULL) {
-        return Q2API_NOMEM;
-    }
-
-    len = strlen(p);
-    out->data = q2api_arena_strndup(&req->arena, p, len);
-    out->len = len;
-
-    cJSON_free(p);
-
-    return out->data ? Q2API_OK : Q2API_NOMEM;
-}
-
-
-/*
- * cJSON_ParseWithLength() stops after the first value and ignores what
- * follows; a document is valid only if nothing but blanks comes after it.
- * *at: where the error is.
- */
-cJSON *
-q2api_claude_json(const char *p, size_t len, const char **at)
-{
-    cJSON       *root;
-    const char  *end;
-
-    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
-    if (root == NULL) {
-        *at = cJSON_GetErrorPtr();
-        return NULL;
-    }
-
-    /* what cJSON itself skips as blanks */
-    while (end < p + len && (unsigned char) *end <= ' ') {
-        end++;
-    }
-
-    if (end < p + len) {
-        cJSON_Delete(root);
-        *at = end;
-        return NULL;
-    }
-
-    return root;
-}
-
