@@ -119,6 +119,9 @@ Authorization: Bearer sk-anything
 Content-Type: text/event-stream
 Cache-Control: no-cache
 !Content-Length
+!request-id
+--- response_headers_like
+x-request-id: ^req_[0-9a-f]{24}$
 --- response_body_like eval
 qr/\Adata: \{"id":"(chatcmpl-[0-9a-f]{24})","object":"chat.completion.chunk","created":(\d+),"model":"claude-sonnet-4-5","choices":\[\{"index":0,"delta":\{"role":"assistant","content":null\},"logprobs":null,"finish_reason":null\}\]\}
 

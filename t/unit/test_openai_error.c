@@ -121,6 +121,8 @@ test_entry(void)
        && f->count_tokens_path == NULL && f->markers == NULL
        && !f->models_paged,
        "openai: /chat/completions, no count_tokens, no markers, unpaged");
+    ok(strcmp(f->request_id_header, "x-request-id") == 0,
+       "openai: the request id where the SDKs read it");
     ok(q2api_front_find("claude", 6)->markers != NULL
        && q2api_front_find("claude", 6)->models_paged,
        "claude: marked by its headers, paged");

@@ -22,6 +22,7 @@ typedef struct q2api_front_s  q2api_front_t;
 struct q2api_front_s {
     const char   *name;               /* "q2api_pass <name>" */
     const char   *request_id_prefix;  /* "req_" */
+    const char   *request_id_header;  /* where the SDK looks: "request-id" */
     size_t        stream_size;        /* bytes of per-stream state */
 
     /* the client body into req; err in the dialect's words */

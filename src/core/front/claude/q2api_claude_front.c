@@ -141,6 +141,7 @@ static const char  *const q2api_claude_markers[] = {
 const q2api_front_t  q2api_claude_front = {
     "claude",
     "req_",
+    "request-id",
     sizeof(q2api_claude_stream_t),
     q2api_claude_parse,
     q2api_claude_front_init,

@@ -103,6 +103,7 @@ q2api_openai_model_page(q2api_buf_t *b, const q2api_model_t **list,
 const q2api_front_t  q2api_openai_front = {
     "openai",
     "req_",
+    "x-request-id",
     sizeof(q2api_openai_stream_t),
     q2api_openai_parse,
     q2api_openai_front_init,
