@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "q2api_canon.h"
+#include "q2api_json.h"
 
 
 void
@@ -238,6 +239,67 @@ q2api_usage_init(q2api_usage_t *u)
     u->cache_read_tokens = 0;
     u->cache_write_tokens = 0;
     u->context_percent = -1.0;
+}
+
+
+void
+q2api_usage_merge(q2api_usage_t *u, const q2api_usage_t *from)
+{
+    if (from->input_tokens >= 0) {
+        u->input_tokens = from->input_tokens;
+    }
+
+    if (from->output_tokens >= 0) {
+        u->output_tokens = from->output_tokens;
+    }
+
+    if (from->cache_read_tokens > 0) {
+        u->cache_read_tokens = from->cache_read_tokens;
+    }
+
+    if (from->cache_write_tokens > 0) {
+        u->cache_write_tokens = from->cache_write_tokens;
+    }
+}
+
+
+void *
+q2api_request_json(q2api_request_t *req, const char *body, size_t len,
+    q2api_error_t *err)
+{
+    cJSON       *root;
+    const char  *at;
+
+    if (len == 0) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is empty; expected a JSON object");
+        return NULL;
+    }
+
+    if (!q2api_utf8_valid(body, len)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid UTF-8");
+        return NULL;
+    }
+
+    root = q2api_json_document(body, len, &at);
+    if (root == NULL) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid JSON (error near byte "
+                        "%ld)", (at && at >= body && at <= body + len)
+                                ? (long) (at - body) : 0L);
+        return NULL;
+    }
+
+    req->json = root;
+
+    if (!cJSON_IsObject(root)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body must be a JSON object");
+        return NULL;
+    }
+
+    return root;
 }
 
 

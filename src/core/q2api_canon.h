@@ -262,6 +262,17 @@ long long q2api_estimate_tokens(size_t bytes);
 
 void q2api_usage_init(q2api_usage_t *u);
 
+/* the figures from gives over u's (a back end sends them in pieces) */
+void q2api_usage_merge(q2api_usage_t *u, const q2api_usage_t *from);
+
+/*
+ * A client body as a JSON object, kept in req->json; NULL and err (the
+ * body is empty, not UTF-8, not one JSON document, not an object)
+ * otherwise.  Returned as void * to keep cJSON out of this header.
+ */
+void *q2api_request_json(q2api_request_t *req, const char *body, size_t len,
+    q2api_error_t *err);
+
 /* a random UUIDv4 into out[37] (NUL-terminated); Q2API_OK or Q2API_ERROR */
 int q2api_uuid4(char *out);
 

@@ -28,36 +28,11 @@ int
 q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err)
 {
-    int          i;
-    cJSON       *root, *item, *msg;
-    const char  *at;
+    int     i;
+    cJSON  *root, *item, *msg;
 
-    if (len == 0) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is empty; expected a JSON object");
-        return Q2API_ERROR;
-    }
-
-    if (!q2api_utf8_valid(body, len)) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is not valid UTF-8");
-        return Q2API_ERROR;
-    }
-
-    root = q2api_json_document(body, len, &at);
+    root = q2api_request_json(req, body, len, err);
     if (root == NULL) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is not valid JSON (error near byte "
-                        "%ld)", (at && at >= body && at <= body + len)
-                                ? (long) (at - body) : 0L);
-        return Q2API_ERROR;
-    }
-
-    req->json = root;
-
-    if (!cJSON_IsObject(root)) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body must be a JSON object");
         return Q2API_ERROR;
     }
 

@@ -23,6 +23,7 @@
 
 
 static int q2api_openai_begin(q2api_openai_stream_t *s);
+static int q2api_openai_chunk(q2api_openai_stream_t *s);
 static int q2api_openai_head(q2api_openai_stream_t *s);
 static int q2api_openai_tail(q2api_openai_stream_t *s, const char *finish);
 static int q2api_openai_delta(q2api_openai_stream_t *s, const char *field,
@@ -100,9 +101,9 @@ q2api_openai_stream_free(q2api_openai_stream_t *s)
 }
 
 
-/* {"id",...,"choices":[{"index":0,"delta": -- the delta follows */
+/* {"id","object","created","model" of every chunk, into s->scratch */
 static int
-q2api_openai_head(q2api_openai_stream_t *s)
+q2api_openai_chunk(q2api_openai_stream_t *s)
 {
     q2api_buf_t  *b;
 
@@ -115,8 +116,22 @@ q2api_openai_head(q2api_openai_stream_t *s)
         || q2api_json_append_int(b, s->created) != Q2API_OK
         || q2api_openai_put(b, ",\"model\":") != Q2API_OK
         || q2api_json_append_string(b, s->model.data, s->model.len)
-           != Q2API_OK
-        || q2api_openai_put(b, ",\"choices\":[{\"index\":0,\"delta\":")
+           != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    return Q2API_OK;
+}
+
+
+/* ...,"choices":[{"index":0,"delta": -- the delta follows */
+static int
+q2api_openai_head(q2api_openai_stream_t *s)
+{
+    if (q2api_openai_chunk(s) != Q2API_OK
+        || q2api_openai_put(&s->scratch,
+                            ",\"choices\":[{\"index\":0,\"delta\":")
            != Q2API_OK)
     {
         return Q2API_NOMEM;
@@ -429,22 +444,7 @@ q2api_openai_stream_event(void *data, const q2api_event_t *ev)
         return q2api_openai_call_end(s);
 
     case Q2API_EV_USAGE:
-        if (ev->usage.input_tokens >= 0) {
-            s->usage.input_tokens = ev->usage.input_tokens;
-        }
-
-        if (ev->usage.output_tokens >= 0) {
-            s->usage.output_tokens = ev->usage.output_tokens;
-        }
-
-        if (ev->usage.cache_read_tokens > 0) {
-            s->usage.cache_read_tokens = ev->usage.cache_read_tokens;
-        }
-
-        if (ev->usage.cache_write_tokens > 0) {
-            s->usage.cache_write_tokens = ev->usage.cache_write_tokens;
-        }
-
+        q2api_usage_merge(&s->usage, &ev->usage);
         return Q2API_OK;
 
     case Q2API_EV_STOP:
@@ -554,14 +554,7 @@ q2api_openai_stream_finish(q2api_openai_stream_t *s)
     }
 
     if (s->include_usage) {
-        if (q2api_openai_put(b, "{\"id\":\"") != Q2API_OK
-            || q2api_buf_append_str(b, s->id) != Q2API_OK
-            || q2api_openai_put(b, "\",\"object\":\"chat.completion.chunk\","
-                                   "\"created\":") != Q2API_OK
-            || q2api_json_append_int(b, s->created) != Q2API_OK
-            || q2api_openai_put(b, ",\"model\":") != Q2API_OK
-            || q2api_json_append_string(b, s->model.data, s->model.len)
-               != Q2API_OK
+        if (q2api_openai_chunk(s) != Q2API_OK
             || q2api_openai_put(b, ",\"choices\":[],\"usage\":") != Q2API_OK
             || q2api_openai_write_usage(s, b) != Q2API_OK
             || q2api_buf_append_byte(b, '}') != Q2API_OK
