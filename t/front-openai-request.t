@@ -160,3 +160,33 @@ sub {
     my ($re, $name) = @{ $want[$i++] };
     like($reqs->[0]{json}{conversationState}{currentMessage}{userInputMessage}{content}, $re, $name);
 }
+
+
+
+=== TEST 7: the same front end over a Kiro account: its endpoint, a tool round trip
+--- config eval: $::ROOT
+--- http_config
+    q2api_zone q2api 4m;
+    q2api_store file html/accounts.json;
+    q2api_kiro_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/generateAssistantResponse;
+--- user_files
+>>> accounts.json
+[{"id": "k1", "type": "kiro", "accessToken": "tok-k", "enabled": 1}]
+--- mock eval
+tool_response(id => 'tooluse_k1', name => 'get_weather', fragments => ['{"city":', ' "Oslo"}'])
+--- request
+POST /v1/chat/completions
+{"model":"claude-sonnet-4-5","tools":[{"type":"function","function":{"name":"get_weather"}}],"messages":[{"role":"user","content":"Oslo?"},{"role":"assistant","tool_calls":[{"id":"call_prev","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},{"role":"tool","tool_call_id":"call_prev","content":"rainy"}]}
+--- error_code: 200
+--- response_body_like chomp
+"tool_calls":\[\{"id":"tooluse_k1","type":"function","function":\{"name":"get_weather","arguments":"\{\\"city\\": \\"Oslo\\"\}"\}\}\]\},"logprobs":null,"finish_reason":"tool_calls"
+--- mock_check eval
+sub {
+    my ($reqs) = @_;
+    is($reqs->[0]{path}, '/generateAssistantResponse', "Kiro's endpoint");
+    is($reqs->[0]{headers}{authorization}, 'Bearer tok-k', "the Kiro account's token");
+    my $cs = $reqs->[0]{json}{conversationState};
+    is($cs->{history}[1]{assistantResponseMessage}{toolUses}[0]{toolUseId}, 'call_prev', 'the earlier call');
+    is($cs->{currentMessage}{userInputMessage}{userInputMessageContext}{toolResults}[0]{toolUseId}, 'call_prev',
+       'its result');
+}
