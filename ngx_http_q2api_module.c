@@ -555,7 +555,7 @@ ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (qlcf->front == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid q2api_pass front end \"%V\", "
-                           "it must be \"claude\"", &value[1]);
+                           "it must be \"claude\" or \"openai\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
-# End to end: the official Anthropic TypeScript SDK (0.x and 1.x, from
-# t/e2e/node_modules) and Claude Code itself against a real nginx running
-# the module, with the Amazon Q mock behind it.
+# End to end: the official Anthropic TypeScript SDK (0.x and 1.x), the
+# openai package (all from t/e2e/node_modules) and Claude Code itself
+# against a real nginx running the module, with the Amazon Q mock behind it.
 #
 #   make e2e-deps && prove t/e2e-clients.t
 #
@@ -68,7 +68,7 @@ my ($node_major) = (`"$NODE" --version 2>/dev/null` // '') =~ /^v(\d+)\./;
 plan skip_all => "node >= 18 is needed, found " . ($node_major // 'none')
     unless $node_major && $node_major >= 18;
 chomp(my $node_version = `"$NODE" --version`);
-for my $p (qw(anthropic-sdk-0 anthropic-sdk-1)) {
+for my $p (qw(anthropic-sdk-0 anthropic-sdk-1 openai)) {
     plan skip_all => "t/e2e/node_modules/$p is missing: run make e2e-deps "
                    . "(npm ci --prefix t/e2e)"
         unless -f "$E2E/node_modules/$p/package.json";

@@ -73,6 +73,8 @@ POST /v1/messages/count_tokens
 --- config eval: $::ROOT
 --- request
 GET /v1/models
+--- more_headers
+anthropic-version: 2023-06-01
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
@@ -85,6 +87,8 @@ Content-Type: application/json
 --- config eval: $::ROOT
 --- request eval
 ["GET /v1/models?limit=2", "GET /v1/models?limit=2&after_id=claude-sonnet-4-6", "GET /v1/models?limit=0"]
+--- more_headers
+anthropic-version: 2023-06-01
 --- error_code eval
 [200, 200, 400]
 --- response_body_like eval
@@ -98,6 +102,8 @@ Content-Type: application/json
 --- config eval: $::ROOT
 --- request eval
 ["GET /v1/models?limit=2&before_id=claude-opus-4-5", "GET /v1/models?limit=2&before_id=claude-opus-4-6", "GET /v1/models?after_id=bogus"]
+--- more_headers
+anthropic-version: 2023-06-01
 --- error_code eval
 [200, 200, 400]
 --- response_body_like eval
@@ -111,6 +117,8 @@ Content-Type: application/json
 --- config eval: $::ROOT
 --- request eval
 ["GET /v1/models/claude-sonnet-4-5", "GET /v1/models/claude-sonnet-4.5", "GET /v1/models/claude-nope-9"]
+--- more_headers
+anthropic-version: 2023-06-01
 --- error_code eval
 [200, 200, 404]
 --- response_body_like eval
@@ -177,6 +185,8 @@ POST /v1/messages
     }
 --- request
 GET /v1/models/claude-opus-5-5
+--- more_headers
+anthropic-version: 2023-06-01
 --- error_code: 200
 --- response_body_like chomp
 ^\{"type":"model","id":"claude-opus-5-5","display_name":"Claude Opus 5\.5"
@@ -204,7 +214,7 @@ authorization: Bearer tok-1
 my $b = q{{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}};
 ["POST /v1/messages\n$b", "POST /v1/messages\n$b", "GET /v1/models", "POST /v1/messages\n$b"]
 --- more_headers eval
-["x-api-key: sk-test-wrong-key", "", "", "Authorization: Basic c2stdGVzdA=="]
+["x-api-key: sk-test-wrong-key", "", "anthropic-version: 2023-06-01", "Authorization: Basic c2stdGVzdA=="]
 --- error_code eval
 [401, 401, 401, 401]
 --- response_body_like eval

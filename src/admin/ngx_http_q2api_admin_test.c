@@ -11,6 +11,8 @@
 #include "ngx_http_q2api_admin.h"
 
 
+static ngx_int_t ngx_http_q2api_admin_test_uri(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *uri);
 static ngx_int_t ngx_http_q2api_admin_probe_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_q2api_admin_wake(ngx_http_request_t *r);
@@ -106,16 +108,99 @@ ngx_http_q2api_admin_account_arg(ngx_http_request_t *r,
 
 
 /*
- * POST /v2/chat/test?account_id=: the body (a Claude Messages request)
- * goes to the internal test location on that account, or on one the
- * pool chooses; the client gets that location's answer as it is.
+ * The test location's URI for the body's dialect: its API root (the test
+ * location without the tail a front end answers under) and the tail of
+ * the front end that ?dialect= names, or else the body's shape shows:
+ * Anthropic requires max_tokens, so a body without it, or with OpenAI's
+ * own max_completion_tokens or stream_options, is a Chat Completions one
+ * (as q2api's console sends it).
+ */
+static ngx_int_t
+ngx_http_q2api_admin_test_uri(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *uri)
+{
+    size_t                 n, root;
+    cJSON                 *body;
+    ngx_int_t              rc;
+    ngx_str_t              name, *loc;
+    const q2api_front_t   *front, **f;
+
+    loc = &ctx->conf->test_location;
+
+    rc = ngx_http_q2api_admin_arg(r, "dialect", &name);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        front = q2api_front_find((char *) name.data, name.len);
+
+        if (front == NULL) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        body = cJSON_ParseWithLength((char *) ctx->body.data, ctx->body.len);
+
+        front = q2api_front_find("claude", 6);
+
+        if (cJSON_IsObject(body)
+            && (!cJSON_HasObjectItem(body, "max_tokens")
+                || cJSON_HasObjectItem(body, "max_completion_tokens")
+                || cJSON_HasObjectItem(body, "stream_options")))
+        {
+            front = q2api_front_find("openai", 6);
+        }
+
+        cJSON_Delete(body);
+
+        if (front == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    root = loc->len;
+
+    for (f = q2api_fronts; *f != NULL; f++) {
+        n = ngx_strlen((*f)->messages_path);
+
+        if (loc->len > n
+            && ngx_strncmp(loc->data + loc->len - n, (*f)->messages_path, n)
+               == 0)
+        {
+            root = loc->len - n;
+            break;
+        }
+    }
+
+    n = ngx_strlen(front->messages_path);
+
+    uri->data = ngx_pnalloc(r->pool, root + n);
+    if (uri->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    uri->len = ngx_cpymem(ngx_cpymem(uri->data, loc->data, root),
+                          front->messages_path, n)
+               - uri->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * POST /v2/chat/test?account_id=&dialect=: the body (a Claude Messages or
+ * an OpenAI Chat Completions request) goes to the internal test location
+ * on that account, or on one the pool chooses; the client gets that
+ * location's answer as it is, in the body's dialect.
  */
 ngx_int_t
 ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
     ngx_int_t  rc;
-    ngx_str_t  args;
+    ngx_str_t  args, uri;
 
     rc = ngx_http_q2api_admin_account_arg(r, ctx, &args);
 
@@ -134,6 +219,18 @@ ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
                                            "is required");
     }
 
+    rc = ngx_http_q2api_admin_test_uri(r, ctx, &uri);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "dialect: expected \"claude\" "
+                                           "or \"openai\"");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* the admin credentials are not the gateway's client key */
     r->headers_in.authorization = NULL;
 
@@ -141,7 +238,7 @@ ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
                   "q2api admin: chat test on %s\"%V\"",
                   ctx->id.len ? "account " : "any account", &ctx->id);
 
-    return ngx_http_internal_redirect(r, &ctx->conf->test_location, &args);
+    return ngx_http_internal_redirect(r, &uri, &args);
 }
 
 

@@ -10,6 +10,8 @@
 #include <openssl/rand.h>
 
 #include "q2api_canon.h"
+#include "q2api_nul.h"
+#include "q2api_json.h"
 
 
 void
@@ -118,6 +120,35 @@ q2api_request_add_message(q2api_request_t *req, q2api_role_e role)
 }
 
 
+int
+q2api_request_append_text(q2api_request_t *req, q2api_str_t *dst,
+    const char *s, size_t len)
+{
+    char  *p;
+
+    if (dst->len == 0) {
+        dst->data = s;
+        dst->len = len;
+        return Q2API_OK;
+    }
+
+    p = q2api_arena_alloc(&req->arena, dst->len + 1 + len + 1);
+    if (p == NULL) {
+        return Q2API_NOMEM;
+    }
+
+    memcpy(p, dst->data, dst->len);
+    p[dst->len] = '\n';
+    memcpy(p + dst->len + 1, s, len);
+    p[dst->len + 1 + len] = '\0';
+
+    dst->data = p;
+    dst->len += 1 + len;
+
+    return Q2API_OK;
+}
+
+
 q2api_block_t *
 q2api_message_add_block(q2api_request_t *req, q2api_message_t *msg,
     q2api_block_type_e type)
@@ -211,6 +242,94 @@ q2api_usage_init(q2api_usage_t *u)
     u->cache_read_tokens = 0;
     u->cache_write_tokens = 0;
     u->context_percent = -1.0;
+}
+
+
+void
+q2api_usage_merge(q2api_usage_t *u, const q2api_usage_t *from)
+{
+    if (from->input_tokens >= 0) {
+        u->input_tokens = from->input_tokens;
+    }
+
+    if (from->output_tokens >= 0) {
+        u->output_tokens = from->output_tokens;
+    }
+
+    if (from->cache_read_tokens > 0) {
+        u->cache_read_tokens = from->cache_read_tokens;
+    }
+
+    if (from->cache_write_tokens > 0) {
+        u->cache_write_tokens = from->cache_write_tokens;
+    }
+}
+
+
+void *
+q2api_request_json(q2api_request_t *req, const char *body, size_t len,
+    q2api_error_t *err)
+{
+    int          nul;
+    char        *copy;
+    cJSON       *root;
+    const char  *at;
+
+    if (len == 0) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is empty; expected a JSON object");
+        return NULL;
+    }
+
+    if (!q2api_utf8_valid(body, len)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid UTF-8");
+        return NULL;
+    }
+
+    nul = q2api_nul_found(body, len);
+
+    if (nul == -1) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid JSON (a \\u escape "
+                        "without four hex digits)");
+        return NULL;
+    }
+
+    if (nul) {
+        /* cJSON would cut the strings at their NULs: mark them instead */
+        copy = q2api_arena_strndup(&req->arena, body, len);
+        if (copy == NULL) {
+            q2api_error_set(err, Q2API_ERR_API, "out of memory");
+            return NULL;
+        }
+
+        len = q2api_nul_mark(copy, len);
+        body = copy;
+    }
+
+    q2api_arena_json_begin(&req->arena);
+    root = q2api_json_document(body, len, &at);
+    q2api_arena_json_end();
+
+    if (root == NULL) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body is not valid JSON (error near byte "
+                        "%ld)", (at && at >= body && at <= body + len)
+                                ? (long) (at - body) : 0L);
+        return NULL;
+    }
+
+    req->json = root;
+    req->json_in_arena = 1;
+
+    if (!cJSON_IsObject(root)) {
+        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
+                        "request body must be a JSON object");
+        return NULL;
+    }
+
+    return root;
 }
 
 

@@ -15,6 +15,7 @@
 
 #include "q2api_core.h"
 #include "q2api_arena.h"
+#include "q2api_nul.h"
 
 
 typedef enum {
@@ -82,6 +83,14 @@ typedef enum {
 } q2api_tool_choice_e;
 
 
+/* the shape the client wants the answer in (OpenAI's response_format) */
+typedef enum {
+    Q2API_FORMAT_TEXT = 0,
+    Q2API_FORMAT_JSON_OBJECT,
+    Q2API_FORMAT_JSON_SCHEMA
+} q2api_format_e;
+
+
 typedef struct {
     q2api_arena_t        arena;       /* owns everything below */
     void                *json;        /* the parsed client body (cJSON *);
@@ -101,6 +110,11 @@ typedef struct {
     q2api_str_t          server_tool;    /* the first one's type */
     q2api_tool_choice_e  tool_choice;
     q2api_str_t          tool_choice_name;
+    unsigned             one_tool_call:1;  /* no parallel tool calls */
+
+    q2api_format_e       format;
+    q2api_str_t          format_name;    /* JSON_SCHEMA: its name */
+    q2api_str_t          format_schema;  /* JSON_SCHEMA: compact JSON */
 
     long long            max_tokens;  /* -1: not given */
 
@@ -115,6 +129,15 @@ typedef struct {
     unsigned             thinking:1;
     long long            thinking_budget;
 } q2api_request_t;
+
+
+/*
+ * A string member of req->json with the NULs the client sent in it: they
+ * are marked in the tree (q2api_nul.h), cJSON would cut them.  Every
+ * client string the canonical request keeps goes through it.
+ */
+#define q2api_request_str(req, item)                                       \
+    q2api_nul_string(&(req)->arena, (item)->valuestring)
 
 
 /*
@@ -241,11 +264,26 @@ q2api_message_t *q2api_request_add_message(q2api_request_t *req,
 q2api_block_t *q2api_message_add_block(q2api_request_t *req,
     q2api_message_t *msg, q2api_block_type_e type);
 
+/* *dst = *dst + "\n" + s, in the arena (system prompts, joined parts) */
+int q2api_request_append_text(q2api_request_t *req, q2api_str_t *dst,
+    const char *s, size_t len);
+
 /* a rough count of the request's input tokens (chars / 4 of every text) */
 long long q2api_request_estimate_tokens(const q2api_request_t *req);
 long long q2api_estimate_tokens(size_t bytes);
 
 void q2api_usage_init(q2api_usage_t *u);
+
+/* the figures from gives over u's (a back end sends them in pieces) */
+void q2api_usage_merge(q2api_usage_t *u, const q2api_usage_t *from);
+
+/*
+ * A client body as a JSON object, kept in req->json; NULL and err (the
+ * body is empty, not UTF-8, not one JSON document, not an object)
+ * otherwise.  Returned as void * to keep cJSON out of this header.
+ */
+void *q2api_request_json(q2api_request_t *req, const char *body, size_t len,
+    q2api_error_t *err);
 
 /* a random UUIDv4 into out[37] (NUL-terminated); Q2API_OK or Q2API_ERROR */
 int q2api_uuid4(char *out);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "q2api_json.h"
+#include "q2api_nul.h"
 
 
 /*
@@ -239,4 +240,57 @@ q2api_json_append_int(q2api_buf_t *b, long long v)
     }
 
     return q2api_buf_append(b, p, num + sizeof(num) - p);
+}
+
+
+int
+q2api_json_print(q2api_arena_t *arena, const cJSON *item, q2api_str_t *out)
+{
+    char    *p;
+    size_t   len;
+
+    p = cJSON_PrintUnformatted(item);
+    if (p == NULL) {
+        return Q2API_NOMEM;
+    }
+
+    len = strlen(p);
+    /* a NUL the client sent (a mark in the tree) goes on as \u0000 */
+    out->data = q2api_nul_json(arena, p, &len);
+    out->len = len;
+
+    cJSON_free(p);
+
+    return out->data ? Q2API_OK : Q2API_NOMEM;
+}
+
+
+/*
+ * cJSON_ParseWithLength() stops after the first value and ignores what
+ * follows; a document is valid only if nothing but blanks comes after it.
+ */
+cJSON *
+q2api_json_document(const char *p, size_t len, const char **at)
+{
+    cJSON       *root;
+    const char  *end;
+
+    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+    if (root == NULL) {
+        *at = cJSON_GetErrorPtr();
+        return NULL;
+    }
+
+    /* what cJSON itself skips as blanks */
+    while (end < p + len && (unsigned char) *end <= ' ') {
+        end++;
+    }
+
+    if (end < p + len) {
+        cJSON_Delete(root);
+        *at = end;
+        return NULL;
+    }
+
+    return root;
 }

@@ -6,6 +6,9 @@
 #define _Q2API_JSON_H_INCLUDED_
 
 
+#include <cjson/cJSON.h>
+
+#include "q2api_arena.h"
 #include "q2api_buf.h"
 
 
@@ -27,6 +30,21 @@ int q2api_utf8_valid(const char *s, size_t len);
 /* length of the longest prefix of s[0..len) that does not end inside a
  * multi-byte sequence */
 size_t q2api_utf8_complete_prefix(const char *s, size_t len);
+
+
+/* a cJSON string item as a q2api_str_t pointing into it */
+#define q2api_json_str(item)                                               \
+    ((q2api_str_t) { (item)->valuestring, strlen((item)->valuestring) })
+
+/*
+ * Client bodies are read with cJSON.  One whole JSON document and nothing
+ * after it but blanks; NULL and *at where it went wrong otherwise.
+ */
+cJSON *q2api_json_document(const char *p, size_t len, const char **at);
+
+/* compact JSON of item, copied into the arena */
+int q2api_json_print(q2api_arena_t *arena, const cJSON *item,
+    q2api_str_t *out);
 
 
 #endif /* _Q2API_JSON_H_INCLUDED_ */

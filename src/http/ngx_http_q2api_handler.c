@@ -11,6 +11,8 @@
 #include "ngx_http_q2api.h"
 
 
+static const q2api_front_t *ngx_http_q2api_dialect(ngx_http_request_t *r,
+    ngx_http_q2api_loc_conf_t *conf, ngx_uint_t models);
 static ngx_http_q2api_endpoint_e ngx_http_q2api_route(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id);
 static ngx_uint_t ngx_http_q2api_ends_with(u_char *start, u_char *end,
@@ -47,7 +49,7 @@ ngx_http_q2api_create_ctx(ngx_http_request_t *r)
     ctx->magic = NGX_HTTP_Q2API_CTX_REQUEST;
     ctx->request = r;
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
-    ctx->front = ctx->conf->front;
+    ctx->front = ngx_http_q2api_dialect(r, ctx->conf, 0);
 
     q2api_request_init(&ctx->req);
     q2api_buf_init(&ctx->body, 0);
@@ -83,6 +85,12 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
     }
 
     ctx->endpoint = ngx_http_q2api_route(r, ctx, &id);
+
+    if (ctx->endpoint == NGX_HTTP_Q2API_EP_MODELS
+        || ctx->endpoint == NGX_HTTP_Q2API_EP_MODEL)
+    {
+        ctx->front = ngx_http_q2api_dialect(r, ctx->conf, 1);
+    }
 
     /* internal requests (the admin API's tests) were authorized there */
     if (ctx->endpoint == NGX_HTTP_Q2API_EP_NONE
@@ -133,6 +141,56 @@ ngx_http_q2api_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The client's dialect, known before its endpoint is (nginx's own error
+ * pages need it too): the URI's tail names it for a conversation; else a
+ * header only one dialect's clients send; else, for the model list, the
+ * dialect whose clients send none (the OpenAI SDK sends no Anthropic
+ * header); else q2api_pass's.
+ */
+static const q2api_front_t *
+ngx_http_q2api_dialect(ngx_http_request_t *r, ngx_http_q2api_loc_conf_t *conf,
+    ngx_uint_t models)
+{
+    u_char                *end;
+    const char *const     *m;
+    const q2api_front_t  **f, *unmarked;
+
+    end = r->uri.data + r->uri.len;
+
+    while (end > r->uri.data && end[-1] == '/') {
+        end--;
+    }
+
+    for (f = q2api_fronts; *f != NULL; f++) {
+        if (ngx_http_q2api_ends_with(r->uri.data, end, (*f)->messages_path)
+            || ((*f)->count_tokens_path
+                && ngx_http_q2api_ends_with(r->uri.data, end,
+                                            (*f)->count_tokens_path)))
+        {
+            return *f;
+        }
+    }
+
+    unmarked = NULL;
+
+    for (f = q2api_fronts; *f != NULL; f++) {
+        if ((*f)->markers == NULL) {
+            unmarked = unmarked ? unmarked : *f;
+            continue;
+        }
+
+        for (m = (*f)->markers; *m != NULL; m++) {
+            if (ngx_http_q2api_header(r, (char *) *m) != NULL) {
+                return *f;
+            }
+        }
+    }
+
+    return (models && unmarked) ? unmarked : conf->front;
 }
 
 

@@ -235,6 +235,13 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
         goto send;
     }
 
+    if (!ctx->front->models_paged) {
+        first = 0;
+        last = ml.n;
+        more = 0;
+        goto page;
+    }
+
     /* Anthropic's pagination: limit, after_id, before_id */
     limit = 20;
 
@@ -294,6 +301,8 @@ ngx_http_q2api_models_handler(ngx_http_request_t *r,
 
     /* more in the direction the client pages */
     more = backward ? first > 0 : last < ml.n;
+
+page:
 
     if (ctx->front->model_page(&b, ml.list, first, last, more)
         != Q2API_OK)

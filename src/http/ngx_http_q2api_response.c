@@ -100,7 +100,8 @@ ngx_http_q2api_send_json(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     ctx->replied = 1;
 
-    if (ngx_http_q2api_add_header(r, "request-id", ctx->request_id,
+    if (ngx_http_q2api_add_header(r, (char *) ctx->front->request_id_header,
+                                  ctx->request_id,
                                   ngx_strlen(ctx->request_id))
         != NGX_OK)
     {
@@ -145,7 +146,9 @@ ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
                                   8) != NGX_OK
         || ngx_http_q2api_add_header(r, "x-accel-buffering",
                                      (u_char *) "no", 2) != NGX_OK
-        || ngx_http_q2api_add_header(r, "request-id", ctx->request_id,
+        || ngx_http_q2api_add_header(r,
+                                     (char *) ctx->front->request_id_header,
+                                     ctx->request_id,
                                      ngx_strlen(ctx->request_id)) != NGX_OK)
     {
         return NGX_ERROR;
@@ -288,6 +291,8 @@ ngx_http_q2api_error_page(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset.len = 0;
 
-    return ngx_http_q2api_add_header(r, "request-id", ctx->request_id,
+    return ngx_http_q2api_add_header(r,
+                                     (char *) ctx->front->request_id_header,
+                                     ctx->request_id,
                                      ngx_strlen(ctx->request_id));
 }

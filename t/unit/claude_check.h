@@ -155,6 +155,45 @@ typedef struct {
 static const char  *test_model = "claude-test";
 
 
+/* one step of a script as the canonical event it stands for */
+static CLAUDE_CHECK_UNUSED void
+step_event(const step_t *st, q2api_event_t *ev)
+{
+    memset(ev, 0, sizeof(q2api_event_t));
+    q2api_usage_init(&ev->usage);
+    ev->type = st->type;
+
+    switch (st->type) {
+
+    case Q2API_EV_TOOL_START:
+        ev->id.data = st->text;
+        ev->id.len = strlen(st->text);
+        ev->name.data = st->name;
+        ev->name.len = strlen(st->name);
+        break;
+
+    case Q2API_EV_STOP:
+        ev->stop = st->a;
+        break;
+
+    case Q2API_EV_USAGE:
+        ev->usage.output_tokens = st->a;
+        ev->usage.input_tokens = st->b;
+        ev->usage.cache_read_tokens = st->c;
+        ev->usage.cache_write_tokens = st->d;
+        break;
+
+    case Q2API_EV_ERROR:
+        ev->error = st->a;
+        /* fall through */
+
+    default:
+        ev->text.data = st->text;
+        ev->text.len = st->text ? strlen(st->text) : 0;
+    }
+}
+
+
 /* runs a script through a fresh encoder; the finish unless told not to */
 static CLAUDE_CHECK_UNUSED int
 run(const step_t *st, int stream, q2api_buf_t *out)
@@ -179,38 +218,7 @@ run(const step_t *st, int stream, q2api_buf_t *out)
     s.input_tokens = 10;
 
     for ( ; st->type >= 0; st++) {
-        memset(&ev, 0, sizeof(q2api_event_t));
-        q2api_usage_init(&ev.usage);
-        ev.type = st->type;
-
-        switch (st->type) {
-
-        case Q2API_EV_TOOL_START:
-            ev.id.data = st->text;
-            ev.id.len = strlen(st->text);
-            ev.name.data = st->name;
-            ev.name.len = strlen(st->name);
-            break;
-
-        case Q2API_EV_STOP:
-            ev.stop = st->a;
-            break;
-
-        case Q2API_EV_USAGE:
-            ev.usage.output_tokens = st->a;
-            ev.usage.input_tokens = st->b;
-            ev.usage.cache_read_tokens = st->c;
-            ev.usage.cache_write_tokens = st->d;
-            break;
-
-        case Q2API_EV_ERROR:
-            ev.error = st->a;
-            /* fall through */
-
-        default:
-            ev.text.data = st->text;
-            ev.text.len = st->text ? strlen(st->text) : 0;
-        }
+        step_event(st, &ev);
 
         if (q2api_claude_stream_event(&s, &ev) != Q2API_OK) {
             rc = Q2API_ERROR;

@@ -22,6 +22,7 @@ typedef struct q2api_front_s  q2api_front_t;
 struct q2api_front_s {
     const char   *name;               /* "q2api_pass <name>" */
     const char   *request_id_prefix;  /* "req_" */
+    const char   *request_id_header;  /* where the SDK looks: "request-id" */
     size_t        stream_size;        /* bytes of per-stream state */
 
     /* the client body into req; err in the dialect's words */
@@ -61,6 +62,19 @@ struct q2api_front_s {
     const char   *messages_path;      /* "/messages" */
     const char   *count_tokens_path;  /* "/messages/count_tokens" */
     int         (*count_tokens)(q2api_buf_t *out, long long tokens);
+
+    /*
+     * Request headers only this dialect's clients send, NULL-terminated.
+     * A request whose URI names no dialect (GET .../models, an unknown
+     * path, nginx's own error pages there) is answered in the dialect
+     * whose marker it carries, else in the one with no markers (NULL),
+     * else in q2api_pass's.
+     */
+    const char  *const *markers;
+
+    /* GET .../models takes Anthropic's limit, after_id and before_id;
+     * 0: the whole list in one answer */
+    int           models_paged;
 };
 
 

@@ -71,6 +71,53 @@ q2api_amazonq_has_tool_results(const q2api_message_t *m)
 
 
 /*
+ * Nor has it a switch for parallel tool calls or a reply format: those
+ * are asked for in words too, which the model mostly but not always obeys.
+ */
+static int
+q2api_amazonq_ask_format(const q2api_request_t *req, q2api_buf_t *content)
+{
+    if (req->ntools && req->one_tool_call
+        && req->tool_choice != Q2API_TOOL_CHOICE_NONE
+        && ((content->len && q2api_put(content, "\n\n") != Q2API_OK)
+            || q2api_put(content, "Call at most one tool in this answer.")
+               != Q2API_OK))
+    {
+        return Q2API_NOMEM;
+    }
+
+    if (req->format == Q2API_FORMAT_TEXT) {
+        return Q2API_OK;
+    }
+
+    if ((content->len && q2api_put(content, "\n\n") != Q2API_OK)
+        || q2api_put(content, "Answer with one valid JSON ") != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    if (req->format == Q2API_FORMAT_JSON_OBJECT) {
+        return q2api_put(content, "object and nothing else: no prose, no "
+                                  "code fences.");
+    }
+
+    if (q2api_put(content, "value that matches the JSON Schema \"")
+        != Q2API_OK
+        || q2api_buf_append(content, req->format_name.data,
+                            req->format_name.len) != Q2API_OK
+        || q2api_put(content, "\" below, and nothing else: no prose, no "
+                              "code fences.\n") != Q2API_OK
+        || q2api_buf_append(content, req->format_schema.data,
+                            req->format_schema.len) != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    return Q2API_OK;
+}
+
+
+/*
  * There is no system field: like the official CLI, the system prompt, a
  * timestamp and the user's text are folded into the current message, in
  * parts separated by a blank line.  The system prompt goes on every turn,
@@ -201,6 +248,10 @@ q2api_amazonq_current_content(const q2api_request_t *req,
 
     default:
         break;
+    }
+
+    if (q2api_amazonq_ask_format(req, content) != Q2API_OK) {
+        return Q2API_NOMEM;
     }
 
     if (req->thinking) {

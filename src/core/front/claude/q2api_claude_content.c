@@ -11,6 +11,7 @@
 #include "q2api_claude.h"
 #include "q2api_claude_internal.h"
 #include "q2api_check.h"
+#include "q2api_json.h"
 
 
 static int q2api_claude_parse_block(q2api_request_t *req,
@@ -20,8 +21,6 @@ static int q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
     cJSON *block, const char *path, q2api_error_t *err);
 static int q2api_claude_parse_tool_result(q2api_request_t *req,
     q2api_block_t *b, cJSON *block, const char *path, q2api_error_t *err);
-static int q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
-    const char *s, size_t len);
 
 
 int
@@ -33,8 +32,8 @@ q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
     q2api_str_t   s;
 
     if (cJSON_IsString(system)) {
-        s = q2api_claude_str(req, system);
-        return q2api_claude_append_text(req, &req->system, s.data, s.len);
+        s = q2api_request_str(req, system);
+        return q2api_request_append_text(req, &req->system, s.data, s.len);
     }
 
     if (!cJSON_IsArray(system)) {
@@ -60,9 +59,9 @@ q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
             return Q2API_ERROR;
         }
 
-        s = q2api_claude_str(req, text);
+        s = q2api_request_str(req, text);
 
-        if (q2api_claude_append_text(req, &req->system, s.data, s.len)
+        if (q2api_request_append_text(req, &req->system, s.data, s.len)
             != Q2API_OK)
         {
             q2api_error_set(err, Q2API_ERR_API, "out of memory");
@@ -150,7 +149,7 @@ q2api_claude_parse_message(q2api_request_t *req, cJSON *msg, int i,
             goto nomem;
         }
 
-        b->text = q2api_claude_str(req, content);
+        b->text = q2api_request_str(req, content);
         return Q2API_OK;
     }
 
@@ -205,7 +204,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->text = q2api_claude_str(req, item);
+        b->text = q2api_request_str(req, item);
         return Q2API_OK;
     }
 
@@ -231,7 +230,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        b->id = q2api_claude_str(req, item);
+        b->id = q2api_request_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "name");
         if (!cJSON_IsString(item)) {
@@ -240,7 +239,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        b->name = q2api_claude_str(req, item);
+        b->name = q2api_request_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "input");
         if (item == NULL || cJSON_IsNull(item)) {
@@ -254,7 +253,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             return Q2API_ERROR;
         }
 
-        if (q2api_claude_print(req, item, &b->data) != Q2API_OK) {
+        if (q2api_json_print(&req->arena, item, &b->data) != Q2API_OK) {
             goto nomem;
         }
 
@@ -283,11 +282,11 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->text = q2api_claude_str(req, item);
+        b->text = q2api_request_str(req, item);
 
         item = cJSON_GetObjectItemCaseSensitive(block, "signature");
         if (cJSON_IsString(item)) {
-            b->data = q2api_claude_str(req, item);
+            b->data = q2api_request_str(req, item);
         }
 
         return Q2API_OK;
@@ -307,7 +306,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
             goto nomem;
         }
 
-        b->data = q2api_claude_str(req, item);
+        b->data = q2api_request_str(req, item);
         return Q2API_OK;
     }
 
@@ -324,7 +323,7 @@ q2api_claude_parse_block(q2api_request_t *req, q2api_message_t *msg,
                 goto nomem;
             }
 
-            b->text = q2api_claude_str(req, item);
+            b->text = q2api_request_str(req, item);
             return Q2API_OK;
         }
 
@@ -405,7 +404,7 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
                || strcmp(mt, "image/gif") == 0
                || strcmp(mt, "image/webp") == 0)
     {
-        b->media_type = q2api_claude_str(req, media);
+        b->media_type = q2api_request_str(req, media);
 
     } else {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -415,7 +414,7 @@ q2api_claude_parse_image(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
-    b->data = q2api_claude_str(req, data);
+    b->data = q2api_request_str(req, data);
 
     return Q2API_OK;
 }
@@ -435,7 +434,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
         return Q2API_ERROR;
     }
 
-    b->id = q2api_claude_str(req, item);
+    b->id = q2api_request_str(req, item);
 
     item = cJSON_GetObjectItemCaseSensitive(block, "is_error");
     b->is_error = cJSON_IsTrue(item);
@@ -447,7 +446,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
     }
 
     if (cJSON_IsString(content)) {
-        b->text = q2api_claude_str(req, content);
+        b->text = q2api_request_str(req, content);
         return Q2API_OK;
     }
 
@@ -481,7 +480,7 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
             }
 
             c->type = Q2API_BLOCK_TEXT;
-            c->text = q2api_claude_str(req, text);
+            c->text = q2api_request_str(req, text);
 
         } else if (strcmp(type->valuestring, "image") == 0) {
             c = q2api_arena_calloc(&req->arena, sizeof(q2api_block_t));
@@ -494,12 +493,12 @@ q2api_claude_parse_tool_result(q2api_request_t *req, q2api_block_t *b,
 
             field = cJSON_GetObjectItemCaseSensitive(source, "media_type");
             if (cJSON_IsString(field)) {
-                c->media_type = q2api_claude_str(req, field);
+                c->media_type = q2api_request_str(req, field);
             }
 
             field = cJSON_GetObjectItemCaseSensitive(source, "data");
             if (cJSON_IsString(field)) {
-                c->data = q2api_claude_str(req, field);
+                c->data = q2api_request_str(req, field);
             }
 
         } else {
@@ -517,37 +516,3 @@ nomem:
     q2api_error_set(err, Q2API_ERR_API, "out of memory");
     return Q2API_ERROR;
 }
-
-
-/* dst = dst + "\n" + s, in the arena */
-static int
-q2api_claude_append_text(q2api_request_t *req, q2api_str_t *dst,
-    const char *s, size_t len)
-{
-    char    *p;
-    size_t   sep;
-
-    if (dst->len == 0) {
-        dst->data = s;
-        dst->len = len;
-        return Q2API_OK;
-    }
-
-    sep = 1;
-
-    p = q2api_arena_alloc(&req->arena, dst->len + sep + len + 1);
-    if (p == NULL) {
-        return Q2API_NOMEM;
-    }
-
-    memcpy(p, dst->data, dst->len);
-    p[dst->len] = '\n';
-    memcpy(p + dst->len + sep, s, len);
-    p[dst->len + sep + len] = '\0';
-
-    dst->data = p;
-    dst->len += sep + len;
-
-    return Q2API_OK;
-}
-

@@ -130,9 +130,18 @@ q2api_claude_count_tokens(q2api_buf_t *b, long long tokens)
 }
 
 
+/* the Anthropic SDKs send a version; Claude Code and SDK 0.x a key */
+static const char  *const q2api_claude_markers[] = {
+    "anthropic-version",
+    "x-api-key",
+    NULL
+};
+
+
 const q2api_front_t  q2api_claude_front = {
     "claude",
     "req_",
+    "request-id",
     sizeof(q2api_claude_stream_t),
     q2api_claude_parse,
     q2api_claude_front_init,
@@ -147,5 +156,7 @@ const q2api_front_t  q2api_claude_front = {
     q2api_claude_model_page,
     "/messages",
     "/messages/count_tokens",
-    q2api_claude_count_tokens
+    q2api_claude_count_tokens,
+    q2api_claude_markers,
+    1
 };

@@ -32,23 +32,12 @@ struct q2api_claude_block_s {
 };
 
 
-/* a string member with the NULs the client sent in it (q2api_nul.h) */
-#define q2api_claude_str(req, item)                                        \
-    q2api_nul_string(&(req)->arena, (item)->valuestring)
-
-
 /* request parsing */
 
 int q2api_claude_parse_system(q2api_request_t *req, cJSON *system,
     const char *path, q2api_error_t *err);
 int q2api_claude_parse_message(q2api_request_t *req, cJSON *msg, int i,
     q2api_error_t *err);
-
-/* compact JSON of item, copied into the arena */
-int q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out);
-
-/* one whole JSON document and nothing after it; *at: where it went wrong */
-cJSON *q2api_claude_json(const char *p, size_t len, const char **at);
 
 
 /* the reply */

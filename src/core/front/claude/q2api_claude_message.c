@@ -102,8 +102,8 @@ q2api_claude_write_message(q2api_claude_stream_t *s)
              * backend cut it short, an empty object is what Claude Code
              * itself falls back to.
              */
-            input = q2api_claude_json((char *) blk->text.data,
-                                      blk->text.len, &at);
+            input = q2api_json_document((char *) blk->text.data,
+                                        blk->text.len, &at);
 
             /*
              * Printed again rather than copied: cJSON takes more than JSON

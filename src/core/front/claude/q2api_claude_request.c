@@ -28,62 +28,11 @@ int
 q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err)
 {
-    int          i, nul;
-    char        *copy;
-    cJSON       *root, *item, *msg;
-    const char  *at;
+    int     i;
+    cJSON  *root, *item, *msg;
 
-    if (len == 0) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is empty; expected a JSON object");
-        return Q2API_ERROR;
-    }
-
-    if (!q2api_utf8_valid(body, len)) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is not valid UTF-8");
-        return Q2API_ERROR;
-    }
-
-    nul = q2api_nul_found(body, len);
-
-    if (nul == -1) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is not valid JSON (a \\u escape "
-                        "without four hex digits)");
-        return Q2API_ERROR;
-    }
-
-    if (nul) {
-        /* cJSON would cut the strings at their NULs: mark them instead */
-        copy = q2api_arena_strndup(&req->arena, body, len);
-        if (copy == NULL) {
-            q2api_error_set(err, Q2API_ERR_API, "out of memory");
-            return Q2API_ERROR;
-        }
-
-        len = q2api_nul_mark(copy, len);
-        body = copy;
-    }
-
-    q2api_arena_json_begin(&req->arena);
-    root = q2api_claude_json(body, len, &at);
-    q2api_arena_json_end();
-
+    root = q2api_request_json(req, body, len, err);
     if (root == NULL) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body is not valid JSON (error near byte "
-                        "%ld)", (at && at >= body && at <= body + len)
-                                ? (long) (at - body) : 0L);
-        return Q2API_ERROR;
-    }
-
-    req->json = root;
-    req->json_in_arena = 1;
-
-    if (!cJSON_IsObject(root)) {
-        q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
-                        "request body must be a JSON object");
         return Q2API_ERROR;
     }
 
@@ -100,7 +49,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
         return Q2API_ERROR;
     }
 
-    req->model = q2api_claude_str(req, item);
+    req->model = q2api_request_str(req, item);
 
     item = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (item != NULL && !cJSON_IsNull(item)) {
@@ -199,7 +148,7 @@ q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     item = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     item = cJSON_GetObjectItemCaseSensitive(item, "user_id");
     if (cJSON_IsString(item)) {
-        req->user_id = q2api_claude_str(req, item);
+        req->user_id = q2api_request_str(req, item);
     }
 
     item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
@@ -298,7 +247,7 @@ q2api_claude_parse_sampling(q2api_request_t *req, cJSON *root,
             return Q2API_ERROR;
         }
 
-        req->stop_sequences[i++] = q2api_claude_str(req, seq);
+        req->stop_sequences[i++] = q2api_request_str(req, seq);
     }
 
     req->nstop_sequences = i;
@@ -339,7 +288,7 @@ q2api_claude_parse_tool_choice(q2api_request_t *req, cJSON *choice,
         }
 
         req->tool_choice = Q2API_TOOL_CHOICE_TOOL;
-        req->tool_choice_name = q2api_claude_str(req, name);
+        req->tool_choice_name = q2api_request_str(req, name);
 
     } else {
         q2api_error_set(err, Q2API_ERR_INVALID_REQUEST,
@@ -387,7 +336,7 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
             && schema == NULL)
         {
             if (req->nserver_tools++ == 0) {
-                req->server_tool = q2api_claude_str(req, type);
+                req->server_tool = q2api_request_str(req, type);
             }
 
             i++;
@@ -417,13 +366,13 @@ q2api_claude_parse_tools(q2api_request_t *req, cJSON *tools,
             goto nomem;
         }
 
-        t->name = q2api_claude_str(req, name);
+        t->name = q2api_request_str(req, name);
 
         if (cJSON_IsString(desc)) {
-            t->description = q2api_claude_str(req, desc);
+            t->description = q2api_request_str(req, desc);
         }
 
-        if (q2api_claude_print(req, schema, &t->schema) != Q2API_OK) {
+        if (q2api_json_print(&req->arena, schema, &t->schema) != Q2API_OK) {
             goto nomem;
         }
 
@@ -482,59 +431,3 @@ q2api_claude_parse_thinking(q2api_request_t *req, cJSON *thinking,
 
     return Q2API_OK;
 }
-
-
-/* compact JSON of item, copied into the arena */
-int
-q2api_claude_print(q2api_request_t *req, cJSON *item, q2api_str_t *out)
-{
-    char    *p;
-    size_t   len;
-
-    p = cJSON_PrintUnformatted(item);
-    if (p == NULL) {
-        return Q2API_NOMEM;
-    }
-
-    /* a NUL the client sent (a mark in the tree) goes on as \u0000 */
-    len = strlen(p);
-    out->data = q2api_nul_json(&req->arena, p, &len);
-    out->len = len;
-
-    cJSON_free(p);
-
-    return out->data ? Q2API_OK : Q2API_NOMEM;
-}
-
-
-/*
- * cJSON_ParseWithLength() stops after the first value and ignores what
- * follows; a document is valid only if nothing but blanks comes after it.
- * *at: where the error is.
- */
-cJSON *
-q2api_claude_json(const char *p, size_t len, const char **at)
-{
-    cJSON       *root;
-    const char  *end;
-
-    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
-    if (root == NULL) {
-        *at = cJSON_GetErrorPtr();
-        return NULL;
-    }
-
-    /* what cJSON itself skips as blanks */
-    while (end < p + len && (unsigned char) *end <= ' ') {
-        end++;
-    }
-
-    if (end < p + len) {
-        cJSON_Delete(root);
-        *at = end;
-        return NULL;
-    }
-
-    return root;
-}
-

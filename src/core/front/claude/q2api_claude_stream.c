@@ -488,22 +488,7 @@ q2api_claude_stream_event(void *data, const q2api_event_t *ev)
         return q2api_claude_close(s);
 
     case Q2API_EV_USAGE:
-        if (ev->usage.input_tokens >= 0) {
-            s->usage.input_tokens = ev->usage.input_tokens;
-        }
-
-        if (ev->usage.output_tokens >= 0) {
-            s->usage.output_tokens = ev->usage.output_tokens;
-        }
-
-        if (ev->usage.cache_read_tokens > 0) {
-            s->usage.cache_read_tokens = ev->usage.cache_read_tokens;
-        }
-
-        if (ev->usage.cache_write_tokens > 0) {
-            s->usage.cache_write_tokens = ev->usage.cache_write_tokens;
-        }
-
+        q2api_usage_merge(&s->usage, &ev->usage);
         return Q2API_OK;
 
     case Q2API_EV_STOP:

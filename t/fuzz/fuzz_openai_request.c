@@ -1,0 +1,190 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * libFuzzer target for the OpenAI front end: the input is a Chat
+ * Completions body.  A body the parser takes must give alternating
+ * canonical turns that the Amazon Q builder turns into one JSON object,
+ * and the OpenAI encoder, fed events made from the request's own strings,
+ * must give chunks the SDKs accept and a stream: false answer that says
+ * the same.  A refused body must come with an error message.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "q2api_amazonq.h"
+#include "../unit/openai_check.h"
+
+
+#define check(cond)  do { if (!(cond)) { abort(); } } while (0)
+
+
+static void
+check_amazonq(const q2api_request_t *req)
+{
+    cJSON                 *root;
+    q2api_buf_t            out;
+    q2api_error_t          err;
+    q2api_amazonq_opts_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.model_id = (q2api_str_t) q2api_str_lit("claude-sonnet-4.5");
+    opts.now = 1700000000;
+
+    q2api_buf_init(&out, 0);
+
+    check(q2api_amazonq_build(req, &opts, &out, &err) == Q2API_OK);
+    check(q2api_utf8_valid((char *) out.data, out.len));
+
+    root = parse_body(&out);
+    check(cJSON_IsObject(root));
+
+    cJSON_Delete(root);
+    q2api_buf_free(&out);
+}
+
+
+static void
+send_event(q2api_openai_stream_t *s, q2api_event_type_e type,
+    q2api_str_t text, q2api_str_t id, q2api_str_t name)
+{
+    q2api_event_t  ev;
+
+    memset(&ev, 0, sizeof(ev));
+    q2api_usage_init(&ev.usage);
+
+    ev.type = type;
+    ev.text = text;
+    ev.id = id;
+    ev.name = name;
+
+    if (type == Q2API_EV_STOP) {
+        ev.stop = (q2api_stop_e) (text.len % 5);
+    }
+
+    check(q2api_openai_stream_event(s, &ev) == Q2API_OK);
+}
+
+
+/* events made from the request's last message, then a fixed tail */
+static void
+encode(const q2api_request_t *req, q2api_buf_t *out)
+{
+    q2api_str_t             none = { NULL, 0 };
+    const q2api_block_t    *b;
+    q2api_openai_stream_t   s;
+
+    check(q2api_openai_stream_init(&s, out, req) == Q2API_OK);
+
+    send_event(&s, Q2API_EV_BEGIN, none, none, none);
+
+    for (b = req->last->blocks; b != NULL; b = b->next) {
+        switch (b->type) {
+
+        case Q2API_BLOCK_TEXT:
+            send_event(&s, Q2API_EV_TEXT, b->text, none, none);
+            send_event(&s, Q2API_EV_THINKING, b->text, none, none);
+            break;
+
+        case Q2API_BLOCK_TOOL_USE:
+            send_event(&s, Q2API_EV_TOOL_START, none, b->id, b->name);
+            send_event(&s, Q2API_EV_TOOL_INPUT, b->data, none, none);
+            send_event(&s, Q2API_EV_TOOL_STOP, none, none, none);
+            break;
+
+        case Q2API_BLOCK_TOOL_RESULT:
+            /* its text as argument fragments: any bytes at all */
+            send_event(&s, Q2API_EV_TOOL_START, none, b->id, b->id);
+            send_event(&s, Q2API_EV_TOOL_INPUT, b->text, none, none);
+            break;
+
+        default:
+            send_event(&s, Q2API_EV_SIGNATURE, b->data, none, none);
+        }
+    }
+
+    send_event(&s, Q2API_EV_TEXT, req->system, none, none);
+    send_event(&s, Q2API_EV_STOP, req->model, none, none);
+
+    check(q2api_openai_stream_finish(&s) == Q2API_OK);
+
+    q2api_openai_stream_free(&s);
+}
+
+
+static void
+check_openai(q2api_request_t *req)
+{
+    int           usage;
+    char          why[256];
+    cJSON        *json;
+    oa_msg_t      m;
+    q2api_buf_t   out;
+
+    q2api_buf_init(&out, 0);
+
+    usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(req->json, "stream_options"),
+                "include_usage"));
+
+    req->stream = 1;
+    encode(req, &out);
+    check(oa_parse(out.data, out.len, usage, &m) == 0);
+    check(m.error == NULL);
+
+    q2api_buf_reset(&out);
+
+    req->stream = 0;
+    encode(req, &out);
+    json = parse_body(&out);
+    check(cJSON_IsObject(json));
+    check(oa_same(&m, json, why, sizeof(why)) == 0);
+
+    cJSON_Delete(json);
+    oa_msg_free(&m);
+    q2api_buf_free(&out);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                     rc;
+    q2api_error_t           err;
+    q2api_request_t         req;
+    const q2api_message_t  *m, *prev;
+
+    q2api_request_init(&req);
+    memset(&err, 0, sizeof(err));
+
+    rc = q2api_openai_parse(&req, (const char *) data, size, &err);
+
+    if (rc != Q2API_OK) {
+        check(rc == Q2API_ERROR);
+        check(err.kind == Q2API_ERR_INVALID_REQUEST);
+        check(err.message[0] != '\0');
+
+        q2api_request_free(&req);
+        return 0;
+    }
+
+    check(req.model.len > 0 && req.nmessages > 0 && req.last != NULL);
+
+    prev = NULL;
+
+    for (m = req.messages; m != NULL; m = m->next) {
+        check(prev == NULL || prev->role != m->role);
+        prev = m;
+    }
+
+    check(prev == req.last);
+
+    check_amazonq(&req);
+    check_openai(&req);
+
+    q2api_request_free(&req);
+
+    return 0;
+}
