@@ -40,14 +40,14 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 perl libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libhttp-message-perl libtest-longstring-perl \
                 liblist-moreutils-perl liburi-perl curl ca-certificates \
-                nodejs npm
+                nodejs npm openssl chromium
 
 SHELL        := /bin/bash
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
-        install clean bench e2e-deps
+        install clean bench e2e-deps browser-deps browser bench-console
 
 all: build
 
@@ -104,7 +104,7 @@ integration: $(MODULE)
 	TEST_NGINX_SERVROOT=$(BUILD)/servroot TEST_NGINX_PER_FILE=1 \
 	prove -I t/lib -I t/mock/lib -j$(PROVE_JOBS) -r t/
 
-test: deps build unit fuzz-smoke e2e-deps integration
+test: deps build unit fuzz-smoke e2e-deps browser-deps integration
 
 # npm packages of the end-to-end suite (t/e2e-clients.t, which skips without
 # them), installed from t/e2e/package-lock.json when that is newer than
@@ -118,6 +118,24 @@ e2e-deps:
 	        echo "e2e-deps: npm is not installed; t/e2e-clients.t will skip"; \
 	    fi; \
 	fi
+
+# playwright-core for the console's browser tests (t/browser/console.t,
+# part of "integration"; it fails instead of skipping under CI=true when
+# chromium or these are missing), from t/browser/package-lock.json.
+browser-deps:
+	@if [ ! -e t/browser/node_modules/.package-lock.json ] \
+	    || [ t/browser/package-lock.json -nt t/browser/node_modules/.package-lock.json ]; then \
+	    if command -v npm >/dev/null; then \
+	        npm ci --prefix t/browser --no-audit --no-fund; \
+	    else \
+	        echo "browser-deps: npm is not installed; t/browser/console.t will skip"; \
+	    fi; \
+	fi
+
+# the browser tests alone; screenshots in build/browser-artifacts/
+browser: $(MODULE) browser-deps
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	prove -I t/lib -I t/mock/lib t/browser/console.t
 
 # --- fuzzing -----------------------------------------------------------------
 
@@ -147,6 +165,11 @@ fuzz-smoke:
 bench: $(BUILD)/bench_core
 	$(BUILD)/bench_core
 
+# how long the console takes to show a page of 10,000 accounts
+bench-console: $(MODULE) browser-deps
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	perl -I t/mock/lib bench/console-render.pl
+
 $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu99 -O2 $(CORE_INCS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
@@ -156,12 +179,30 @@ $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 run: deps build
 	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/conf $(RUNDIR)/q2api
 	@ln -sfn $(BUILD) $(RUNDIR)/modules
+	@ln -sfn $(CURDIR)/html $(RUNDIR)/html
 	@cp -f conf/*.conf $(RUNDIR)/conf/
+	@$(MAKE) -s $(RUNDIR)/conf/q2api_admin_password.conf
 	@[ -f $(RUNDIR)/q2api/accounts.json ] \
 	    || cp conf/accounts.example.json $(RUNDIR)/q2api/accounts.json
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -t
-	@echo "q2api gateway on http://127.0.0.1:8080 (Ctrl-C stops it)"
+	@echo "q2api gateway on http://127.0.0.1:8080, console at http://127.0.0.1:8080/ (Ctrl-C stops it)"
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -g 'daemon off;'
+
+# The first run's admin password: drawn once, shown once; only its SHA-256
+# digest is kept (delete the file for a new password).
+$(RUNDIR)/conf/q2api_admin_password.conf:
+	@mkdir -p $(RUNDIR)/conf
+	@set -e; umask 077; \
+	pw=$$(openssl rand -base64 32 | tr -dc 'A-Za-z0-9' | cut -c1-20); \
+	digest=$$(printf %s "$$pw" | openssl dgst -sha256 -binary | base64); \
+	printf '# written by "make run": the admin password'"'"'s digest\nq2api_admin_password "{SHA256}%s";\n' \
+	    "$$digest" > $@.tmp; \
+	mv $@.tmp $@; \
+	echo "================================================================"; \
+	echo " First run: the console's admin password is  $$pw"; \
+	echo " It is shown this once; only its digest is kept, in"; \
+	echo " $@ (delete that file for a new one)."; \
+	echo "================================================================"
 
 install: build
 	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
