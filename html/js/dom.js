@@ -66,9 +66,15 @@ export function parseTime(s) {
     return isNaN(d) ? null : d;
 }
 
+// one formatter each: toLocaleString() builds a new one per call, which
+// costs more than the rest of a table row
+const dateFmt = new Intl.DateTimeFormat(undefined,
+                                        { dateStyle: 'medium', timeStyle: 'medium' });
+const numFmt = new Intl.NumberFormat();
+
 export function fmtTime(s) {
     const d = parseTime(s);
-    return d ? d.toLocaleString() : '\u2014';
+    return d ? dateFmt.format(d) : '\u2014';
 }
 
 export function ago(s) {
@@ -84,7 +90,7 @@ export function ago(s) {
 }
 
 export function fmtNum(n) {
-    return typeof n === 'number' ? n.toLocaleString() : '\u2014';
+    return typeof n === 'number' ? numFmt.format(n) : '\u2014';
 }
 
 // a yes/no question in the page's own dialog

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -289,6 +289,7 @@ test('export with its warning, then import the file back', async () => {
         const back = await api('GET', `v2/accounts/${a.id}`);
         assert.equal(back.body.label, a.label);
     }
+    unlinkSync(file);
 
     // pasted lines: each bad line is named
     await page.fill('#import-text', 'amazonq|pasted|cid-p|sec-p|rt-p|at-p\nnot a line\n');
@@ -357,7 +358,10 @@ test('test all: every account checked, each with its result', async () => {
 
 test('no CSP violation and no script error on the way', async () => {
     await tab('accounts');
+    await search('');
     await screenshot('accounts');
+    // the README's picture: what a newcomer sees
+    await page.screenshot({ path: join(ARTIFACTS, 'console.png') });
     const seen = await page.evaluate(() => window.__csp);
     assert.deepEqual(seen, []);
     assert.deepEqual(violations, []);
