@@ -106,31 +106,28 @@ integration: $(MODULE)
 
 test: deps build unit fuzz-smoke e2e-deps browser-deps integration
 
-# npm packages of the end-to-end suite (t/e2e-clients.t, which skips without
-# them), installed from t/e2e/package-lock.json when that is newer than
-# the last install (node_modules/.package-lock.json, npm's record of it).
-e2e-deps:
-	@if [ ! -e t/e2e/node_modules/.package-lock.json ] \
-	    || [ t/e2e/package-lock.json -nt t/e2e/node_modules/.package-lock.json ]; then \
+# npm packages of a node test folder ($(1)), installed from its
+# package-lock.json when that is newer than the last install
+# (node_modules/.package-lock.json, npm's record of it); without npm, the
+# suite that needs them ($(2)) skips.
+npm_ci = if [ ! -e $(1)/node_modules/.package-lock.json ] \
+	    || [ $(1)/package-lock.json -nt $(1)/node_modules/.package-lock.json ]; then \
 	    if command -v npm >/dev/null; then \
-	        npm ci --prefix t/e2e --no-audit --no-fund; \
+	        npm ci --prefix $(1) --no-audit --no-fund; \
 	    else \
-	        echo "e2e-deps: npm is not installed; t/e2e-clients.t will skip"; \
+	        echo "npm is not installed; $(2) will skip"; \
 	    fi; \
 	fi
 
+# the end-to-end suite's SDKs and Claude Code
+e2e-deps:
+	@$(call npm_ci,t/e2e,t/e2e-clients.t)
+
 # playwright-core for the console's browser tests (t/browser/console.t,
-# part of "integration"; it fails instead of skipping under CI=true when
-# chromium or these are missing), from t/browser/package-lock.json.
+# part of "integration"; under CI=true it fails instead of skipping when
+# chromium or these are missing)
 browser-deps:
-	@if [ ! -e t/browser/node_modules/.package-lock.json ] \
-	    || [ t/browser/package-lock.json -nt t/browser/node_modules/.package-lock.json ]; then \
-	    if command -v npm >/dev/null; then \
-	        npm ci --prefix t/browser --no-audit --no-fund; \
-	    else \
-	        echo "browser-deps: npm is not installed; t/browser/console.t will skip"; \
-	    fi; \
-	fi
+	@$(call npm_ci,t/browser,t/browser/console.t)
 
 # the browser tests alone; screenshots in build/browser-artifacts/
 browser: $(MODULE) browser-deps
@@ -184,6 +181,8 @@ run: deps build
 	@$(MAKE) -s $(RUNDIR)/conf/q2api_admin_password.conf
 	@[ -f $(RUNDIR)/q2api/accounts.json ] \
 	    || cp conf/accounts.example.json $(RUNDIR)/q2api/accounts.json
+	@# started by root, the workers are "nobody": the store writes here
+	@[ "$$(id -u)" != 0 ] || chown -R nobody:nogroup $(RUNDIR)/q2api
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -t
 	@echo "q2api gateway on http://127.0.0.1:8080, console at http://127.0.0.1:8080/ (Ctrl-C stops it)"
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -g 'daemon off;'

@@ -33,7 +33,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 use Q2api::Mock;
-use Q2api::Node qw(which relay_node_tap);
+use Q2api::Node qw(which relay_node_tap slurp);
 use Q2api::Mock::AmazonQ qw(:builders);
 
 my $E2E = "$ROOT/t/e2e";
@@ -101,13 +101,6 @@ sub wait_port {
         sleep 0.05;
     }
     return 0;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    return scalar <$fh>;
 }
 
 sub spew {

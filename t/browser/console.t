@@ -68,6 +68,13 @@ $mock->set_script({
                       { json => { accessToken => 'dev-access',
                                   refreshToken => 'dev-refresh',
                                   expiresIn => 3600 } } ],
+        '/getUsageLimits' => [ { json => {
+            subscriptionInfo => { subscriptionTitle => 'KIRO FREE' },
+            nextDateReset => 1900000000,
+            usageBreakdownList => [ { resourceType => 'CREDIT',
+                                      usageLimitWithPrecision => 50,
+                                      currentUsageWithPrecision => 12,
+                                      nextDateReset => 1900000000 } ] } } ],
     },
     responses => [ text_response({ drip_ms => 50 }, 'Hello ', 'from ',
                                  'the mock.') ],
@@ -82,7 +89,9 @@ my $n = Q2api::Nginx->new(workers => 2, http => <<"_EOC_", server => <<"_EOC_");
     q2api_amazonq_url http://127.0.0.1:$mport/;
     q2api_oidc_url http://127.0.0.1:$mport;
     q2api_kiro_auth_url http://127.0.0.1:$mport;
-    q2api_kiro_usage_url http://127.0.0.1:$mport;
+    q2api_kiro_url http://127.0.0.1:$mport/generateAssistantResponse;
+    q2api_kiro_usage_url http://127.0.0.1:$mport/getUsageLimits;
+    q2api_kiro_profiles_url http://127.0.0.1:$mport/ListAvailableProfiles;
 _EOC_
         location / {
             root $ROOT/html;

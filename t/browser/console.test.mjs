@@ -298,6 +298,40 @@ test('export with its warning, then import the file back', async () => {
     assert.match(await page.textContent('#import-result'), /1 created, 0 updated, 1 failed/);
     assert.match(await page.textContent('#import-result li'), /^line 2: /);
     await screenshot('import-results');
+
+    // a Kiro IDE IdC login: its token file and its client registration,
+    // picked together, become one account with the client
+    const hash = 'a2f3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9';
+    await page.setInputFiles('#import-file', [
+        { name: 'kiro-auth-token.json', mimeType: 'application/json',
+          buffer: Buffer.from(JSON.stringify({
+              accessToken: 'aoaAAAAidc-access-0123456789',
+              refreshToken: 'aorAAAAidc-refresh-0123456789',
+              expiresAt: '2030-01-02T03:04:05.000Z', clientIdHash: hash,
+              authMethod: 'IdC', provider: 'BuilderId', region: 'us-east-1' })) },
+        { name: `${hash}.json`, mimeType: 'application/json',
+          buffer: Buffer.from(JSON.stringify({
+              clientId: 'idc-client-id-0123',
+              clientSecret: 'idc-client-secret-0123456789',
+              expiresAt: '2030-08-01T00:00:00.000Z' })) },
+    ]);
+    await page.waitForFunction(() => /clientRegistration/.test(document.getElementById('import-text').value));
+    await page.click('#import-run');
+    await page.waitForFunction(() => /1 read/.test(document.getElementById('import-result').textContent));
+    assert.equal(await page.textContent('#import-result p'), '1 read: 1 created, 0 updated, 0 failed.');
+    const kiro = (await api('GET', 'v2/accounts?type=kiro')).body.accounts;
+    assert.equal(kiro.length, 1);
+    assert.equal(kiro[0].clientId, 'idc-client-id-0123');
+    assert.equal(kiro[0].other.authMethod, 'IdC');
+
+    // its credits, asked for from its row
+    await tab('accounts');
+    await page.selectOption('#filter-kind', 'kiro');
+    await rowOf(kiro[0].id).waitFor();
+    await rowOf(kiro[0].id).getByRole('button', { name: 'check' }).click();
+    await page.waitForFunction((id) => /38 \/ 50/.test(
+        document.querySelector(`#accounts tr[data-id="${id}"]`).textContent), kiro[0].id);
+    await page.selectOption('#filter-kind', '');
 });
 
 test('URL login: the code, the wait, then the new account', async () => {
