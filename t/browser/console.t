@@ -45,7 +45,8 @@ sub missing {
 }
 
 my $NODE = which('node') or missing('node is not installed');
-my $CHROMIUM = $ENV{CHROMIUM} || which('chromium')
+my $CHROMIUM = $ENV{CHROMIUM} || which('chromium') || '';
+-x $CHROMIUM
     or missing('chromium is not installed (apt-get install chromium, '
                . 'or make deps)');
 -f "$DIR/node_modules/playwright-core/package.json"
