@@ -48,6 +48,9 @@ function rowOf(id) {
 }
 
 async function search(text) {
+    if (await page.inputValue('#search') === text) {
+        return;   // no input event, no request
+    }
     const answered = page.waitForResponse((r) => r.url().includes('/v2/accounts?')
         && new URL(r.url()).searchParams.get('q') === (text || null));
     await page.fill('#search', text);
@@ -377,6 +380,26 @@ test('chat test: the answer streams in, on one account', async () => {
     assert.equal(reqs.length, 1);
     assert.equal(reqs[0].headers.authorization, 'Bearer tok-xss');
     await screenshot('chat-test');
+
+    // and on the pool
+    await page.fill('#chat-account', '');
+    await page.click('#chat-send');
+    await page.waitForFunction(() => /end_turn .* pool$/.test(document.getElementById('chat-meta').textContent));
+    assert.equal(await page.textContent('#chat-out'), 'Hello from the mock.');
+});
+
+test('refresh a token from its row', async () => {
+    await tab('accounts');
+    await search('bulk 007');
+    const row = page.locator('#accounts tbody tr').first();
+    const id = await row.getAttribute('data-id');
+    const answered = page.waitForResponse((r) => r.url().endsWith(`/v2/accounts/${id}/refresh`));
+    await row.getByRole('button', { name: 'Refresh' }).click();
+    assert.equal((await answered).status(), 200);
+    await page.waitForFunction(() => /Token of bulk 007 refreshed/.test(document.getElementById('toast').textContent));
+    const { body } = await api('GET', `v2/accounts/${id}`);
+    assert.equal(body.last_refresh_status, 'success');
+    await search('');
 });
 
 test('test all: every account checked, each with its result', async () => {
