@@ -145,6 +145,7 @@ static ngx_int_t
 ngx_http_q2api_admin_query(ngx_http_request_t *r,
     ngx_http_q2api_admin_query_t *qy, const char **err)
 {
+    ngx_int_t   k;
     ngx_str_t   v;
     ngx_uint_t  i;
 
@@ -206,26 +207,27 @@ ngx_http_q2api_admin_query(ngx_http_request_t *r,
     }
 
     if (ngx_http_q2api_admin_arg(r, "sort_by", &v) == NGX_OK) {
-        if (ngx_http_q2api_admin_pick(&v, ngx_http_q2api_admin_sort_keys)
-            == -1)
-        {
+        k = ngx_http_q2api_admin_pick(&v, ngx_http_q2api_admin_sort_keys);
+
+        if (k == -1) {
             *err = "sort_by: expected created_at, updated_at, label, id, "
                    "status, type, success_count, error_count, total_errors, "
                    "tokens_in, tokens_out or last_used";
             return NGX_DECLINED;
         }
 
-        qy->key = ngx_http_q2api_admin_pick(&v,
-                                            ngx_http_q2api_admin_sort_keys);
+        qy->key = k;
     }
 
     if (ngx_http_q2api_admin_arg(r, "sort_order", &v) == NGX_OK) {
-        if (ngx_http_q2api_admin_pick(&v, orders) == -1) {
+        k = ngx_http_q2api_admin_pick(&v, orders);
+
+        if (k == -1) {
             *err = "sort_order: expected asc or desc";
             return NGX_DECLINED;
         }
 
-        qy->desc = ngx_http_q2api_admin_pick(&v, orders);
+        qy->desc = k;
     }
 
     if (ngx_http_q2api_admin_arg(r, "offset", &v) == NGX_OK) {
