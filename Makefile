@@ -206,7 +206,11 @@ $(RUNDIR)/conf/q2api_admin_password.conf:
 install: build
 	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
 	install -d /etc/nginx/q2api
-	install -m 0644 conf/q2api_upstream.conf /etc/nginx/q2api/
+	install -m 0644 conf/q2api_upstream.conf conf/q2api_console.conf \
+	    /etc/nginx/q2api/
+	install -d /usr/share/q2api/html/js
+	install -m 0644 html/*.html html/*.css html/*.svg /usr/share/q2api/html/
+	install -m 0644 html/js/*.js /usr/share/q2api/html/js/
 
 clean:
 	rm -rf $(BUILD) $(RUNDIR) t/servroot
