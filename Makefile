@@ -40,14 +40,14 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 perl libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libhttp-message-perl libtest-longstring-perl \
                 liblist-moreutils-perl liburi-perl curl ca-certificates \
-                nodejs npm
+                nodejs npm openssl chromium
 
 SHELL        := /bin/bash
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
-        install clean bench e2e-deps
+        install clean bench e2e-deps browser-deps browser bench-console
 
 all: build
 
@@ -104,20 +104,35 @@ integration: $(MODULE)
 	TEST_NGINX_SERVROOT=$(BUILD)/servroot TEST_NGINX_PER_FILE=1 \
 	prove -I t/lib -I t/mock/lib -j$(PROVE_JOBS) -r t/
 
-test: deps build unit fuzz-smoke e2e-deps integration
+test: deps build unit fuzz-smoke e2e-deps browser-deps integration
 
-# npm packages of the end-to-end suite (t/e2e-clients.t, which skips without
-# them), installed from t/e2e/package-lock.json when that is newer than
-# the last install (node_modules/.package-lock.json, npm's record of it).
-e2e-deps:
-	@if [ ! -e t/e2e/node_modules/.package-lock.json ] \
-	    || [ t/e2e/package-lock.json -nt t/e2e/node_modules/.package-lock.json ]; then \
+# npm packages of a node test folder ($(1)), installed from its
+# package-lock.json when that is newer than the last install
+# (node_modules/.package-lock.json, npm's record of it); without npm, the
+# suite that needs them ($(2)) skips.
+npm_ci = if [ ! -e $(1)/node_modules/.package-lock.json ] \
+	    || [ $(1)/package-lock.json -nt $(1)/node_modules/.package-lock.json ]; then \
 	    if command -v npm >/dev/null; then \
-	        npm ci --prefix t/e2e --no-audit --no-fund; \
+	        npm ci --prefix $(1) --no-audit --no-fund; \
 	    else \
-	        echo "e2e-deps: npm is not installed; t/e2e-clients.t will skip"; \
+	        echo "npm is not installed; $(2) will skip"; \
 	    fi; \
 	fi
+
+# the end-to-end suite's SDKs and Claude Code
+e2e-deps:
+	@$(call npm_ci,t/e2e,t/e2e-clients.t)
+
+# playwright-core for the console's browser tests (t/browser/console.t,
+# part of "integration"; under CI=true it fails instead of skipping when
+# chromium or these are missing)
+browser-deps:
+	@$(call npm_ci,t/browser,t/browser/console.t)
+
+# the browser tests alone; screenshots in build/browser-artifacts/
+browser: $(MODULE) browser-deps
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	prove -I t/lib -I t/mock/lib t/browser/console.t
 
 # --- fuzzing -----------------------------------------------------------------
 
@@ -147,6 +162,11 @@ fuzz-smoke:
 bench: $(BUILD)/bench_core
 	$(BUILD)/bench_core
 
+# how long the console takes to show a page of 10,000 accounts
+bench-console: $(MODULE) browser-deps
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	perl -I t/mock/lib bench/console-render.pl
+
 $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu99 -O2 $(CORE_INCS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
@@ -156,6 +176,7 @@ $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 run: deps build
 	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/conf $(RUNDIR)/q2api
 	@ln -sfn $(BUILD) $(RUNDIR)/modules
+	@ln -sfn $(CURDIR)/html $(RUNDIR)/html
 	@cp -f conf/*.conf $(RUNDIR)/conf/
 	@# upstream{} names resolve at start: offline, run without reuse
 	@getent hosts q.us-east-1.amazonaws.com >/dev/null || { \
@@ -163,17 +184,40 @@ run: deps build
 	         "(q2api_backends.conf not included)"; \
 	    sed -i 's/^\( *\)include q2api_backends.conf;/\1# &/' \
 	        $(RUNDIR)/conf/nginx.conf; }
+	@$(MAKE) -s $(RUNDIR)/conf/q2api_admin_password.conf
 	@[ -f $(RUNDIR)/q2api/accounts.json ] \
 	    || cp conf/accounts.example.json $(RUNDIR)/q2api/accounts.json
+	@# started by root, the workers are "nobody": the store writes here
+	@[ "$$(id -u)" != 0 ] || chown -R nobody:nogroup $(RUNDIR)/q2api
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -t
-	@echo "q2api gateway on http://127.0.0.1:8080 (Ctrl-C stops it)"
+	@echo "q2api gateway on http://127.0.0.1:8080, console at http://127.0.0.1:8080/ (Ctrl-C stops it)"
 	$(NGINX) -p $(RUNDIR)/ -c conf/nginx.conf -g 'daemon off;'
+
+# The first run's admin password: drawn once, shown once; only its SHA-256
+# digest is kept (delete the file for a new password).
+$(RUNDIR)/conf/q2api_admin_password.conf:
+	@mkdir -p $(RUNDIR)/conf
+	@set -e; umask 077; \
+	pw=$$(openssl rand -base64 32 | tr -dc 'A-Za-z0-9' | cut -c1-20); \
+	digest=$$(printf %s "$$pw" | openssl dgst -sha256 -binary | base64); \
+	printf '# written by "make run": the admin password'"'"'s digest\nq2api_admin_password "{SHA256}%s";\n' \
+	    "$$digest" > $@.tmp; \
+	mv $@.tmp $@; \
+	echo "================================================================"; \
+	echo " First run: the console's admin password is  $$pw"; \
+	echo " It is shown this once; only its digest is kept, in"; \
+	echo " $@ (delete that file for a new one)."; \
+	echo "================================================================"
 
 install: build
 	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
 	install -d /etc/nginx/q2api
-	install -m 0644 conf/q2api_upstream.conf conf/q2api_backends.conf \
+	install -m 0644 conf/q2api_upstream.conf conf/q2api_console.conf \
+	    conf/q2api_backends.conf \
 	    /etc/nginx/q2api/
+	install -d /usr/share/q2api/html/js
+	install -m 0644 html/*.html html/*.css html/*.svg /usr/share/q2api/html/
+	install -m 0644 html/js/*.js /usr/share/q2api/html/js/
 
 clean:
 	rm -rf $(BUILD) $(RUNDIR) t/servroot

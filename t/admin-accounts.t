@@ -84,7 +84,7 @@ main::accounts(
  qr/^\{"accounts":\[\{"id":"b".*\{"id":"c".*\{"id":"a".*\],"count":3\}$/s,
  qr/^\{"accounts":\[\{"id":"a".*\{"id":"c".*\{"id":"b".*\],"count":3\}$/s,
  qr/^\{"accounts":\[\{"id":"a".*\{"id":"c".*\{"id":"b".*\],"count":3\}$/s,
- qr/^\{"detail":"sort_by: expected created_at, success_count, last_used or label"\}$/,
+ qr/^\{"detail":"sort_by: expected created_at, updated_at, label, id, /,
  qr/^\{"detail":"enabled: expected true or false"\}$/,
  qr/^\{"detail":"status: expected active, /,
  qr/^\{"detail":"sort_order: expected asc or desc"\}$/,

@@ -33,6 +33,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 use Q2api::Mock;
+use Q2api::Node qw(which relay_node_tap slurp);
 use Q2api::Mock::AmazonQ qw(:builders);
 
 my $E2E = "$ROOT/t/e2e";
@@ -54,13 +55,6 @@ binmode(Test::More->builder->$_, ':encoding(UTF-8)')
 # What is needed, or skip
 # --------------------------------------------------------------------------
 
-sub which {
-    my ($cmd) = @_;
-    for my $d (split /:/, $ENV{PATH} // '') {
-        return "$d/$cmd" if length $d && -f "$d/$cmd" && -x _;
-    }
-    return undef;
-}
 
 my $NODE = which('node')
     or plan skip_all => 'node is not installed (apt-get install nodejs npm)';
@@ -109,13 +103,6 @@ sub wait_port {
     return 0;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
-
 sub spew {
     my ($file, $data) = @_;
     open my $fh, '>:raw', $file or die "cannot write $file: $!";
@@ -123,52 +110,8 @@ sub spew {
     close $fh or die "cannot write $file: $!";
 }
 
-# Runs a command in its own process group with stdin from /dev/null and
-# stdout/stderr to files; kills the group after $opt{timeout} seconds;
-# calls $opt{poll} every 50 ms meanwhile.
-# Returns {rc, out, err, secs, timed_out}.
-my $RUN = 0;
-sub run_cmd {
-    my (%opt) = @_;
-    my $n = ++$RUN;
-    my ($outf, $errf) = ("$DIR/run$n.out", "$DIR/run$n.err");
-    my $t = time;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        setpgrp(0, 0);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $outf;
-        open STDERR, '>', $errf;
-        chdir $opt{cwd} if $opt{cwd};
-        %ENV = %{ $opt{env} } if $opt{env};
-        { exec { $opt{cmd}[0] } @{ $opt{cmd} } };
-        print STDERR "exec $opt{cmd}[0]: $!\n";
-        POSIX::_exit(127);
-    }
-    my ($rc, $timed_out);
-    my $deadline = time + ($opt{timeout} // 60);
-    while (1) {
-        my $r = waitpid($pid, WNOHANG);
-        if ($r == $pid) {
-            $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
-            last;
-        }
-        $opt{poll}->() if $opt{poll};
-        if (time > $deadline) {
-            $timed_out = 1;
-            kill 'TERM', -$pid;
-            sleep 1;
-            kill 'KILL', -$pid;
-            waitpid($pid, 0);
-            $rc = -1;
-            last;
-        }
-        sleep 0.05;
-    }
-    kill 'KILL', -$pid;    # leftovers of the group, if any
-    return { rc => $rc, out => slurp($outf), err => slurp($errf),
-             secs => time - $t, timed_out => $timed_out };
-}
+# Runs a command (Q2api::Node::run_cmd), its files in $DIR.
+sub run_cmd { return Q2api::Node::run_cmd(dir => $DIR, @_) }
 
 sub stop_gateway {
     return unless $NGINX_PID;
@@ -362,62 +305,7 @@ sub error_log_tail {
 # share the mock), one ok per test
 # --------------------------------------------------------------------------
 
-# Turns node's TAP (nested subtests, 4 spaces per level) into Test::More
-# results: one per leaf test, named "file: suite > test"; a failing suite
-# whose tests all passed (a hook failed) counts as a failure of its own.
-sub relay_node_tap {
-    my ($file, $tap) = @_;
-    my (@open, @child_seen, @child_failed);
-    my ($count, $failed) = (0, 0);
-    my @lines = split /\n/, $tap;
-    for (my $i = 0; $i < @lines; $i++) {
-        my $line = $lines[$i];
-        if ($line =~ /^((?:    )*)# Subtest: (.*)$/) {
-            $open[ length($1) / 4 ] = $2;
-            next;
-        }
-        next unless $line =~ /^((?:    )*)(not )?ok \d+ - (.*?)(?:\s+#\s+(SKIP|TODO)\b\s*(.*))?$/;
-        my ($lvl, $bad, $name, $dir, $why) = (length($1) / 4, $2, $3, $4, $5);
-        $name =~ s/\\#/#/g;
-
-        # the YAML block that follows: duration, error, stack...
-        my @yaml;
-        if (($lines[$i + 1] // '') =~ /^\s*---$/) {
-            $i++;
-            while (++$i < @lines && $lines[$i] !~ /^\s*\.\.\.$/) {
-                push @yaml, $lines[$i];
-            }
-        }
-
-        my $leaf = !$child_seen[ $lvl + 1 ];
-        my $kids_failed = $child_failed[ $lvl + 1 ];
-        $child_seen[ $lvl + 1 ] = 0;
-        $child_failed[ $lvl + 1 ] = 0;
-        $child_seen[$lvl] = 1;
-        $child_failed[$lvl] ||= $bad ? 1 : 0;
-
-        next unless $leaf || ($bad && !$kids_failed);
-        my $full = join ' > ', (grep { defined } @open[ 0 .. $lvl - 1 ]), $name;
-        $full = "$file: $full";
-        $count++;
-        if (($dir // '') eq 'SKIP') {
-            SKIP: { skip("$full: $why", 1) }
-            next;
-        }
-        if (($dir // '') eq 'TODO') {
-            TODO: {
-                local $TODO = $why;
-                ok(!$bad, $full);
-            }
-            next;
-        }
-        ok(!$bad, $full) or do {
-            $failed++;
-            diag(join "\n", grep { !/^\s*duration_ms:/ } @yaml);
-        };
-    }
-    return ($count, $failed);
-}
+# node --test TAP relayed as Test::More results: Q2api::Node::relay_node_tap
 
 my @files = grep { !defined $ENV{Q2API_E2E_FILES} || /$ENV{Q2API_E2E_FILES}/ }
             sort glob("$E2E/*.test.mjs");

@@ -8,7 +8,8 @@
  * Where a route lives:
  *   module     directives, the content handler, routing
  *   auth       POST /api/login, credentials (session, lockout: helpers)
- *   accounts   /healthz, /v2/accounts, /v2/accounts/{id}
+ *   accounts   /healthz, POST /v2/accounts, /v2/accounts/{id}
+ *   list       GET /v2/accounts: filters, search, sorting, paging
  *   credits    /v2/accounts/{id}/stats, /v2/accounts/{id}/usage
  *   import     /v2/accounts/import (kiro: Kiro IDE files)
  *   export     /v2/accounts/export
@@ -274,8 +275,6 @@ ngx_int_t ngx_http_q2api_admin_arg(ngx_http_request_t *r, char *name,
 /* accounts */
 ngx_int_t ngx_http_q2api_admin_health(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
-ngx_int_t ngx_http_q2api_admin_list(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_send_row(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *id, ngx_uint_t status);
 ngx_int_t ngx_http_q2api_admin_get(ngx_http_request_t *r,
@@ -287,6 +286,10 @@ ngx_int_t ngx_http_q2api_admin_create(ngx_http_request_t *r,
 ngx_int_t ngx_http_q2api_admin_patch(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_delete(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+
+/* list */
+ngx_int_t ngx_http_q2api_admin_list(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 
 /* credits */
