@@ -47,7 +47,7 @@ SHELL        := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
-        install clean bench e2e-deps
+        install clean bench bench-core bench-deps e2e-deps
 
 all: build
 
@@ -144,8 +144,22 @@ fuzz-smoke:
 
 # --- benchmarks (numbers, never a gate) -----------------------------------
 
-bench: $(BUILD)/bench_core
+# The load generator and the bench's own tools; not needed by "make test".
+BENCH_PKGS   := nginx wrk openssl python3 perl
+
+# The gateway against a plain proxy_pass relay on one canned upstream, side
+# by side (bench/bench.py, ~4 minutes; BENCH_QUICK=1 for a ~1 minute
+# smoke), then the protocol core alone.  The table also goes to
+# build/bench/table.md.
+bench: bench-deps $(MODULE) $(BUILD)/bench_core
+	BENCH_NGINX=$(NGINX) BENCH_MODULE=$(MODULE) python3 bench/bench.py
+
+# the protocol core alone, without nginx
+bench-core: $(BUILD)/bench_core
 	$(BUILD)/bench_core
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
 
 $(BUILD)/bench_core: bench/bench_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
