@@ -267,16 +267,20 @@ class Bench:
         for i, answer in enumerate(("short", "long")):
             frames, size = self.canned[answer]
             hold = P["hold"][i]
-            per = {}
+            per, read = {}, {}
             for side, path in (("relay", "/relay/slow-%s/v1/messages"),
                                ("gateway", "/gw/slow-%s/v1/messages")):
-                per[side] = self._memory_one(side, path % answer, hold)
+                per[side], read[side] = self._memory_one(
+                    side, path % answer, hold)
             self.rows.append((
                 "memory per in-flight stream, %s answer (%d frames, %d KB "
                 "at %s/s; %d streams, %d s in, worker Pss delta)"
                 % (answer, frames, size // 1000, SLOW[i], P["streams"],
                    hold),
-                kib(per["relay"]), kib(per["gateway"]),
+                "%s (%.0f KB read)" % (kib(per["relay"]),
+                                       read["relay"] / 1000),
+                "%s (%.0f KB read)" % (kib(per["gateway"]),
+                                       read["gateway"] / 1000),
                 "%+.1f KiB" % (per["gateway"] - per["relay"])))
 
     def _memory_one(self, side, path, hold):
@@ -291,13 +295,13 @@ class Bench:
             clients.fetch(port, fast, bodies.chat(True))
         worker = self.gw.worker()
         before = proc.memory_kib(worker)[1]
-        after, flying, problems = clients.hold(
+        after, flying, read, problems = clients.hold(
             port, path, bodies.chat(True), P["streams"], hold,
             lambda: proc.memory_kib(worker)[1])
         if problems or flying == 0:
             raise RuntimeError("%s %s: %s" % (side, path,
                                               "; ".join(problems)))
-        return (after - before) / flying
+        return (after - before) / flying, read
 
     def store_stall(self):
         """bench/store-stall, when the store's tool is there, prints
@@ -312,7 +316,7 @@ class Bench:
                    BENCH_MODULE=MODULE,
                    BENCH_DIR=os.path.join(OUT, "store-stall"),
                    BENCH_QUICK="1" if QUICK else "0")
-        run = subprocess.run([tool], env=env, capture_output=True,
+        run = subprocess.run([tool], env=env, cwd=REPO, capture_output=True,
                              text=True, timeout=300)
         m = re.search(r"^store_stall_ms_max=([\d.]+)\s*$", run.stdout, re.M)
         if run.returncode != 0 or not m:
@@ -320,6 +324,10 @@ class Bench:
                                % (run.returncode,
                                   (run.stdout + run.stderr)[-200:]))
         self.rows.append((row, "-", "%s ms" % m.group(1), ""))
+        more = re.findall(r"^(?!store_stall_ms_max=)(\w+=\S+)\s*$",
+                          run.stdout, re.M)
+        if more:
+            self.notes.append("bench/store-stall: " + " ".join(more))
 
     def core(self):
         out = subprocess.run([os.path.join(BUILD, "bench_core")],

@@ -81,8 +81,9 @@ def hold(port, path, body, n, hold_s, measure, open_timeout=60):
     """Opens n streams, reads them as they come, and calls measure() once
     every stream has its first bytes and hold_s more seconds have passed.
 
-    Returns (measure()'s value, streams in flight at that moment, a list of
-    problems: non-200 answers, streams that ended or never started)."""
+    Returns (measure()'s value, streams in flight at that moment, the mean
+    bytes each had read by then, a list of problems: non-200 answers,
+    streams that ended or never started)."""
     request = _request(port, path, body)
     ep = select.epoll()
     streams = {}
@@ -112,8 +113,9 @@ def hold(port, path, body, n, hold_s, measure, open_timeout=60):
             _pump(ep, streams, min(0.1, until - time.monotonic()))
 
         value = measure()
-        flying = sum(1 for st in streams.values()
-                     if st.status == 200 and not st.eof)
+        flying = [st for st in streams.values()
+                  if st.status == 200 and not st.eof]
+        read = sum(st.bytes for st in flying) / max(1, len(flying))
         started = sum(1 for st in streams.values() if st.first is not None)
         ended = sum(1 for st in streams.values() if st.eof)
         bad = sorted({st.status for st in streams.values()
@@ -125,7 +127,7 @@ def hold(port, path, body, n, hold_s, measure, open_timeout=60):
             problems.append("%d streams ended before the measure" % ended)
         if bad:
             problems.append("statuses %s" % bad)
-        return value, flying, problems
+        return value, len(flying), read, problems
     finally:
         ep.close()
         for st in streams.values():
