@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make test       install what is missing, build, run every test suite
 #   make fuzz       run the libFuzzer targets for FUZZ_SECONDS each
+#   make bench      the gateway against a proxy_pass relay (numbers, no gate)
 #
 # Packages come from apt only; "make deps" installs what is missing.
 

@@ -75,6 +75,7 @@ class Bench:
         self.rows = []
         self.notes = []
         self.failed = []
+        self.canned = {}
         self.up = self.gw = None
 
     def section(self, name, fn):
@@ -171,8 +172,6 @@ class Bench:
     def throughput(self):
         base = "http://127.0.0.1:%d" % self.ports["gateway"]
         worker = self.gw.worker()
-        what = "c%d, 1 worker, %d x %d s interleaved" % (
-            P["connections"], P["rounds"], P["seconds"])
         for mode, relay, chat in (
                 ("streaming", "/relay/fast/v1/messages", "chat-stream.json"),
                 ("non-streaming", "/relay/buffered/v1/messages",
@@ -186,10 +185,11 @@ class Bench:
             res = load.interleaved(self.wrk, runs, P["rounds"],
                                    P["connections"], P["seconds"], worker)
             r, g = res["relay"], res["gateway"]
-            self.rows.append(("throughput, %s (%s)" % (mode, what),
+            self.rows.append(("throughput, %s (c%d)"
+                              % (mode, P["connections"]),
                               rate(r["rps"]), rate(g["rps"]),
                               "%.2fx" % (g["rps"] / r["rps"])))
-            self.rows.append(("worker CPU per answer, %s, user + system"
+            self.rows.append(("worker CPU per answer, %s (user + sys)"
                               % mode, cpu(r), cpu(g),
                               "%.1fx user, %.1fx all" % (
                                   g["user"] / r["user"],
@@ -208,8 +208,7 @@ class Bench:
         for p in (50, 99):
             r = clients.percentile(samples["relay"], p)
             g = clients.percentile(samples["gateway"], p)
-            self.rows.append(("time to first byte, p%d (c1, streaming, "
-                              "%d each, new connection)" % (p, P["ttfb"]),
+            self.rows.append(("time to first byte, p%d (c1)" % p,
                               ms(r), ms(g), added(g - r)))
 
     def tls(self):
@@ -233,11 +232,10 @@ class Bench:
                 reqs[side] += 1
         pct = {side: [clients.percentile(samples[side], p) for p in (50, 99)]
                for side in samples}
-        what = "gateway TTFB, TLS upstream, p50 / p99 (c1, %d each), " \
-            % P["tls"]
-        self.rows.append((what + "a new connection per request", "-",
+        what = "TLS upstream: TTFB p50 / p99, "
+        self.rows.append((what + "new connection each", "-",
                           "%s / %s" % tuple(map(ms, pct["new"])), ""))
-        self.rows.append((what + "upstream{} keepalive", "-",
+        self.rows.append((what + "keepalive", "-",
                           "%s / %s" % tuple(map(ms, pct["keepalive"])),
                           "%s / %s" % tuple(
                               added(k - n) for k, n in
@@ -258,8 +256,7 @@ class Bench:
                                P["rounds"], P["connections"], P["seconds"],
                                worker)["gateway"]
         self.rows.append((
-            "count_tokens, 21.5 KB Claude Code-like body, per core "
-            "(requests / worker CPU s)", "-",
+            "count_tokens per core, 21.5 KB body", "-",
             rate(1 / (res["user"] + res["sys"])),
             "wall %s, %s" % (rate(res["rps"]), cpu(res))))
 
@@ -273,10 +270,8 @@ class Bench:
                 per[side], read[side] = self._memory_one(
                     side, path % answer, hold)
             self.rows.append((
-                "memory per in-flight stream, %s answer (%d frames, %d KB "
-                "at %s/s; %d streams, %d s in, worker Pss delta)"
-                % (answer, frames, size // 1000, SLOW[i], P["streams"],
-                   hold),
+                "memory per stream, %s answer (%s streams)"
+                % (answer, "{:,}".format(P["streams"])),
                 "%s (%.0f KB read)" % (kib(per["relay"]),
                                        read["relay"] / 1000),
                 "%s (%.0f KB read)" % (kib(per["gateway"]),
@@ -308,7 +303,7 @@ class Bench:
         store_stall_ms_max=NN: the longest pause of a worker with 10,000
         accounts."""
         tool = os.path.join(HERE, "store-stall")
-        row = "longest worker stall, 10,000 accounts (bench/store-stall)"
+        row = "longest worker stall, 10,000 accounts"
         if not os.access(tool, os.X_OK):
             self.rows.append((row, "-", "n/a", "store-stall not built"))
             return
@@ -335,6 +330,29 @@ class Bench:
         self.notes.append("protocol core alone (bench/bench_core.c, no "
                           "nginx):")
         self.notes += ["    " + line for line in out.stdout.splitlines()]
+
+    def method(self):
+        """How each row was taken, under the table."""
+        short, long_ = self.canned.get("short", (0, 0)), \
+            self.canned.get("long", (0, 0))
+        return [
+            "relay: proxy_pass of the same canned file, unbuffered "
+            "(buffered for non-streaming); relay and gateway open a new "
+            "upstream connection per request, one nginx worker",
+            "throughput: wrk -t1 -c%d, %d x %d s per side, interleaved; "
+            "CPU: the worker's own time per answer"
+            % (P["connections"], P["rounds"], P["seconds"]),
+            "time to first byte: %d requests each, one at a time, new "
+            "connection, streaming, interleaved; TLS: %d each"
+            % (P["ttfb"], P["tls"]),
+            "memory: worker Pss with the streams open less before, per "
+            "stream; short answer %d frames / %d KB at %s/s, %d s in; "
+            "long %d frames / %d KB at %s/s, %d s in"
+            % (short[0], short[1] // 1000, SLOW[0], P["hold"][0],
+               long_[0], long_[1] // 1000, SLOW[1], P["hold"][1]),
+            "count_tokens: a Claude Code-like body, requests per second of "
+            "worker CPU; wall rate and CPU per request beside it",
+        ]
 
     def run(self):
         load_before = report.load1()
@@ -365,9 +383,7 @@ class Bench:
                               " (measured while other jobs ran)"
                               if max(load_before, load_after) > 0.5 else "",
                               QUICK))
-        self.notes.insert(1, "relay: proxy_pass of the same canned file "
-                          "(unbuffered; buffered for non-streaming); both "
-                          "open a new upstream connection per request")
+        self.notes[1:1] = self.method()
         table = report.render(info, self.rows, self.notes)
         with open(os.path.join(OUT, "table.md"), "w") as f:
             f.write(table)
