@@ -2,7 +2,7 @@
 """make bench: the gateway against a plain proxy_pass relay on one canned
 Amazon Q upstream, in one run, side by side.
 
-    python3 bench/bench.py            # ~4 minutes
+    python3 bench/bench.py                 # ~3 minutes
     BENCH_QUICK=1 python3 bench/bench.py   # ~1 minute, fewer samples
 
 Environment: BENCH_NGINX (default /usr/sbin/nginx), BENCH_MODULE (default
@@ -41,8 +41,9 @@ P = {
     "ttfb": (1000, 200),        # requests per side
     "tls": (400, 100),
     "streams": (1000, 200),     # held open for the memory measure
-    "hold": ((12, 8), (3, 3)),  # seconds streamed before it is taken:
-}                               # short answer, long answer
+    # seconds the streams run before memory is taken: short, long answer
+    "hold": ((12, 8), (3, 3)),
+}
 P = {k: v[1] if QUICK else v[0] for k, v in P.items()}
 
 # limit_rate of the trickling upstream: the short answer (37 KB) and the
@@ -143,13 +144,15 @@ class Bench:
         """Every side answers what it should before anything is timed."""
         port = self.ports["gateway"]
         chat_s = bodies.chat(True)
-        status, _, body = clients.fetch(port, "/relay/fast/v1/messages",
-                                        chat_s)
-        if status != 200 or body != self.short:
-            raise RuntimeError("the relay did not return the canned answer "
-                               "(status %d, %d bytes)" % (status, len(body)))
-        for path in ("/gw/fast/v1/messages", "/gw/tls-new/v1/messages",
-                     "/gw/tls-keepalive/v1/messages"):
+        for relay in ("fast", "fast-keepalive", "buffered"):
+            path = "/relay/%s/v1/messages" % relay
+            status, _, body = clients.fetch(port, path, chat_s)
+            if status != 200 or body != self.short:
+                raise RuntimeError("%s did not return the canned answer "
+                                   "(status %d, %d bytes)"
+                                   % (path, status, len(body)))
+        for gw in ("fast", "fast-keepalive", "tls-new", "tls-keepalive"):
+            path = "/gw/%s/v1/messages" % gw
             status, head, body = clients.fetch(port, path, chat_s)
             if (status != 200 or b"event: message_stop" not in body
                     or b'"type":"tool_use"' not in body):
@@ -172,12 +175,15 @@ class Bench:
     def throughput(self):
         base = "http://127.0.0.1:%d" % self.ports["gateway"]
         worker = self.gw.worker()
-        for mode, relay, chat in (
-                ("streaming", "/relay/fast/v1/messages", "chat-stream.json"),
-                ("non-streaming", "/relay/buffered/v1/messages",
-                 "chat.json")):
-            runs = {"relay": (base + relay, self.body(chat)),
-                    "gateway": (base + "/gw/fast/v1/messages",
+        for mode, relay, gateway, chat in (
+                ("streaming", "/relay/fast/", "/gw/fast/",
+                 "chat-stream.json"),
+                ("non-streaming", "/relay/buffered/", "/gw/fast/",
+                 "chat.json"),
+                ("streaming, upstream keepalive", "/relay/fast-keepalive/",
+                 "/gw/fast-keepalive/", "chat-stream.json")):
+            runs = {"relay": (base + relay + "v1/messages", self.body(chat)),
+                    "gateway": (base + gateway + "v1/messages",
                                 self.body(chat))}
             for side in runs:  # warm-up: caches, the zone, the store
                 self.wrk.run(runs[side][0], runs[side][1],
@@ -338,7 +344,8 @@ class Bench:
         return [
             "relay: proxy_pass of the same canned file, unbuffered "
             "(buffered for non-streaming); relay and gateway open a new "
-            "upstream connection per request, one nginx worker",
+            "upstream connection per request (but in the keepalive row), "
+            "one nginx worker",
             "throughput: wrk -t1 -c%d, %d x %d s per side, interleaved; "
             "CPU: the worker's own time per answer"
             % (P["connections"], P["rounds"], P["seconds"]),

@@ -157,6 +157,11 @@ http {
     q2api_zone q2api 16m;
     q2api_store file accounts.json;
 
+    upstream bench_http {
+        server 127.0.0.1:%(http)d;
+        keepalive 32;
+    }
+
     upstream bench_tls {
         server 127.0.0.1:%(tls)d;
         keepalive 32;
@@ -177,6 +182,20 @@ http {
             proxy_pass http://%(up)s;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+        }
+
+        # both sides on the upstream{} block's keepalive connections
+        location /gw/fast-keepalive/ {
+            q2api_amazonq_url http://bench_http/fast/short.es;
+            q2api_pass claude;
+        }
+
+        location /relay/fast-keepalive/ {
+            rewrite ^ /fast/short.es break;
+            proxy_pass http://bench_http;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
         }
 
         # a new TCP and TLS connection per attempt, as proxy_pass with a
@@ -213,6 +232,7 @@ http {
     }
 }
 """ % dict(temp=_temp_paths(), tls=ports["tls"], port=ports["gateway"],
+           http=ports["upstream"],
            locations="".join(locations), up=up, headers=AMAZONQ_HEADERS,
            name=TLS_NAME, crt=cert[0], shipped=shipped_conf)
 
