@@ -333,9 +333,8 @@ class Bench:
     def core(self):
         out = subprocess.run([os.path.join(BUILD, "bench_core")],
                              check=True, capture_output=True, text=True)
-        self.notes.append("protocol core alone (bench/bench_core.c, no "
-                          "nginx):")
-        self.notes += ["    " + line for line in out.stdout.splitlines()]
+        self.notes += ["protocol core alone (bench/bench_core.c, no nginx), "
+                       + line for line in out.stdout.splitlines()]
 
     def method(self):
         """How each row was taken, under the table."""

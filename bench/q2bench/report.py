@@ -31,17 +31,25 @@ def machine(nginx, repo):
     commit = subprocess.run(
         ["git", "-C", repo, "describe", "--always", "--dirty"],
         capture_output=True, text=True).stdout.strip() or "?"
+    # the last commit that changed the module itself: what the numbers
+    # are of, whatever else changed since
+    module = subprocess.run(
+        ["git", "-C", repo, "log", "-1", "--format=%h", "--", "src",
+         "config", "ngx_http_q2api_module.c"],
+        capture_output=True, text=True).stdout.strip() or "?"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": "%s, %d cores, %.1f GiB" % (cpu, os.cpu_count(), mem_gib),
         "os": "%s %s" % (platform.system(), platform.release()),
         "nginx": ver.stderr.strip().split(": ", 1)[-1],
         "commit": commit,
+        "module": module,
     }
 
 
 def render(info, rows, notes):
-    """rows: (measure, relay, gateway, comparison); notes: lines below."""
+    """rows: (measure, relay, gateway, comparison); notes: a list below.
+    Markdown, so that the README can carry it as it is."""
     head = ["measure", "relay (proxy_pass)", "gateway (q2api)",
             "gateway vs relay"]
     widths = [max(len(str(r[i])) for r in rows + [head])
@@ -51,12 +59,12 @@ def render(info, rows, notes):
         return "| " + " | ".join(str(c).ljust(w)
                                  for c, w in zip(cells, widths)) + " |"
 
-    out = ["make bench, %s: %s; %s; %s; commit %s"
+    out = ["`make bench`, %s: %s; %s; %s; commit %s (module source %s)"
            % (info["date"], info["cpu"], info["os"], info["nginx"],
-              info["commit"]),
+              info["commit"], info["module"]),
            "", line(head),
            "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     out.append("")
-    out += notes
+    out += ["* " + n for n in notes]
     return "\n".join(out) + "\n"
