@@ -152,7 +152,7 @@ BENCH_PKGS   := nginx wrk openssl python3 perl
 # by side (bench/bench.py, ~4 minutes; BENCH_QUICK=1 for a ~1 minute
 # smoke), then the protocol core alone.  The table also goes to
 # build/bench/table.md.
-bench: bench-deps $(MODULE) $(BUILD)/bench_core
+bench: deps bench-deps $(MODULE) $(BUILD)/bench_core
 	BENCH_NGINX=$(NGINX) BENCH_MODULE=$(MODULE) python3 bench/bench.py
 
 # the protocol core alone, without nginx

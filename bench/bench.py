@@ -16,6 +16,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -409,5 +410,12 @@ def _lines(path):
         return 0
 
 
+def _terminated(signo, frame):
+    # unwind through run()'s "finally", which stops the nginx instances
+    raise SystemExit(128 + signo)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     sys.exit(Bench().run())
