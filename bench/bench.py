@@ -89,6 +89,7 @@ class Bench:
         except Exception as e:  # any failure becomes a row, not a crash
             self.failed.append(name)
             self.rows.append((name, "failed", "failed", str(e)[:200]))
+            print("bench: %s failed: %s" % (name, e), file=sys.stderr)
             for who in (self.gw, self.up):
                 if who:
                     for line in who.errors()[-3:]:
@@ -387,8 +388,9 @@ class Bench:
         self.notes.insert(0, "load average (1 min) %.2f before, %.2f after%s;"
                           " BENCH_QUICK=%d" % (
                               load_before, load_after,
+                              # after counts the bench's own processes
                               " (measured while other jobs ran)"
-                              if max(load_before, load_after) > 0.5 else "",
+                              if load_before > 0.5 else "",
                               QUICK))
         self.notes[1:1] = self.method()
         table = report.render(info, self.rows, self.notes)
