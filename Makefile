@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make test       install what is missing, build, run every test suite
 #   make fuzz       run the libFuzzer targets for FUZZ_SECONDS each
+#   make bench      the gateway against a proxy_pass relay (numbers, no gate)
 #
 # Packages come from apt only; "make deps" installs what is missing.
 
@@ -47,7 +48,8 @@ SHELL        := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build deps test unit integration fuzz fuzz-smoke run stop \
-        install clean bench e2e-deps browser-deps browser bench-console
+        install clean bench bench-core bench-deps e2e-deps browser-deps \
+        browser bench-console
 
 all: build
 
@@ -159,8 +161,22 @@ fuzz-smoke:
 
 # --- benchmarks (numbers, never a gate) -----------------------------------
 
-bench: $(BUILD)/bench_core
+# The load generator and the bench's own tools; not needed by "make test".
+BENCH_PKGS   := nginx wrk openssl python3 perl
+
+# The gateway against a plain proxy_pass relay on one canned upstream, side
+# by side (bench/bench.py, ~4 minutes; BENCH_QUICK=1 for a ~1 minute
+# smoke), then the protocol core alone.  The table also goes to
+# build/bench/table.md.
+bench: deps bench-deps $(MODULE) $(BUILD)/bench_core
+	BENCH_NGINX=$(NGINX) BENCH_MODULE=$(MODULE) python3 bench/bench.py
+
+# the protocol core alone, without nginx
+bench-core: $(BUILD)/bench_core
 	$(BUILD)/bench_core
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
 
 # how long the console takes to show a page of 10,000 accounts
 bench-console: $(MODULE) browser-deps
