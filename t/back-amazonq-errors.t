@@ -274,3 +274,21 @@ qr/"text":"partial"\}\}\n\nevent: error\ndata: \{"type":"error","error":\{"type"
 message_stop
 --- error_log
 without ending its answer
+
+
+
+=== TEST 17: a tool use without a name is a broken stream, not a nameless tool
+--- mock eval
+{ events => [ event('assistantResponseEvent', { content => 'let me look' }),
+              { sleep_ms => 300 },
+              event('toolUseEvent', { toolUseId => 'tooluse_noname1' }),
+              event('toolUseEvent', { toolUseId => 'tooluse_noname1',
+                                      input => '{"a":1}', stop => JSON::PP::true }) ] }
+--- request
+POST /v1/messages
+{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like eval
+qr/"text":"let me look"\}\}\n\nevent: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"Amazon Q sent a malformed toolUseEvent event"\}\}\n\n\z/
+--- response_body_unlike
+tool_use|message_stop

@@ -319,6 +319,15 @@ ngx_http_q2api_post_subrequest(ngx_http_request_t *sr, void *data,
                    "q2api attempt done rc:%i status:%i eof:%ui",
                    rc, actx->status, (ngx_uint_t) actx->eof);
 
+    if (sr->connection->error) {
+        /*
+         * The client went away: nginx terminates the request with what
+         * this returns, and logs that as its status (it would be "000"
+         * with NGX_OK when nothing was sent yet).
+         */
+        return NGX_HTTP_CLIENT_CLOSED_REQUEST;
+    }
+
     return NGX_OK;
 }
 

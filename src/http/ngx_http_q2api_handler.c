@@ -666,7 +666,14 @@ ngx_http_q2api_parent_handler(ngx_http_request_t *r)
         return;
     }
 
-    rc = r->connection->error ? NGX_ERROR : ngx_http_q2api_finish(r, ctx);
+    /*
+     * A client that went away is logged as 499, as proxy logs it: with
+     * NGX_ERROR nginx would leave the status at 0 ("000" in the access
+     * log) when nothing was sent yet.  Its attempt says nothing about the
+     * account, which is neither blamed nor counted.
+     */
+    rc = r->connection->error ? NGX_HTTP_CLIENT_CLOSED_REQUEST
+                              : ngx_http_q2api_finish(r, ctx);
 
     if (rc == NGX_DONE) {
         /* another account is being tried */

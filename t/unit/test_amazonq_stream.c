@@ -384,11 +384,11 @@ test_stream_tools(void)
                "text:after\n", Q2API_OK, Q2API_OK,
            "text closes an open tool");
 
-    /* a tool without a name still starts (named "") */
+    /* a tool without a name is one nobody can run: a broken stream */
     q2api_buf_reset(&s);
     ev(&s, "toolUseEvent", "{'toolUseId':'t12','input':'{}','stop':true}");
-    expect(&s, "begin\ntool_start:t12:\ntool_input:{}\ntool_stop\n",
-           Q2API_OK, Q2API_OK, "tool without a name");
+    expect(&s, "begin\nerror:9:Amazon Q sent a malformed toolUseEvent "
+               "event\n", Q2API_OK, Q2API_OK, "tool without a name");
 
     q2api_buf_free(&s);
 }

@@ -592,8 +592,13 @@ q2api_amazonq_tool(q2api_amazonq_stream_t *s, const char *payload,
             return rc;
         }
 
-        client = q2api_amazonq_client_tool_name(s->req, name.data
-                                                        ? name.data : "",
+        if (name.len == 0) {
+            /* a tool use nobody can run: the stream is broken */
+            s->tool_open = 0;
+            return Q2API_AMAZONQ_MALFORMED;
+        }
+
+        client = q2api_amazonq_client_tool_name(s->req, name.data,
                                                 name.len);
 
         rc = q2api_amazonq_emit(s, Q2API_EV_TOOL_START, client.data,
