@@ -46,6 +46,9 @@
 
 #define NGX_HTTP_Q2API_PG_CHANNEL         "q2api_accounts"
 
+/* read after the row codec's columns: q2api_disabled */
+#define NGX_HTTP_Q2API_PG_SELECT_EXTRA    1
+
 
 typedef enum {
     NGX_HTTP_Q2API_PG_DOWN = 0,
@@ -142,6 +145,8 @@ typedef struct {
 
     ngx_uint_t                      generation;
     ngx_uint_t                      skipped;  /* rows, last full load */
+    ngx_uint_t                      sealed;   /* rows that did not open */
+    ngx_pool_t                     *scratch;  /* one row's opened secrets */
     ngx_msec_t                      last_load;
     ngx_rbtree_t                    rows;
     ngx_rbtree_node_t               sentinel;
@@ -213,9 +218,15 @@ ngx_int_t ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg,
 ngx_int_t ngx_http_q2api_pg_fetch(ngx_http_q2api_pg_t *pg);
 ngx_int_t ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg,
     PGresult *res, ngx_str_t *id);
-/* one row as the zone takes it; strings point into the result */
-ngx_int_t ngx_http_q2api_pg_account(PGresult *res, int i,
-    ngx_http_q2api_account_data_t *d);
+/*
+ * One row as the zone takes it; strings point into the result, or into
+ * pg->scratch for opened secrets (valid until the next row).  *plain (may
+ * be NULL): a secret was plaintext or under the old key, to be sealed at
+ * the next write.  NGX_DECLINED: no id, or a type this module does not
+ * serve; NGX_ABORT: a secret does not open with q2api_store_key.
+ */
+ngx_int_t ngx_http_q2api_pg_account(ngx_http_q2api_pg_t *pg, PGresult *res,
+    int i, ngx_http_q2api_account_data_t *d, ngx_uint_t *plain);
 void ngx_http_q2api_pg_value(PGresult *res, int i, int col, ngx_str_t *s);
 uint64_t ngx_http_q2api_pg_int(PGresult *res, int i, int col);
 const char *ngx_http_q2api_pg_cstr(ngx_pool_t *pool, ngx_str_t *s,

@@ -10,6 +10,7 @@
 #include <ngx_md5.h>
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_seal.h"
 
 
 static void ngx_http_q2api_pg_row_sweep(ngx_http_q2api_pg_t *pg);
@@ -43,13 +44,14 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
 {
     int                             i, n;
     ngx_int_t                       rc;
-    ngx_uint_t                      skipped, full;
+    ngx_uint_t                      skipped, full, sealed, plain;
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_store_t         *st;
     ngx_http_q2api_account_data_t   d;
 
     if ((ngx_uint_t) PQnfields(res)
-        != ngx_http_q2api_row_count(ngx_http_q2api_pg_select))
+        != ngx_http_q2api_row_count(ngx_http_q2api_pg_select)
+           + NGX_HTTP_Q2API_PG_SELECT_EXTRA)
     {
         return ngx_http_q2api_pg_error(pg, "load", "unexpected columns");
     }
@@ -60,12 +62,21 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
 
     n = PQntuples(res);
     skipped = 0;
+    sealed = 0;
     full = 0;
 
     for (i = 0; i < n; i++) {
 
-        if (ngx_http_q2api_pg_account(res, i, &d) != NGX_OK) {
-            skipped++;
+        plain = 0;
+        rc = ngx_http_q2api_pg_account(pg, res, i, &d, &plain);
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_q2api_pg_error(pg, "load", "out of memory");
+        }
+
+        if (rc != NGX_OK) {
+            skipped += (rc == NGX_DECLINED);
+            sealed += (rc == NGX_ABORT);
             continue;
         }
 
@@ -85,6 +96,19 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
         row->config = ngx_http_q2api_pg_digest_config(&d);
         row->state = ngx_http_q2api_pg_digest_state(&d);
         row->seen = pg->generation;
+
+        if (plain && st->seal) {
+            /* its credentials are sealed at its next write */
+            row->config ^= 1;
+        }
+    }
+
+    if (sealed != pg->sealed) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "q2api: postgres store: %ui rows skipped: their "
+                      "credentials do not open with q2api_store_key "
+                      "(another key, or none set)", sealed);
+        pg->sealed = sealed;
     }
 
     if (full) {
@@ -160,15 +184,29 @@ ngx_int_t
 ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
     ngx_str_t *id)
 {
+    ngx_int_t                       rc;
+    ngx_uint_t                      plain;
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_store_t         *st;
     ngx_http_q2api_account_data_t   d;
 
     st = pg->st;
 
-    if (PQntuples(res) == 0
-        || ngx_http_q2api_pg_account(res, 0, &d) != NGX_OK)
-    {
+    plain = 0;
+    rc = (PQntuples(res) == 0)
+         ? NGX_DECLINED : ngx_http_q2api_pg_account(pg, res, 0, &d, &plain);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_q2api_pg_error(pg, "read", "out of memory");
+    }
+
+    if (rc == NGX_ABORT) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "q2api: postgres store: account \"%V\" skipped: its "
+                      "credentials do not open with q2api_store_key", id);
+    }
+
+    if (rc != NGX_OK) {
         /* deleted, or of a type this module does not serve */
         (void) ngx_http_q2api_accounts_remove(st->accounts, id);
         ngx_http_q2api_pg_row_delete(pg, id);
@@ -194,6 +232,10 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
     row->state = ngx_http_q2api_pg_digest_state(&d);
     row->seen = pg->generation;
 
+    if (plain && st->seal) {
+        row->config ^= 1;
+    }
+
     return NGX_OK;
 }
 
@@ -202,13 +244,19 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
 /* rows -------------------------------------------------------------------- */
 
 
-/* one row as the zone takes it; strings point into the result */
+/*
+ * One row as the zone takes it.  q2api_disabled says the module itself
+ * turned "enabled" off while the account is suspended or needs a login
+ * (so that q2api, which reads only "enabled", leaves it alone): for this
+ * module the operator's flag is still on.
+ */
 ngx_int_t
-ngx_http_q2api_pg_account(PGresult *res, int i,
-    ngx_http_q2api_account_data_t *d)
+ngx_http_q2api_pg_account(ngx_http_q2api_pg_t *pg, PGresult *res, int i,
+    ngx_http_q2api_account_data_t *d, ngx_uint_t *plain)
 {
     int                          col;
     ngx_str_t                    s;
+    const char                  *bad;
     ngx_http_q2api_row_field_e  *f;
 
     ngx_memzero(d, sizeof(ngx_http_q2api_account_data_t));
@@ -225,7 +273,36 @@ ngx_http_q2api_pg_account(PGresult *res, int i,
         }
     }
 
-    return (d->id.len == 0) ? NGX_DECLINED : NGX_OK;
+    if (d->id.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_q2api_pg_int(res, i, col) == 1) {
+        d->enabled = 1;
+    }
+
+    if (pg->scratch == NULL) {
+        pg->scratch = ngx_create_pool(4096, pg->st->log);
+        if (pg->scratch == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_reset_pool(pg->scratch);
+    }
+
+    switch (ngx_http_q2api_seal_open_row(pg->st->seal, pg->scratch, d, plain,
+                                         &bad))
+    {
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DECLINED:
+        return NGX_ABORT;
+
+    default:
+        return NGX_ERROR;
+    }
 }
 
 

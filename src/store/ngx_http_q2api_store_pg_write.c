@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_seal.h"
 
 
 static ngx_int_t ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
@@ -197,6 +198,13 @@ ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
     w.errors = d->d_errors;
     w.tokens_in = d->d_tokens_in;
     w.tokens_out = d->d_tokens_out;
+
+    if (pg->st->seal
+        && ngx_http_q2api_seal_row(pg->st->seal, pool, &w) != NGX_OK)
+    {
+        return ngx_http_q2api_pg_error(pg, "write",
+                                       "sealing the credentials failed");
+    }
 
     f = ngx_http_q2api_pg_upsert_fields;
 
