@@ -998,6 +998,32 @@ _SQL_
     $S->stop;
 }
 
+# --------------------------------------------------------------------------
+# 1,200 accounts dirty at once (an import): written in batches of 500, so
+# that no turn of the event loop sends them all; every one reaches the
+# table
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE batch');
+    my $N = gateway(db => 'batch', workers => 1);
+    ok(wait_for(10, sub { log_of($N) =~ /store ready/ }), 'batch: ready');
+    my $rows = JSON::PP->new->encode([ map {
+        { id => "imp-$_", accessToken => "tok-imp-$_" } } 1 .. 1200 ]);
+    my $r = HTTP::Tiny->new(timeout => 30)->request('POST',
+        'http://127.0.0.1:' . $N->port . '/admin/v2/accounts/import',
+        { headers => { authorization => 'Bearer admin-pw',
+                       'content-type' => 'application/json' },
+          content => $rows });
+    is($r->{status}, 200, '1,200 accounts imported') or diag($r->{content});
+    is(wait_for(10, sub {
+           my $v = db_value("SELECT count(*) FROM accounts "
+                          . "WHERE id LIKE 'imp-%'", db => 'batch');
+           $v == 1200 && $v }) || 0,
+       1200, 'all written to the table');
+    $N->stop;
+}
+
 $mock->stop;
 $pg->stop;
 

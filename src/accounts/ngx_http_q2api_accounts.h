@@ -183,6 +183,10 @@ ngx_int_t ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *accounts,
  * into the copies */
 ngx_int_t ngx_http_q2api_accounts_take_dirty(
     ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out);
+/* the same, until out holds max (the rest stay dirty, in order) */
+ngx_int_t ngx_http_q2api_accounts_take_dirty_n(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out,
+    ngx_uint_t max);
 /* a write failed: the deltas go back and the accounts are dirty again */
 void ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *accounts,
     ngx_array_t *taken);

@@ -311,13 +311,22 @@ ngx_int_t
 ngx_http_q2api_accounts_take_dirty(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_array_t *out)
 {
+    return ngx_http_q2api_accounts_take_dirty_n(accounts, p, out,
+                                                NGX_MAX_UINT32_VALUE);
+}
+
+
+ngx_int_t
+ngx_http_q2api_accounts_take_dirty_n(ngx_http_q2api_accounts_t *accounts,
+    ngx_pool_t *p, ngx_array_t *out, ngx_uint_t max)
+{
     ngx_queue_t                    *q;
     ngx_http_q2api_account_t       *a;
     ngx_http_q2api_account_data_t  *d;
 
     ngx_shmtx_lock(&accounts->shpool->mutex);
 
-    while (!ngx_queue_empty(&accounts->sh->dirty)) {
+    while (!ngx_queue_empty(&accounts->sh->dirty) && out->nelts < max) {
         q = ngx_queue_head(&accounts->sh->dirty);
         a = ngx_queue_data(q, ngx_http_q2api_account_t, dirty);
 

@@ -44,6 +44,14 @@
 #define NGX_HTTP_Q2API_PG_ERR_LEN         512
 #define NGX_HTTP_Q2API_PG_LEASE_POLL      20     /* ms, refresh leases */
 
+/*
+ * How much the worker does per turn of its event loop, so that a pool of
+ * 10,000 accounts never holds it for more than a few milliseconds: rows
+ * of a full load applied to the zone, accounts in one write transaction.
+ */
+#define NGX_HTTP_Q2API_PG_LOAD_PART       64
+#define NGX_HTTP_Q2API_PG_BATCH           500
+
 #define NGX_HTTP_Q2API_PG_CHANNEL         "q2api_accounts"
 
 /* read after the row codec's columns: q2api_disabled */
@@ -146,6 +154,13 @@ typedef struct {
     ngx_uint_t                      generation;
     ngx_uint_t                      skipped;  /* rows, last full load */
     ngx_uint_t                      sealed;   /* rows that did not open */
+
+    /* a full load applied NGX_HTTP_Q2API_PG_LOAD_PART rows at a time */
+    PGresult                       *load_res;
+    int                             load_row;
+    ngx_uint_t                      load_skipped;
+    ngx_uint_t                      load_sealed;
+    ngx_uint_t                      load_full;
     ngx_pool_t                     *scratch;  /* one row's opened secrets */
     ngx_msec_t                      last_load;
     ngx_rbtree_t                    rows;
@@ -213,8 +228,10 @@ extern const char  ngx_http_q2api_pg_lease_release[];
 
 /* rows */
 ngx_int_t ngx_http_q2api_pg_start_load(ngx_http_q2api_pg_t *pg);
+/* takes res; NGX_AGAIN: rows left, the connection's read event posted */
 ngx_int_t ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg,
     PGresult *res);
+ngx_int_t ngx_http_q2api_pg_load_more(ngx_http_q2api_pg_t *pg);
 ngx_int_t ngx_http_q2api_pg_fetch(ngx_http_q2api_pg_t *pg);
 ngx_int_t ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg,
     PGresult *res, ngx_str_t *id);

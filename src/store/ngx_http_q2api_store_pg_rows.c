@@ -42,41 +42,61 @@ ngx_http_q2api_pg_start_load(ngx_http_q2api_pg_t *pg)
 ngx_int_t
 ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
 {
-    int                             i, n;
-    ngx_int_t                       rc;
-    ngx_uint_t                      skipped, full, sealed, plain;
-    ngx_http_q2api_pg_row_t        *row;
-    ngx_http_q2api_store_t         *st;
-    ngx_http_q2api_account_data_t   d;
-
     if ((ngx_uint_t) PQnfields(res)
         != ngx_http_q2api_row_count(ngx_http_q2api_pg_select)
            + NGX_HTTP_Q2API_PG_SELECT_EXTRA)
     {
+        PQclear(res);
         return ngx_http_q2api_pg_error(pg, "load", "unexpected columns");
     }
 
-    st = pg->st;
-    pg->generation = ngx_http_q2api_accounts_next_generation(st->accounts);
+    pg->generation = ngx_http_q2api_accounts_next_generation(pg->st->accounts);
     pg->last_load = ngx_current_msec;
 
-    n = PQntuples(res);
-    skipped = 0;
-    sealed = 0;
-    full = 0;
+    pg->load_res = res;
+    pg->load_row = 0;
+    pg->load_skipped = 0;
+    pg->load_sealed = 0;
+    pg->load_full = 0;
 
-    for (i = 0; i < n; i++) {
+    return ngx_http_q2api_pg_load_more(pg);
+}
+
+
+/*
+ * The next NGX_HTTP_Q2API_PG_LOAD_PART rows into the zone.  With rows
+ * left, the connection's read event goes to ngx_posted_next_events: the
+ * loop serves what else is ready first, and comes back here (through
+ * ngx_http_q2api_pg_results) at its next turn.
+ */
+ngx_int_t
+ngx_http_q2api_pg_load_more(ngx_http_q2api_pg_t *pg)
+{
+    int                             n, last;
+    ngx_int_t                       rc;
+    ngx_uint_t                      plain;
+    PGresult                       *res;
+    ngx_http_q2api_pg_row_t        *row;
+    ngx_http_q2api_store_t         *st;
+    ngx_http_q2api_account_data_t   d;
+
+    st = pg->st;
+    res = pg->load_res;
+    n = PQntuples(res);
+    last = ngx_min(n, pg->load_row + NGX_HTTP_Q2API_PG_LOAD_PART);
+
+    for ( /* void */ ; pg->load_row < last; pg->load_row++) {
 
         plain = 0;
-        rc = ngx_http_q2api_pg_account(pg, res, i, &d, &plain);
+        rc = ngx_http_q2api_pg_account(pg, res, pg->load_row, &d, &plain);
 
         if (rc == NGX_ERROR) {
             return ngx_http_q2api_pg_error(pg, "load", "out of memory");
         }
 
         if (rc != NGX_OK) {
-            skipped += (rc == NGX_DECLINED);
-            sealed += (rc == NGX_ABORT);
+            pg->load_skipped += (rc == NGX_DECLINED);
+            pg->load_sealed += (rc == NGX_ABORT);
             continue;
         }
 
@@ -84,7 +104,7 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
                                             NGX_HTTP_Q2API_SET_ALL,
                                             pg->generation);
         if (rc != NGX_OK) {
-            full++;
+            pg->load_full++;
             continue;
         }
 
@@ -103,32 +123,41 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
         }
     }
 
-    if (sealed != pg->sealed) {
+    if (pg->load_row < n) {
+        ngx_post_event(pg->c->read, &ngx_posted_next_events);
+        return NGX_AGAIN;
+    }
+
+    PQclear(res);
+    pg->load_res = NULL;
+
+    if (pg->load_sealed != pg->sealed) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "q2api: postgres store: %ui rows skipped: their "
                       "credentials do not open with q2api_store_key "
-                      "(another key, or none set)", sealed);
-        pg->sealed = sealed;
+                      "(another key, or none set)", pg->load_sealed);
+        pg->sealed = pg->load_sealed;
     }
 
-    if (full) {
+    if (pg->load_full) {
         /* keep what is there rather than drop what did not fit */
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "q2api: postgres store: %ui of %d accounts did not "
                       "fit in the shared zone; make q2api_zone larger",
-                      full, n);
+                      pg->load_full, n);
 
     } else {
         ngx_http_q2api_accounts_prune(st->accounts, pg->generation);
         ngx_http_q2api_pg_row_sweep(pg);
     }
 
-    if (skipped != pg->skipped) {
+    if (pg->load_skipped != pg->skipped) {
         /* said once, not at every full load */
         ngx_log_error(NGX_LOG_WARN, st->log, 0,
                       "q2api: postgres store: %ui rows skipped: no id, or "
-                      "a type other than \"amazonq\" or \"kiro\"", skipped);
-        pg->skipped = skipped;
+                      "a type other than \"amazonq\" or \"kiro\"",
+                      pg->load_skipped);
+        pg->skipped = pg->load_skipped;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, st->log, 0,

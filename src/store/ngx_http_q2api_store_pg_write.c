@@ -52,7 +52,8 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    if (ngx_http_q2api_accounts_take_dirty(st->accounts, pool, b->taken)
+    if (ngx_http_q2api_accounts_take_dirty_n(st->accounts, pool, b->taken,
+                                             NGX_HTTP_Q2API_PG_BATCH)
         != NGX_OK)
     {
         pg->batch = b;
@@ -67,6 +68,11 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
 
     /* from here on, closing the connection gives them back */
     pg->batch = b;
+
+    if (b->taken->nelts == NGX_HTTP_Q2API_PG_BATCH) {
+        /* more wait: the next batch follows this one's COMMIT */
+        pg->want_write = 1;
+    }
 
     b->puts = ngx_pcalloc(pool,
                           b->taken->nelts * sizeof(ngx_http_q2api_pg_put_t));
