@@ -322,14 +322,16 @@ sub nginx_t {
     $m = gateway(file => $sealed, no_start => 1);
     ($ok, $out) = nginx_t($m);
     ok(!$ok, 'a sealed file without q2api_store_key fails nginx -t');
-    like($out, qr/account "k[12]" in "[^"]+": "\w+" cannot be opened with q2api_store_key/,
-         'naming the account and the field');
+    like($out, qr/account "k[12]" in "[^"]+": "\w+" cannot be opened with q2api_store_key \(it is sealed and no key is set\)/,
+         'naming the account, the field and why');
     unlike($out, qr/enc:v1:/, 'not the value');
 
     $m = gateway(file => $sealed, key => 'other.key', no_start => 1,
                  files => { 'conf/other.key' => $KEY2 });
     ($ok, $out) = nginx_t($m);
     ok(!$ok, 'another key fails nginx -t too');
+    like($out, qr/cannot be opened with q2api_store_key \(another key, or a damaged value\)/,
+         'saying so');
 
     # rotation: the new key seals, the old one still opens
     $m = gateway(file => $sealed, key => 'new.key old=old.key',

@@ -273,13 +273,10 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_store_t *st, cJSON *item,
     if (rc == NGX_DECLINED) {
         type = cJSON_GetObjectItemCaseSensitive(item, "type");
 
-        if (!cJSON_IsString(type)) {
-            goto done;
-        }
-
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "q2api: account \"%V\" in \"%V\" has an unknown "
-                      "type \"%s\"", &d.id, path, type->valuestring);
+                      "type \"%s\"", &d.id, path,
+                      cJSON_IsString(type) ? type->valuestring : "");
         rc = NGX_ERROR;
         goto done;
     }
@@ -289,8 +286,9 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_store_t *st, cJSON *item,
     {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "q2api: account \"%V\" in \"%V\": \"%s\" cannot be "
-                      "opened with q2api_store_key (another key, or a "
-                      "damaged value)", &d.id, path, bad);
+                      "opened with q2api_store_key (%s)", &d.id, path, bad,
+                      st->seal ? "another key, or a damaged value"
+                               : "it is sealed and no key is set");
         rc = NGX_ERROR;
         goto done;
     }
