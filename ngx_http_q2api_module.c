@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_seal.h"
 
 
 static ngx_int_t ngx_http_q2api_init_process(ngx_cycle_t *cycle);
@@ -74,6 +75,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_q2api_main_conf_t, store_interval),
+      NULL },
+
+    { ngx_string("q2api_store_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_q2api_seal_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_q2api_main_conf_t, store_key),
       NULL },
 
     { ngx_string("q2api_max_errors"),
@@ -268,6 +276,7 @@ ngx_http_q2api_create_main_conf(ngx_conf_t *cf)
 
     qmcf->zone_implicit = NGX_CONF_UNSET;
     qmcf->store_interval = NGX_CONF_UNSET_MSEC;
+    qmcf->store_key = NGX_CONF_UNSET_PTR;
     qmcf->max_errors = NGX_CONF_UNSET_UINT;
 
     return qmcf;
@@ -305,6 +314,13 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     qmcf->store->interval = qmcf->store_interval;
+
+    ngx_conf_init_ptr_value(qmcf->store_key, NULL);
+    qmcf->store->seal = qmcf->store_key;
+
+    if (ngx_http_q2api_store_conf(cf, qmcf->store) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     /*
      * A location with q2api_pass but no q2api_zone gets a default zone, so

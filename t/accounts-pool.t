@@ -34,7 +34,9 @@ sub main::stored {
     open my $fh, '<', $f or die "$f: $!";
     local $/;
     my $j = JSON::PP->new->decode(<$fh>);
-    return { map { $_->{id} => $_ } @{ $j->{accounts} } };
+    # written back in the shape it was read: these files are bare arrays
+    my $list = ref $j eq 'ARRAY' ? $j : $j->{accounts};
+    return { map { $_->{id} => $_ } @$list };
 }
 
 sub main::accounts {

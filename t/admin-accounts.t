@@ -146,7 +146,7 @@ sub {
     my $s = main::stored();
     is(scalar(keys %$s), 4, 'three accounts added to the file');
     is_deeply([ @{ $s->{made} }{qw(label clientId clientSecret refreshToken accessToken enabled type)} ],
-              ['made here', 'cid', 'csec', 'rtok', 'atok', JSON::PP::true, 'amazonq'], 'in clear in the file');
+              ['made here', 'cid', 'csec', 'rtok', 'atok', 1, 'amazonq'], 'in clear in the file (enabled 0/1, as the file had it)');
     is_deeply($s->{made}{other}, { team => 'a' }, 'other as an object');
     my ($anon) = grep { ($_->{label} // '') eq 'anonymous' } values %$s;
     ok($anon && !$anon->{enabled}, 'the generated id, disabled as asked');
@@ -385,7 +385,7 @@ sub {
     my %by = map { ($_->{label} // '') => $_ } values %$s;
     is(scalar(keys %$s), 4, 'three accounts added');
     is_deeply([ @{ $by{first} }{qw(type clientId clientSecret refreshToken accessToken enabled)} ],
-              ['amazonq', 'cid-1', 'csec-1', 'ref-1', 'acc-1-token', JSON::PP::true], 'the generic form');
+              ['amazonq', 'cid-1', 'csec-1', 'ref-1', 'acc-1-token', 1], 'the generic form (enabled 0/1, as the file had it)');
     is($by{second}{type}, 'kiro', 'trimmed, kiro');
     is($by{'user@example.com'}{clientId}, 'cid-3', 'the e-mail form, the password not kept');
     ok(!grep({ ($_ // '') eq 'pw' } values %{ $by{'user@example.com'} }), 'no password anywhere');

@@ -59,7 +59,7 @@ my @COLUMNS = qw(id label clientid clientsecret refreshtoken accesstoken
     other last_refresh_time last_refresh_status created_at updated_at
     enabled error_count success_count expires_at type profile_arn status
     status_reason status_since status_until token_expires total_errors
-    tokens_in tokens_out last_used last_error);
+    tokens_in tokens_out last_used last_error q2api_disabled);
 
 # --------------------------------------------------------------------------
 # helpers
@@ -77,6 +77,7 @@ sub gateway {
     q2api_store_interval $interval;
     q2api_amazonq_url http://127.0.0.1:$MPORT/;
     q2api_oidc_url http://127.0.0.1:$MPORT;
+    @{[ $o{key} ? "q2api_store_key $o{key};" : '' ]}
 _EOC_
         location /v1/ {
             q2api_select round_robin;
@@ -848,6 +849,179 @@ _SQL_
     is(db_value("SELECT count(*) FROM q2api_refresh_lease", db => 'lease2'),
        0, 'no lease left behind');
     $K->stop;
+}
+
+# --------------------------------------------------------------------------
+# finding 14: an account the module finds suspended is off for q2api too
+# (enabled = 0, q2api_disabled = 1), on again when it recovers; an
+# operator's disable is never undone
+# --------------------------------------------------------------------------
+
+{
+    $mock->set_script({ by_token => {
+        'tok-susp' => [ error_response('suspended') ],
+        '*' => [ text_response('ok') ],
+    } });
+    $pg->psql('CREATE DATABASE health');
+    my $N = gateway(db => 'health', workers => 1);
+    ok(wait_for(10, sub { log_of($N) =~ /store ready/ }), 'health: ready');
+    $pg->psql("INSERT INTO accounts (id, accessToken, enabled) VALUES "
+            . "('h-s', 'tok-susp', 1), ('h-ok', 'tok-ok', 1), "
+            . "('h-off', 'tok-off', 0); NOTIFY q2api_accounts, ''",
+              db => 'health');
+    $mock->reset;
+    ok(wait_for(5, sub { ask($N)->{status} == 200 }), 'rows loaded');
+
+    ok(wait_for(5, sub { ask($N); grep { $_ eq 'tok-susp' } tokens_seen() }),
+       'the module met the suspension');
+    my $row = sub {
+        db_value("SELECT coalesce(status, '-') || ' ' || enabled || ' ' "
+               . "|| q2api_disabled FROM accounts WHERE id = '$_[0]'",
+                 db => 'health');
+    };
+    is(wait_for(5, sub { my $v = $row->('h-s'); $v =~ /^suspended/ && $v }),
+       'suspended 0 1',
+       'suspended: enabled = 0 for q2api, q2api_disabled = 1');
+    is(db_value("SELECT string_agg(id, ' ' ORDER BY id) FROM accounts "
+              . "WHERE enabled = 1", db => 'health'),
+       'h-ok', "q2api's query for enabled accounts finds only the good one");
+    is($row->('h-off'), 'active 0 0', "the operator's disabled row as it was");
+
+    # read back from the database, the module's flag is still on
+    $pg->psql("NOTIFY q2api_accounts, 'x:h-s'", db => 'health');
+    sleep 0.5;
+    my $get = sub {
+        my ($id) = @_;
+        my $r = HTTP::Tiny->new(timeout => 10)->request('GET',
+            'http://127.0.0.1:' . $N->port . "/admin/v2/accounts/$id",
+            { headers => { authorization => 'Bearer admin-pw' } });
+        return eval { JSON::PP->new->decode($r->{content}) } // {};
+    };
+    my $a = $get->('h-s');
+    ok($a->{enabled} && $a->{status} eq 'suspended',
+       'the module reads it as enabled by the operator and suspended')
+        or diag(JSON::PP->new->encode($a));
+    $mock->reset;
+    ask($N) for 1 .. 4;
+    ok(!grep({ $_ eq 'tok-susp' } tokens_seen()), 'and does not use it');
+
+    my $patch = sub {
+        my ($id, $body) = @_;
+        return HTTP::Tiny->new(timeout => 10)->request('PATCH',
+            'http://127.0.0.1:' . $N->port . "/admin/v2/accounts/$id",
+            { headers => { authorization => 'Bearer admin-pw',
+                           'content-type' => 'application/json' },
+              content => $body })->{status};
+    };
+
+    # recovery: back on for q2api, the flag cleared
+    is($patch->('h-s', '{"enabled":true}'), 200, 'an operator clears it');
+    is(wait_for(5, sub { my $v = $row->('h-s'); $v =~ /^active/ && $v }),
+       'active 1 0', 'recovered: enabled = 1 again, q2api_disabled = 0');
+
+    # suspended again, then disabled by the operator: it stays off
+    $mock->reset;
+    ok(wait_for(5, sub { ask($N); grep { $_ eq 'tok-susp' } tokens_seen() }),
+       'suspended again');
+    ok(wait_for(5, sub { $row->('h-s') eq 'suspended 0 1' }),
+       'off for q2api again');
+    is($patch->('h-s', '{"enabled":false}'), 200,
+       'the operator disables it while suspended');
+    is(wait_for(5, sub { my $v = $row->('h-s'); $v =~ / 0 0$/ && $v }),
+       'suspended 0 0', "now it is the operator's: q2api_disabled = 0");
+    is($patch->('h-off', '{"label":"renamed"}'), 200,
+       "a change to the operator's disabled row");
+    ok(wait_for(5, sub { db_value("SELECT label FROM accounts WHERE id = "
+                                . "'h-off'", db => 'health') eq 'renamed' }),
+       'is written');
+    is($row->('h-off'), 'active 0 0', 'and leaves it disabled');
+    $N->stop;
+}
+
+# --------------------------------------------------------------------------
+# q2api_store_key: credentials sealed in the table, plaintext rows sealed
+# at their next write, the export opens them, another node with the key
+# reads them, a node without it skips them
+# --------------------------------------------------------------------------
+
+{
+    $mock->set_script({ responses => [ text_response('ok') ] });
+    $pg->psql('CREATE DATABASE sealed');
+    my $KEY = 'c3' x 32;
+    my $S = gateway(db => 'sealed', workers => 1, key => 'store.key',
+                    no_start => 1);
+    $S->write_file('conf/store.key', "$KEY\n");
+    chmod 0600, $S->prefix . '/conf/store.key';
+    $S->start;
+    ok(wait_for(10, sub { log_of($S) =~ /store ready/ }), 'sealed: ready');
+    $pg->psql("INSERT INTO accounts (id, accessToken, refreshToken, "
+            . "clientId, clientSecret) VALUES "
+            . "('s-1', 'tok-s1', 'refresh-s1', 'cid', 'secret-s1'); "
+            . "NOTIFY q2api_accounts, ''", db => 'sealed');
+    $mock->reset;
+    ok(wait_for(5, sub { ask($S)->{status} == 200 }),
+       'a plaintext row serves with the key set');
+    ok((grep { $_ eq 'tok-s1' } tokens_seen()), 'with its token');
+    my $cols = sub {
+        db_value("SELECT accesstoken || ' ' || refreshtoken || ' ' || "
+               . "clientsecret || ' ' || clientid FROM accounts "
+               . "WHERE id = 's-1'", db => 'sealed');
+    };
+    my $v = wait_for(5, sub { my $v = $cols->(); $v =~ /^enc:/ && $v });
+    like($v // '', qr{^enc:v1:[A-Za-z0-9+/=]+ enc:v1:[A-Za-z0-9+/=]+ enc:v1:[A-Za-z0-9+/=]+ cid$},
+         'sealed at its next write; the client id stays readable');
+
+    my $r = HTTP::Tiny->new(timeout => 10)->request('GET',
+        'http://127.0.0.1:' . $S->port . '/admin/v2/accounts/export',
+        { headers => { authorization => 'Bearer admin-pw' } });
+    like($r->{content}, qr/"refreshToken":"refresh-s1"/,
+         'the export opens them');
+
+    my $T = gateway(db => 'sealed', workers => 1, key => 'store.key',
+                    no_start => 1);
+    $T->write_file('conf/store.key', "$KEY\n");
+    chmod 0600, $T->prefix . '/conf/store.key';
+    $T->start;
+    ok(wait_for(10, sub { log_of($T) =~ /store ready, 1 accounts/ }),
+       'another node with the key loads the sealed row');
+    $mock->reset;
+    is(ask($T)->{status}, 200, 'and serves');
+    ok((grep { $_ eq 'tok-s1' } tokens_seen()), 'with the opened token');
+    $T->stop;
+
+    my $U = gateway(db => 'sealed', workers => 1);
+    ok(wait_for(10, sub { log_of($U) =~ /1 rows skipped: their credentials do not open with q2api_store_key/ }),
+       'a node without the key skips the row and says why')
+        or diag(log_of($U));
+    unlike(log_of($U), qr/enc:v1:/, 'without quoting it');
+    $U->stop;
+    $S->stop;
+}
+
+# --------------------------------------------------------------------------
+# 1,200 accounts dirty at once (an import): written in batches of 500, so
+# that no turn of the event loop sends them all; every one reaches the
+# table
+# --------------------------------------------------------------------------
+
+{
+    $pg->psql('CREATE DATABASE batch');
+    my $N = gateway(db => 'batch', workers => 1);
+    ok(wait_for(10, sub { log_of($N) =~ /store ready/ }), 'batch: ready');
+    my $rows = JSON::PP->new->encode([ map {
+        { id => "imp-$_", accessToken => "tok-imp-$_" } } 1 .. 1200 ]);
+    my $r = HTTP::Tiny->new(timeout => 30)->request('POST',
+        'http://127.0.0.1:' . $N->port . '/admin/v2/accounts/import',
+        { headers => { authorization => 'Bearer admin-pw',
+                       'content-type' => 'application/json' },
+          content => $rows });
+    is($r->{status}, 200, '1,200 accounts imported') or diag($r->{content});
+    is(wait_for(10, sub {
+           my $v = db_value("SELECT count(*) FROM accounts "
+                          . "WHERE id LIKE 'imp-%'", db => 'batch');
+           $v == 1200 && $v }) || 0,
+       1200, 'all written to the table');
+    $N->stop;
 }
 
 $mock->stop;

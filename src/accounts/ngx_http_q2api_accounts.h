@@ -183,12 +183,21 @@ ngx_int_t ngx_http_q2api_accounts_delete(ngx_http_q2api_accounts_t *accounts,
  * into the copies */
 ngx_int_t ngx_http_q2api_accounts_take_dirty(
     ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out);
+/* the same, until out holds max (the rest stay dirty, in order) */
+ngx_int_t ngx_http_q2api_accounts_take_dirty_n(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out,
+    ngx_uint_t max);
 /* a write failed: the deltas go back and the accounts are dirty again */
 void ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *accounts,
     ngx_array_t *taken);
 /* copies of every account */
 ngx_int_t ngx_http_q2api_accounts_export(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_array_t *out);
+/* the same n at a time, each part under the lock alone (a thread's) */
+#define NGX_HTTP_Q2API_EXPORT_ALL  ((ngx_uint_t) -1)
+ngx_int_t ngx_http_q2api_accounts_export_part(
+    ngx_http_q2api_accounts_t *accounts, ngx_pool_t *p, ngx_array_t *out,
+    ngx_uint_t *left, ngx_uint_t n);
 
 
 /*

@@ -311,13 +311,22 @@ ngx_int_t
 ngx_http_q2api_accounts_take_dirty(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_array_t *out)
 {
+    return ngx_http_q2api_accounts_take_dirty_n(accounts, p, out,
+                                                NGX_MAX_UINT32_VALUE);
+}
+
+
+ngx_int_t
+ngx_http_q2api_accounts_take_dirty_n(ngx_http_q2api_accounts_t *accounts,
+    ngx_pool_t *p, ngx_array_t *out, ngx_uint_t max)
+{
     ngx_queue_t                    *q;
     ngx_http_q2api_account_t       *a;
     ngx_http_q2api_account_data_t  *d;
 
     ngx_shmtx_lock(&accounts->shpool->mutex);
 
-    while (!ngx_queue_empty(&accounts->sh->dirty)) {
+    while (!ngx_queue_empty(&accounts->sh->dirty) && out->nelts < max) {
         q = ngx_queue_head(&accounts->sh->dirty);
         a = ngx_queue_data(q, ngx_http_q2api_account_t, dirty);
 
@@ -420,6 +429,44 @@ ngx_http_q2api_accounts_return_dirty(ngx_http_q2api_accounts_t *accounts,
     }
 
     ngx_shmtx_unlock(&accounts->shpool->mutex);
+}
+
+
+/*
+ * Up to n more copies, the lock held for those only.  The slots are walked
+ * from the end down: a removal moves the last slot into the hole, so an
+ * account present throughout is copied at least once (twice at most;
+ * callers drop the second), and one added meanwhile is dirty anyway.
+ * *left starts as NGX_HTTP_Q2API_EXPORT_ALL; NGX_DONE when all are copied.
+ */
+ngx_int_t
+ngx_http_q2api_accounts_export_part(ngx_http_q2api_accounts_t *accounts,
+    ngx_pool_t *p, ngx_array_t *out, ngx_uint_t *left, ngx_uint_t n)
+{
+    ngx_uint_t                      i;
+    ngx_http_q2api_account_data_t  *d;
+
+    ngx_shmtx_lock(&accounts->shpool->mutex);
+
+    i = ngx_min(*left, accounts->sh->nall);
+
+    while (i && n--) {
+        d = ngx_array_push(out);
+        if (d == NULL
+            || ngx_http_q2api_accounts_export_one(accounts->sh->all[--i], p,
+                                                  d)
+               != NGX_OK)
+        {
+            ngx_shmtx_unlock(&accounts->shpool->mutex);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_shmtx_unlock(&accounts->shpool->mutex);
+
+    *left = i;
+
+    return (i == 0) ? NGX_DONE : NGX_OK;
 }
 
 

@@ -44,6 +44,7 @@ typedef struct {
     ngx_http_q2api_store_t    *store;
     ngx_flag_t                 zone_implicit;
     ngx_msec_t                 store_interval;
+    ngx_http_q2api_seal_t     *store_key;     /* q2api_store_key */
     ngx_uint_t                 max_errors;
 } ngx_http_q2api_main_conf_t;
 

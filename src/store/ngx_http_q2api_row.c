@@ -425,13 +425,17 @@ ngx_http_q2api_row_json_out(q2api_buf_t *b, ngx_http_q2api_row_field_e field,
     switch (f->kind) {
 
     case NGX_HTTP_Q2API_ROW_IS_FLAG:
-        rc = q2api_buf_append_str(b, *(ngx_flag_t *) p ? "true" : "false");
+        rc = q2api_buf_append_str(b, (flags & NGX_HTTP_Q2API_ROW_FLAG_NUMS)
+                                     ? (*(ngx_flag_t *) p ? "1" : "0")
+                                     : (*(ngx_flag_t *) p ? "true" : "false"));
         break;
 
     case NGX_HTTP_Q2API_ROW_IS_TIME:
         t = *(time_t *) p;
 
-        if (!(flags & NGX_HTTP_Q2API_ROW_TEXT_TIMES)) {
+        if (!(flags & NGX_HTTP_Q2API_ROW_TEXT_TIMES)
+            && !((flags & NGX_HTTP_Q2API_ROW_Q2API_TIMES) && f->text))
+        {
             rc = q2api_json_append_int(b, (long long) t);
             break;
         }

@@ -79,7 +79,11 @@ typedef struct {
 
 
 /* to_json: times as q2api's text (null when unset), not epoch seconds */
-#define NGX_HTTP_Q2API_ROW_TEXT_TIMES  0x01
+#define NGX_HTTP_Q2API_ROW_TEXT_TIMES   0x01
+/* to_json: only q2api's own time fields as its text */
+#define NGX_HTTP_Q2API_ROW_Q2API_TIMES  0x02
+/* to_json: flags as q2api's 0/1, not booleans */
+#define NGX_HTTP_Q2API_ROW_FLAG_NUMS    0x04
 
 
 extern ngx_http_q2api_row_field_t  ngx_http_q2api_row_fields[];

@@ -11,6 +11,7 @@
 
 
 static void ngx_http_q2api_store_timer(ngx_event_t *ev);
+static void ngx_http_q2api_store_stop(ngx_http_q2api_store_t *st);
 
 
 static ngx_event_t  ngx_http_q2api_store_event;
@@ -29,6 +30,18 @@ ngx_http_q2api_store_load(ngx_http_q2api_accounts_t *accounts,
     }
 
     return st->ops->load(st, reload, log);
+}
+
+
+/* what every store needs once the configuration says which one it is */
+ngx_int_t
+ngx_http_q2api_store_conf(ngx_conf_t *cf, ngx_http_q2api_store_t *st)
+{
+    if (st->ops == &ngx_http_q2api_store_file_ops && st->data == NULL) {
+        return ngx_http_q2api_store_file_conf(cf, st);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -65,7 +78,7 @@ ngx_http_q2api_store_timer(ngx_event_t *ev)
     ngx_http_q2api_store_t  *st = ev->data;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
-        ngx_http_q2api_store_exit_process(st);
+        ngx_http_q2api_store_stop(st);
         return;
     }
 
@@ -89,6 +102,7 @@ ngx_http_q2api_store_timer(ngx_event_t *ev)
 }
 
 
+/* the module's exit_process: nginx has joined its thread pools already */
 void
 ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st)
 {
@@ -96,6 +110,15 @@ ngx_http_q2api_store_exit_process(ngx_http_q2api_store_t *st)
         return;
     }
 
+    st->exiting = 1;
+
+    ngx_http_q2api_store_stop(st);
+}
+
+
+static void
+ngx_http_q2api_store_stop(ngx_http_q2api_store_t *st)
+{
     if (ngx_http_q2api_store_event.timer_set) {
         ngx_del_timer(&ngx_http_q2api_store_event);
     }

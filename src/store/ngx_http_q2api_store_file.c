@@ -3,19 +3,24 @@
  *
  * The embedded default store: one JSON file of accounts.  It accepts
  * q2api's account rows as they are (an array, or {"accounts": [...]}), so
- * an export of a q2api pool loads unchanged, and it writes the same shape
- * back with this module's state added.  The master reads it when nginx
- * starts or reloads; the lease worker rewrites it, atomically (a temporary
- * file renamed over it), whenever accounts changed.
+ * an export of a q2api pool loads unchanged.  The master reads it when
+ * nginx starts or reloads, and notes its shape (a bare array or an
+ * object, q2api's text times or epoch seconds, enabled as 0/1 or a
+ * boolean) so that it is written back the same, with this module's state
+ * added.  The lease worker rewrites it when accounts changed, at most once
+ * per q2api_store_interval, in a thread (ngx_http_q2api_store_file_write.c);
+ * when it cannot, it tries again after a back-off that doubles up to a
+ * minute, saying so once per try.
  */
 
 
 #include <cjson/cJSON.h>
 
-#include "ngx_http_q2api.h"
+#include "ngx_http_q2api_store_file.h"
 #include "ngx_http_q2api_row.h"
 #include "q2api_json.h"
 #include "q2api_nul.h"
+#include "ngx_http_q2api_seal.h"
 
 
 #define NGX_HTTP_Q2API_STORE_MAX_SIZE  (256 * 1024 * 1024)
@@ -25,20 +30,53 @@
 static ngx_int_t ngx_http_q2api_store_file_load(ngx_http_q2api_store_t *st,
     ngx_uint_t reload, ngx_log_t *log);
 static void ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st);
-static ngx_int_t ngx_http_q2api_store_file_account(
-    ngx_http_q2api_accounts_t *accounts, cJSON *item, ngx_uint_t i,
-    ngx_uint_t fields, ngx_uint_t generation, ngx_str_t *path,
+static void ngx_http_q2api_store_file_stop(ngx_http_q2api_store_t *st);
+static void ngx_http_q2api_store_file_write(ngx_http_q2api_store_file_t *fs,
+    ngx_uint_t sync);
+static void ngx_http_q2api_store_file_wait(ngx_event_t *ev);
+static ngx_int_t ngx_http_q2api_store_file_account(ngx_http_q2api_store_t *st,
+    cJSON *item, ngx_uint_t i, ngx_uint_t fields, ngx_uint_t generation,
     ngx_log_t *log);
-static ngx_int_t ngx_http_q2api_store_file_write(ngx_http_q2api_store_t *st,
-    ngx_array_t *accounts, ngx_log_t *log);
+static void ngx_http_q2api_store_file_shape(ngx_http_q2api_store_t *st,
+    cJSON *item);
 
 
 ngx_http_q2api_store_ops_t  ngx_http_q2api_store_file_ops = {
     "file",
     ngx_http_q2api_store_file_load,
     ngx_http_q2api_store_file_tick,
-    ngx_http_q2api_store_file_tick
+    ngx_http_q2api_store_file_stop
 };
+
+
+ngx_int_t
+ngx_http_q2api_store_file_conf(ngx_conf_t *cf, ngx_http_q2api_store_t *st)
+{
+    ngx_http_q2api_store_file_t  *fs;
+
+    fs = ngx_pcalloc(cf->pool, sizeof(ngx_http_q2api_store_file_t));
+    if (fs == NULL) {
+        return NGX_ERROR;
+    }
+
+    fs->st = st;
+
+#if (NGX_THREADS)
+    /* nginx's default pool, as "aio threads" uses it */
+    fs->thread_pool = ngx_thread_pool_add(cf, NULL);
+    if (fs->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+#endif
+
+    fs->wait.handler = ngx_http_q2api_store_file_wait;
+    fs->wait.data = fs;
+    fs->wait.log = cf->cycle->log;
+
+    st->data = fs;
+
+    return NGX_OK;
+}
 
 
 /*
@@ -106,10 +144,10 @@ ngx_http_q2api_store_file_load(ngx_http_q2api_store_t *st, ngx_uint_t reload,
         goto done;
     }
 
-    rc = ngx_http_q2api_store_file_parse(st->accounts, buf, (size_t) n,
+    rc = ngx_http_q2api_store_file_parse(st, buf, (size_t) n,
                                          reload ? NGX_HTTP_Q2API_SET_CONFIG
                                                 : NGX_HTTP_Q2API_SET_ALL,
-                                         path, log);
+                                         log);
 
 done:
 
@@ -127,14 +165,16 @@ done:
 
 
 ngx_int_t
-ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
-    u_char *text, size_t len, ngx_uint_t fields, ngx_str_t *path,
-    ngx_log_t *log)
+ngx_http_q2api_store_file_parse(ngx_http_q2api_store_t *st, u_char *text,
+    size_t len, ngx_uint_t fields, ngx_log_t *log)
 {
     cJSON       *root, *list, *item;
     ngx_int_t    rc;
+    ngx_str_t   *path;
     ngx_uint_t   generation, i;
     const char  *at;
+
+    path = &st->target;
 
     /* a NUL in a value fails the row checks, where cJSON would cut it
      * ("a\u0000b" would load as account "a"); marks need valid UTF-8 */
@@ -161,6 +201,8 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
     list = cJSON_IsArray(root)
            ? root : cJSON_GetObjectItemCaseSensitive(root, "accounts");
 
+    st->shape = cJSON_IsArray(root) ? NGX_HTTP_Q2API_SHAPE_ARRAY : 0;
+
     if (!cJSON_IsArray(list)) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "q2api: accounts file \"%V\" must hold an array of "
@@ -168,19 +210,19 @@ ngx_http_q2api_store_file_parse(ngx_http_q2api_accounts_t *accounts,
         goto done;
     }
 
-    generation = ngx_http_q2api_accounts_next_generation(accounts);
+    generation = ngx_http_q2api_accounts_next_generation(st->accounts);
     i = 0;
 
     cJSON_ArrayForEach(item, list) {
-        if (ngx_http_q2api_store_file_account(accounts, item, i++, fields,
-                                              generation, path, log)
+        if (ngx_http_q2api_store_file_account(st, item, i++, fields,
+                                              generation, log)
             != NGX_OK)
         {
             goto done;
         }
     }
 
-    ngx_http_q2api_accounts_prune(accounts, generation);
+    ngx_http_q2api_accounts_prune(st->accounts, generation);
 
     ngx_log_error(NGX_LOG_INFO, log, 0,
                   "q2api: %ui accounts loaded from \"%V\"", i, path);
@@ -196,15 +238,18 @@ done:
 
 
 static ngx_int_t
-ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
-    cJSON *item, ngx_uint_t i, ngx_uint_t fields, ngx_uint_t generation,
-    ngx_str_t *path, ngx_log_t *log)
+ngx_http_q2api_store_file_account(ngx_http_q2api_store_t *st, cJSON *item,
+    ngx_uint_t i, ngx_uint_t fields, ngx_uint_t generation, ngx_log_t *log)
 {
     cJSON                          *type;
     ngx_int_t                       rc;
+    ngx_str_t                      *path;
     ngx_pool_t                     *pool;
     ngx_http_q2api_row_field_e      bad;
+    const char                     *sealing;
     ngx_http_q2api_account_data_t   d;
+
+    path = &st->target;
 
     if (!cJSON_IsObject(item)) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
@@ -251,12 +296,27 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_accounts_t *accounts,
 
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "q2api: account \"%V\" in \"%V\" has an unknown "
-                      "type \"%s\"", &d.id, path, type->valuestring);
+                      "type \"%s\"", &d.id, path,
+                      cJSON_IsString(type) ? type->valuestring : "");
         rc = NGX_ERROR;
         goto done;
     }
 
-    rc = ngx_http_q2api_accounts_upsert(accounts, &d, fields, generation);
+    if (ngx_http_q2api_seal_open_row(st->seal, pool, &d, NULL, &sealing)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "q2api: account \"%V\" in \"%V\": \"%s\" cannot be "
+                      "opened with q2api_store_key (%s)", &d.id, path, sealing,
+                      st->seal ? "another key, or a damaged value"
+                               : "it is sealed and no key is set");
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_http_q2api_store_file_shape(st, item);
+
+    rc = ngx_http_q2api_accounts_upsert(st->accounts, &d, fields, generation);
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
@@ -273,170 +333,196 @@ done:
 }
 
 
+/* the shape, from the first account that has the fields that tell */
+static void
+ngx_http_q2api_store_file_shape(ngx_http_q2api_store_t *st, cJSON *item)
+{
+    cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(item, "enabled");
+
+    if (!(st->shape & NGX_HTTP_Q2API_SHAPE_FLAG_KNOWN) && v != NULL
+        && !cJSON_IsNull(v))
+    {
+        st->shape |= NGX_HTTP_Q2API_SHAPE_FLAG_KNOWN
+                     | (cJSON_IsNumber(v) ? NGX_HTTP_Q2API_SHAPE_FLAG_NUMS
+                                          : 0);
+    }
+
+    if (st->shape & NGX_HTTP_Q2API_SHAPE_TIME_KNOWN) {
+        return;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(item, "created_at");
+
+    if (v == NULL || cJSON_IsNull(v)) {
+        v = cJSON_GetObjectItemCaseSensitive(item, "updated_at");
+    }
+
+    if (v == NULL || cJSON_IsNull(v)) {
+        v = cJSON_GetObjectItemCaseSensitive(item, "expires_at");
+    }
+
+    if (v != NULL && !cJSON_IsNull(v)) {
+        st->shape |= NGX_HTTP_Q2API_SHAPE_TIME_KNOWN
+                     | (cJSON_IsString(v) ? NGX_HTTP_Q2API_SHAPE_TEXT_TIMES
+                                          : 0);
+    }
+}
+
+
 /* the lease worker: rewrite the file when anything changed */
 static void
 ngx_http_q2api_store_file_tick(ngx_http_q2api_store_t *st)
 {
-    ngx_pool_t   *p;
-    ngx_array_t   dirty, all;
+    ngx_http_q2api_store_file_t  *fs;
 
-    p = ngx_create_pool(4096, st->log);
-    if (p == NULL) {
+    fs = st->data;
+
+    if (fs->busy) {
+        /* one write at a time; what changed meanwhile stays dirty */
         return;
     }
 
-    if (ngx_array_init(&dirty, p, 16, sizeof(ngx_http_q2api_account_data_t))
-        != NGX_OK
-        || ngx_array_init(&all, p, 64, sizeof(ngx_http_q2api_account_data_t))
-           != NGX_OK)
+    if (fs->wait_next
+        && (ngx_msec_int_t) (ngx_current_msec - fs->next_try) < 0)
     {
-        goto done;
+        return;
     }
 
-    if (ngx_http_q2api_accounts_take_dirty(st->accounts, p, &dirty)
-        != NGX_OK)
-    {
-        ngx_http_q2api_accounts_return_dirty(st->accounts, &dirty);
-        goto done;
-    }
-
-    if (dirty.nelts == 0) {
-        goto done;
-    }
-
-    if (ngx_http_q2api_accounts_export(st->accounts, p, &all) != NGX_OK
-        || ngx_http_q2api_store_file_write(st, &all, st->log) != NGX_OK)
-    {
-        /* written next time: nothing is lost */
-        ngx_http_q2api_accounts_return_dirty(st->accounts, &dirty);
-
-        if (!st->failing) {
-            ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                          "q2api: accounts file \"%V\" cannot be written; "
-                          "changes are kept in memory and retried",
-                          &st->target);
-            st->failing = 1;
-        }
-
-        goto done;
-    }
-
-    if (st->failing) {
-        ngx_log_error(NGX_LOG_NOTICE, st->log, 0,
-                      "q2api: accounts file \"%V\" is written again",
-                      &st->target);
-        st->failing = 0;
-    }
-
-done:
-
-    ngx_destroy_pool(p);
+    ngx_http_q2api_store_file_write(fs, st->exiting);
 }
 
 
-#define q2api_put(b, lit)  q2api_buf_append(b, "" lit, sizeof(lit) - 1)
-
-
-static ngx_int_t
-ngx_http_q2api_store_file_write(ngx_http_q2api_store_t *st,
-    ngx_array_t *accounts, ngx_log_t *log)
+/*
+ * The lease is gone or the worker exits: what changed is written now.  A
+ * worker that exits gracefully is kept (fs->wait) until that is done.
+ */
+static void
+ngx_http_q2api_store_file_stop(ngx_http_q2api_store_t *st)
 {
-    u_char                         *tmp;
-    ssize_t                         n;
-    ngx_fd_t                        fd;
-    ngx_int_t                       rc;
-    ngx_uint_t                      i;
-    q2api_buf_t                     b;
-    ngx_http_q2api_account_data_t  *d;
+    ngx_http_q2api_store_file_t  *fs;
 
-    q2api_buf_init(&b, 0);
-    rc = NGX_ERROR;
-    fd = NGX_INVALID_FILE;
-    tmp = NULL;
+    fs = st->data;
 
-    d = accounts->elts;
-
-    if (q2api_put(&b, "{\"accounts\":[") != Q2API_OK) {
-        goto done;
+    if (fs->busy && st->exiting) {
+        /* the thread pools were joined before this: the write is over,
+         * only its completion was not delivered */
+        ngx_http_q2api_store_file_done(fs);
     }
 
-    for (i = 0; i < accounts->nelts; i++) {
-        if ((i && q2api_put(&b, ",\n") != Q2API_OK)
-            || ngx_http_q2api_row_to_json(&b, &d[i], ngx_http_q2api_row_file,
-                                          0)
-               != NGX_OK)
-        {
-            goto done;
+    if (fs->busy) {
+        fs->final = 1;
+
+    } else {
+        ngx_http_q2api_store_file_write(fs, st->exiting);
+    }
+
+    if (fs->busy && ngx_exiting && !fs->wait.timer_set) {
+        ngx_add_timer(&fs->wait, 50);
+    }
+}
+
+
+static void
+ngx_http_q2api_store_file_write(ngx_http_q2api_store_file_t *fs,
+    ngx_uint_t sync)
+{
+    ngx_http_q2api_store_t  *st;
+
+    st = fs->st;
+
+    fs->pool = ngx_create_pool(16384, st->log);
+    if (fs->pool == NULL) {
+        return;
+    }
+
+    fs->taken = ngx_array_create(fs->pool, 16,
+                                 sizeof(ngx_http_q2api_account_data_t));
+
+    if (fs->taken == NULL
+        || ngx_http_q2api_accounts_take_dirty(st->accounts, fs->pool,
+                                              fs->taken)
+           != NGX_OK)
+    {
+        if (fs->taken) {
+            ngx_http_q2api_accounts_return_dirty(st->accounts, fs->taken);
         }
+
+        ngx_destroy_pool(fs->pool);
+        fs->pool = NULL;
+        return;
     }
 
-    if (q2api_put(&b, "]}\n") != Q2API_OK) {
-        goto done;
+    if (fs->taken->nelts == 0) {
+        ngx_destroy_pool(fs->pool);
+        fs->pool = NULL;
+        return;
     }
 
-    tmp = ngx_alloc(st->target.len + sizeof(".tmp"), log);
-    if (tmp == NULL) {
-        goto done;
+    (void) ngx_http_q2api_store_file_start(fs, sync);
+}
+
+
+void
+ngx_http_q2api_store_file_done(ngx_http_q2api_store_file_t *fs)
+{
+    ngx_http_q2api_store_t  *st;
+
+    st = fs->st;
+
+    if (fs->rc == NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, st->log, 0,
+                       "q2api file: %ui accounts, %uz bytes written",
+                       fs->count, fs->bytes);
+
+        if (st->failing) {
+            ngx_log_error(NGX_LOG_NOTICE, st->log, 0,
+                          "q2api: accounts file \"%V\" is written again",
+                          &st->target);
+            st->failing = 0;
+        }
+
+        fs->backoff = 0;
+        fs->wait_next = 0;
+
+    } else {
+        /* written next time: nothing is lost */
+        ngx_http_q2api_accounts_return_dirty(st->accounts, fs->taken);
+
+        fs->backoff = fs->backoff
+                      ? ngx_min(2 * fs->backoff,
+                                NGX_HTTP_Q2API_FILE_BACKOFF_MAX)
+                      : ngx_max(st->interval, 1);
+        fs->next_try = ngx_current_msec + fs->backoff;
+        fs->wait_next = 1;
+        st->failing = 1;
+
+        /* one line per try, and the tries thin out */
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "q2api: accounts file \"%V\" cannot be written: %s; "
+                      "changes are kept in memory, next try in %M ms",
+                      &st->target, fs->err, fs->backoff);
     }
 
-    ngx_sprintf(tmp, "%V.tmp%Z", &st->target);
+    ngx_destroy_pool(fs->pool);
+    fs->pool = NULL;
+    fs->taken = NULL;
+    fs->busy = 0;
 
-    /* the secrets are in there: readable by nginx's user only */
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0600);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      ngx_open_file_n " \"%s\" failed", tmp);
-        goto done;
+    if (fs->final) {
+        fs->final = 0;
+        ngx_http_q2api_store_file_write(fs, st->exiting);
     }
+}
 
-    n = ngx_write_fd(fd, b.data, b.len);
 
-    if (n != (ssize_t) b.len) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      ngx_write_fd_n " \"%s\" failed", tmp);
-        goto done;
+static void
+ngx_http_q2api_store_file_wait(ngx_event_t *ev)
+{
+    ngx_http_q2api_store_file_t  *fs = ev->data;
+
+    if (fs->busy) {
+        ngx_add_timer(ev, 50);
     }
-
-    if (fsync(fd) == -1) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "fsync() \"%s\" failed", tmp);
-        goto done;
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        fd = NGX_INVALID_FILE;
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      ngx_close_file_n " \"%s\" failed", tmp);
-        goto done;
-    }
-
-    fd = NGX_INVALID_FILE;
-
-    if (ngx_rename_file(tmp, st->target.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      ngx_rename_file_n " \"%s\" to \"%V\" failed",
-                      tmp, &st->target);
-        goto done;
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    if (fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(fd);
-    }
-
-    if (rc != NGX_OK && tmp != NULL) {
-        (void) ngx_delete_file(tmp);
-    }
-
-    if (tmp) {
-        ngx_free(tmp);
-    }
-
-    q2api_buf_free(&b);
-
-    return rc;
 }

@@ -164,8 +164,10 @@ ngx_http_q2api_pg_next(ngx_http_q2api_pg_t *pg)
             return ngx_http_q2api_pg_resolve_write(pg);
         }
 
-        if (!pg->final) {
+        if (!pg->final || pg->want_write) {
+            /* want_write: a full batch went, more are dirty */
             pg->final = 1;
+            pg->want_write = 0;
 
             rc = ngx_http_q2api_pg_write(pg);
 
@@ -394,6 +396,11 @@ ngx_http_q2api_pg_close(ngx_http_q2api_pg_t *pg, ngx_uint_t keep_unsure)
     if (pg->job_pool) {
         ngx_destroy_pool(pg->job_pool);
         pg->job_pool = NULL;
+    }
+
+    if (pg->load_res) {
+        PQclear(pg->load_res);
+        pg->load_res = NULL;
     }
 
     if (pg->npool) {

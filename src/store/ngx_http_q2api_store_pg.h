@@ -44,7 +44,18 @@
 #define NGX_HTTP_Q2API_PG_ERR_LEN         512
 #define NGX_HTTP_Q2API_PG_LEASE_POLL      20     /* ms, refresh leases */
 
+/*
+ * How much the worker does per turn of its event loop, so that a pool of
+ * 10,000 accounts never holds it for more than a few milliseconds: rows
+ * of a full load applied to the zone, accounts in one write transaction.
+ */
+#define NGX_HTTP_Q2API_PG_LOAD_PART       64
+#define NGX_HTTP_Q2API_PG_BATCH           500
+
 #define NGX_HTTP_Q2API_PG_CHANNEL         "q2api_accounts"
+
+/* read after the row codec's columns: q2api_disabled */
+#define NGX_HTTP_Q2API_PG_SELECT_EXTRA    1
 
 
 typedef enum {
@@ -142,6 +153,15 @@ typedef struct {
 
     ngx_uint_t                      generation;
     ngx_uint_t                      skipped;  /* rows, last full load */
+    ngx_uint_t                      sealed;   /* rows that did not open */
+
+    /* a full load applied NGX_HTTP_Q2API_PG_LOAD_PART rows at a time */
+    PGresult                       *load_res;
+    int                             load_row;
+    ngx_uint_t                      load_skipped;
+    ngx_uint_t                      load_sealed;
+    ngx_uint_t                      load_full;
+    ngx_pool_t                     *scratch;  /* one row's opened secrets */
     ngx_msec_t                      last_load;
     ngx_rbtree_t                    rows;
     ngx_rbtree_node_t               sentinel;
@@ -208,14 +228,22 @@ extern const char  ngx_http_q2api_pg_lease_release[];
 
 /* rows */
 ngx_int_t ngx_http_q2api_pg_start_load(ngx_http_q2api_pg_t *pg);
+/* takes res; NGX_AGAIN: rows left, the connection's read event posted */
 ngx_int_t ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg,
     PGresult *res);
+ngx_int_t ngx_http_q2api_pg_load_more(ngx_http_q2api_pg_t *pg);
 ngx_int_t ngx_http_q2api_pg_fetch(ngx_http_q2api_pg_t *pg);
 ngx_int_t ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg,
     PGresult *res, ngx_str_t *id);
-/* one row as the zone takes it; strings point into the result */
-ngx_int_t ngx_http_q2api_pg_account(PGresult *res, int i,
-    ngx_http_q2api_account_data_t *d);
+/*
+ * One row as the zone takes it; strings point into the result, or into
+ * pg->scratch for opened secrets (valid until the next row).  *plain (may
+ * be NULL): a secret was plaintext or under the old key, to be sealed at
+ * the next write.  NGX_DECLINED: no id, or a type this module does not
+ * serve; NGX_ABORT: a secret does not open with q2api_store_key.
+ */
+ngx_int_t ngx_http_q2api_pg_account(ngx_http_q2api_pg_t *pg, PGresult *res,
+    int i, ngx_http_q2api_account_data_t *d, ngx_uint_t *plain);
 void ngx_http_q2api_pg_value(PGresult *res, int i, int col, ngx_str_t *s);
 uint64_t ngx_http_q2api_pg_int(PGresult *res, int i, int col);
 const char *ngx_http_q2api_pg_cstr(ngx_pool_t *pool, ngx_str_t *s,

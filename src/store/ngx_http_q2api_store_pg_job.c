@@ -91,6 +91,15 @@ ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
     ExecStatusType            status;
     ngx_http_q2api_pg_job_e   job;
 
+    if (pg->load_res) {
+        /* a full load half applied: its next part first */
+        rc = ngx_http_q2api_pg_load_more(pg);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_AGAIN) ? NGX_OK : NGX_ERROR;
+        }
+    }
+
     while (pg->job != NGX_HTTP_Q2API_PG_JOB_NONE && !PQisBusy(pg->conn)) {
 
         res = PQgetResult(pg->conn);
@@ -140,6 +149,18 @@ ngx_http_q2api_pg_results(ngx_http_q2api_pg_t *pg)
 
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
+
+            if (pg->job == NGX_HTTP_Q2API_PG_JOB_LOAD) {
+                /* the load keeps res while it is applied in parts */
+                rc = ngx_http_q2api_pg_loaded(pg, res);
+
+                if (rc != NGX_OK) {
+                    return (rc == NGX_AGAIN) ? NGX_OK : NGX_ERROR;
+                }
+
+                continue;
+            }
+
             rc = ngx_http_q2api_pg_result(pg, res, pg->cur);
             PQclear(res);
 
@@ -169,9 +190,6 @@ ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg, PGresult *res,
     case NGX_HTTP_Q2API_PG_JOB_SCHEMA:
         /* BEGIN, lock, CREATE, CREATE lease, columns, LISTEN, COMMIT */
         return (i == 4) ? ngx_http_q2api_pg_columns(pg, res) : NGX_OK;
-
-    case NGX_HTTP_Q2API_PG_JOB_LOAD:
-        return ngx_http_q2api_pg_loaded(pg, res);
 
     case NGX_HTTP_Q2API_PG_JOB_FETCH:
         return ngx_http_q2api_pg_fetched(pg, res,

@@ -127,7 +127,8 @@ ngx_http_q2api_pg_leased(ngx_http_q2api_pg_t *pg, PGresult *res,
         && PQntuples(res) == 1
         && (ngx_uint_t) PQnfields(res)
            == ngx_http_q2api_row_count(ngx_http_q2api_pg_select)
-        && ngx_http_q2api_pg_account(res, 0, &d) == NGX_OK)
+              + NGX_HTTP_Q2API_PG_SELECT_EXTRA
+        && ngx_http_q2api_pg_account(pg, res, 0, &d, NULL) == NGX_OK)
     {
         row = &d;
     }

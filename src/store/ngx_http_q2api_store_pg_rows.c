@@ -10,6 +10,7 @@
 #include <ngx_md5.h>
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_seal.h"
 
 
 static void ngx_http_q2api_pg_row_sweep(ngx_http_q2api_pg_t *pg);
@@ -41,31 +42,61 @@ ngx_http_q2api_pg_start_load(ngx_http_q2api_pg_t *pg)
 ngx_int_t
 ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
 {
-    int                             i, n;
+    if ((ngx_uint_t) PQnfields(res)
+        != ngx_http_q2api_row_count(ngx_http_q2api_pg_select)
+           + NGX_HTTP_Q2API_PG_SELECT_EXTRA)
+    {
+        PQclear(res);
+        return ngx_http_q2api_pg_error(pg, "load", "unexpected columns");
+    }
+
+    pg->generation = ngx_http_q2api_accounts_next_generation(pg->st->accounts);
+    pg->last_load = ngx_current_msec;
+
+    pg->load_res = res;
+    pg->load_row = 0;
+    pg->load_skipped = 0;
+    pg->load_sealed = 0;
+    pg->load_full = 0;
+
+    return ngx_http_q2api_pg_load_more(pg);
+}
+
+
+/*
+ * The next NGX_HTTP_Q2API_PG_LOAD_PART rows into the zone.  With rows
+ * left, the connection's read event goes to ngx_posted_next_events: the
+ * loop serves what else is ready first, and comes back here (through
+ * ngx_http_q2api_pg_results) at its next turn.
+ */
+ngx_int_t
+ngx_http_q2api_pg_load_more(ngx_http_q2api_pg_t *pg)
+{
+    int                             n, last;
     ngx_int_t                       rc;
-    ngx_uint_t                      skipped, full;
+    ngx_uint_t                      plain;
+    PGresult                       *res;
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_store_t         *st;
     ngx_http_q2api_account_data_t   d;
 
-    if ((ngx_uint_t) PQnfields(res)
-        != ngx_http_q2api_row_count(ngx_http_q2api_pg_select))
-    {
-        return ngx_http_q2api_pg_error(pg, "load", "unexpected columns");
-    }
-
     st = pg->st;
-    pg->generation = ngx_http_q2api_accounts_next_generation(st->accounts);
-    pg->last_load = ngx_current_msec;
-
+    res = pg->load_res;
     n = PQntuples(res);
-    skipped = 0;
-    full = 0;
+    last = ngx_min(n, pg->load_row + NGX_HTTP_Q2API_PG_LOAD_PART);
 
-    for (i = 0; i < n; i++) {
+    for ( /* void */ ; pg->load_row < last; pg->load_row++) {
 
-        if (ngx_http_q2api_pg_account(res, i, &d) != NGX_OK) {
-            skipped++;
+        plain = 0;
+        rc = ngx_http_q2api_pg_account(pg, res, pg->load_row, &d, &plain);
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_q2api_pg_error(pg, "load", "out of memory");
+        }
+
+        if (rc != NGX_OK) {
+            pg->load_skipped += (rc == NGX_DECLINED);
+            pg->load_sealed += (rc == NGX_ABORT);
             continue;
         }
 
@@ -73,7 +104,7 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
                                             NGX_HTTP_Q2API_SET_ALL,
                                             pg->generation);
         if (rc != NGX_OK) {
-            full++;
+            pg->load_full++;
             continue;
         }
 
@@ -85,26 +116,48 @@ ngx_http_q2api_pg_loaded(ngx_http_q2api_pg_t *pg, PGresult *res)
         row->config = ngx_http_q2api_pg_digest_config(&d);
         row->state = ngx_http_q2api_pg_digest_state(&d);
         row->seen = pg->generation;
+
+        if (plain && st->seal) {
+            /* its credentials are sealed at its next write */
+            row->config ^= 1;
+        }
     }
 
-    if (full) {
+    if (pg->load_row < n) {
+        ngx_post_event(pg->c->read, &ngx_posted_next_events);
+        return NGX_AGAIN;
+    }
+
+    PQclear(res);
+    pg->load_res = NULL;
+
+    if (pg->load_sealed != pg->sealed) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "q2api: postgres store: %ui rows skipped: their "
+                      "credentials do not open with q2api_store_key "
+                      "(another key, or none set)", pg->load_sealed);
+        pg->sealed = pg->load_sealed;
+    }
+
+    if (pg->load_full) {
         /* keep what is there rather than drop what did not fit */
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "q2api: postgres store: %ui of %d accounts did not "
                       "fit in the shared zone; make q2api_zone larger",
-                      full, n);
+                      pg->load_full, n);
 
     } else {
         ngx_http_q2api_accounts_prune(st->accounts, pg->generation);
         ngx_http_q2api_pg_row_sweep(pg);
     }
 
-    if (skipped != pg->skipped) {
+    if (pg->load_skipped != pg->skipped) {
         /* said once, not at every full load */
         ngx_log_error(NGX_LOG_WARN, st->log, 0,
                       "q2api: postgres store: %ui rows skipped: no id, or "
-                      "a type other than \"amazonq\" or \"kiro\"", skipped);
-        pg->skipped = skipped;
+                      "a type other than \"amazonq\" or \"kiro\"",
+                      pg->load_skipped);
+        pg->skipped = pg->load_skipped;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, st->log, 0,
@@ -160,15 +213,29 @@ ngx_int_t
 ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
     ngx_str_t *id)
 {
+    ngx_int_t                       rc;
+    ngx_uint_t                      plain;
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_store_t         *st;
     ngx_http_q2api_account_data_t   d;
 
     st = pg->st;
 
-    if (PQntuples(res) == 0
-        || ngx_http_q2api_pg_account(res, 0, &d) != NGX_OK)
-    {
+    plain = 0;
+    rc = (PQntuples(res) == 0)
+         ? NGX_DECLINED : ngx_http_q2api_pg_account(pg, res, 0, &d, &plain);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_q2api_pg_error(pg, "read", "out of memory");
+    }
+
+    if (rc == NGX_ABORT) {
+        ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                      "q2api: postgres store: account \"%V\" skipped: its "
+                      "credentials do not open with q2api_store_key", id);
+    }
+
+    if (rc != NGX_OK) {
         /* deleted, or of a type this module does not serve */
         (void) ngx_http_q2api_accounts_remove(st->accounts, id);
         ngx_http_q2api_pg_row_delete(pg, id);
@@ -194,6 +261,10 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
     row->state = ngx_http_q2api_pg_digest_state(&d);
     row->seen = pg->generation;
 
+    if (plain && st->seal) {
+        row->config ^= 1;
+    }
+
     return NGX_OK;
 }
 
@@ -202,13 +273,19 @@ ngx_http_q2api_pg_fetched(ngx_http_q2api_pg_t *pg, PGresult *res,
 /* rows -------------------------------------------------------------------- */
 
 
-/* one row as the zone takes it; strings point into the result */
+/*
+ * One row as the zone takes it.  q2api_disabled says the module itself
+ * turned "enabled" off while the account is suspended or needs a login
+ * (so that q2api, which reads only "enabled", leaves it alone): for this
+ * module the operator's flag is still on.
+ */
 ngx_int_t
-ngx_http_q2api_pg_account(PGresult *res, int i,
-    ngx_http_q2api_account_data_t *d)
+ngx_http_q2api_pg_account(ngx_http_q2api_pg_t *pg, PGresult *res, int i,
+    ngx_http_q2api_account_data_t *d, ngx_uint_t *plain)
 {
     int                          col;
     ngx_str_t                    s;
+    const char                  *bad;
     ngx_http_q2api_row_field_e  *f;
 
     ngx_memzero(d, sizeof(ngx_http_q2api_account_data_t));
@@ -235,7 +312,36 @@ ngx_http_q2api_pg_account(PGresult *res, int i,
         }
     }
 
-    return (d->id.len == 0) ? NGX_DECLINED : NGX_OK;
+    if (d->id.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_q2api_pg_int(res, i, col) == 1) {
+        d->enabled = 1;
+    }
+
+    if (pg->scratch == NULL) {
+        pg->scratch = ngx_create_pool(4096, pg->st->log);
+        if (pg->scratch == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_reset_pool(pg->scratch);
+    }
+
+    switch (ngx_http_q2api_seal_open_row(pg->st->seal, pg->scratch, d, plain,
+                                         &bad))
+    {
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_DECLINED:
+        return NGX_ABORT;
+
+    default:
+        return NGX_ERROR;
+    }
 }
 
 

@@ -98,6 +98,7 @@ static ngx_http_q2api_pg_column_t  ngx_http_q2api_pg_added[] = {
     { "tokens_out", q2api_add("tokens_out", "BIGINT DEFAULT 0") },
     { "last_used", q2api_add("last_used", "BIGINT") },
     { "last_error", q2api_add("last_error", "TEXT") },
+    { "q2api_disabled", q2api_add("q2api_disabled", "INTEGER DEFAULT 0") },
     { NULL, NULL }
 };
 
@@ -140,6 +141,27 @@ ngx_http_q2api_row_field_e  ngx_http_q2api_pg_select[] = {
 
 
 /*
+ * "enabled" as q2api reads it: off while this module finds the account
+ * suspended or in need of a login, and q2api_disabled = 1 to remember
+ * that it was the module's doing; back on when the status is.  The
+ * operator's own flag ("intent") is $10 when this host changed the
+ * configuration, else what the row holds: enabled, or q2api_disabled.  An
+ * account an operator disabled (enabled = 0, q2api_disabled = 0) is never
+ * turned on by a status.
+ */
+#define NGX_HTTP_Q2API_PG_OFF_STATUSES  "('suspended', 'needs_login')"
+
+#define NGX_HTTP_Q2API_PG_INTENT                                             \
+    "(CASE WHEN $26 THEN $10::integer = 1 "                                  \
+    "ELSE COALESCE(a.enabled, 1) = 1 OR COALESCE(a.q2api_disabled, 0) = 1 "  \
+    "END)"
+
+#define NGX_HTTP_Q2API_PG_OFF                                                \
+    "(COALESCE(CASE WHEN $27 THEN $15::text ELSE a.status END, 'active') "   \
+    "IN " NGX_HTTP_Q2API_PG_OFF_STATUSES ")"
+
+
+/*
  * One dirty account.  Configuration ($26) and state ($27, $28) columns are
  * set only when they changed here, so that a token refreshed by q2api or a
  * status set by another host is not overwritten with this host's older
@@ -152,12 +174,18 @@ const char  ngx_http_q2api_pg_upsert[] =
     "refreshToken, accessToken, other, created_at, updated_at, enabled, "
     "error_count, expires_at, type, profile_arn, status, status_reason, "
     "status_since, status_until, token_expires, success_count, "
-    "total_errors, tokens_in, tokens_out, last_used, last_error) "
+    "total_errors, tokens_in, tokens_out, last_used, last_error, "
+    "q2api_disabled) "
     "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, "
-    "$7::text, $8::text, $9::text, $10::integer, $11::integer, $12::text, "
+    "$7::text, $8::text, $9::text, "
+    "CASE WHEN $10::integer = 1 AND $15::text NOT IN "
+        NGX_HTTP_Q2API_PG_OFF_STATUSES " THEN 1 ELSE 0 END, "
+    "$11::integer, $12::text, "
     "$13::text, $14::text, $15::text, $16::text, $17::bigint, $18::bigint, "
     "$19::bigint, $20::integer, $21::bigint, $22::bigint, $23::bigint, "
-    "$24::bigint, $25::text "
+    "$24::bigint, $25::text, "
+    "CASE WHEN $10::integer = 1 AND $15::text IN "
+        NGX_HTTP_Q2API_PG_OFF_STATUSES " THEN 1 ELSE 0 END "
     "WHERE $29::boolean OR EXISTS (SELECT 1 FROM accounts WHERE id = $1) "
     "ON CONFLICT (id) DO UPDATE SET "
     "label = CASE WHEN $26 THEN excluded.label ELSE a.label END, "
@@ -169,7 +197,10 @@ const char  ngx_http_q2api_pg_upsert[] =
     "accessToken = CASE WHEN $26 THEN excluded.accessToken "
         "ELSE a.accessToken END, "
     "other = CASE WHEN $26 THEN excluded.other ELSE a.other END, "
-    "enabled = CASE WHEN $26 THEN excluded.enabled ELSE a.enabled END, "
+    "enabled = CASE WHEN " NGX_HTTP_Q2API_PG_INTENT " AND NOT "
+        NGX_HTTP_Q2API_PG_OFF " THEN 1 ELSE 0 END, "
+    "q2api_disabled = CASE WHEN " NGX_HTTP_Q2API_PG_INTENT " AND "
+        NGX_HTTP_Q2API_PG_OFF " THEN 1 ELSE 0 END, "
     "expires_at = CASE WHEN $26 THEN excluded.expires_at "
         "ELSE a.expires_at END, "
     "type = CASE WHEN $26 THEN excluded.type ELSE a.type END, "
@@ -250,21 +281,25 @@ ngx_http_q2api_pg_statements(ngx_conf_t *cf, ngx_http_q2api_pg_t *pg)
 
     len = ngx_strlen(columns);
 
-    p = ngx_pnalloc(cf->pool, sizeof("SELECT  FROM accounts") + len);
+    /* NGX_HTTP_Q2API_PG_SELECT_EXTRA columns after the codec's */
+    p = ngx_pnalloc(cf->pool, sizeof("SELECT , q2api_disabled FROM accounts")
+                              + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(p, "SELECT %s FROM accounts%Z", columns);
+    ngx_sprintf(p, "SELECT %s, q2api_disabled FROM accounts%Z", columns);
     pg->select_all = (const char *) p;
 
     p = ngx_pnalloc(cf->pool,
-                    sizeof("SELECT  FROM accounts WHERE id = $1::text") + len);
+                    sizeof("SELECT , q2api_disabled FROM accounts "
+                           "WHERE id = $1::text") + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(p, "SELECT %s FROM accounts WHERE id = $1::text%Z", columns);
+    ngx_sprintf(p, "SELECT %s, q2api_disabled FROM accounts "
+                "WHERE id = $1::text%Z", columns);
     pg->select_one = (const char *) p;
 
     return NGX_OK;

@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_seal.h"
 
 
 static ngx_int_t ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
@@ -51,7 +52,8 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
         return ngx_http_q2api_pg_error(pg, "write", "out of memory");
     }
 
-    if (ngx_http_q2api_accounts_take_dirty(st->accounts, pool, b->taken)
+    if (ngx_http_q2api_accounts_take_dirty_n(st->accounts, pool, b->taken,
+                                             NGX_HTTP_Q2API_PG_BATCH)
         != NGX_OK)
     {
         pg->batch = b;
@@ -66,6 +68,11 @@ ngx_http_q2api_pg_write(ngx_http_q2api_pg_t *pg)
 
     /* from here on, closing the connection gives them back */
     pg->batch = b;
+
+    if (b->taken->nelts == NGX_HTTP_Q2API_PG_BATCH) {
+        /* more wait: the next batch follows this one's COMMIT */
+        pg->want_write = 1;
+    }
 
     b->puts = ngx_pcalloc(pool,
                           b->taken->nelts * sizeof(ngx_http_q2api_pg_put_t));
@@ -197,6 +204,13 @@ ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
     w.errors = d->d_errors;
     w.tokens_in = d->d_tokens_in;
     w.tokens_out = d->d_tokens_out;
+
+    if (pg->st->seal
+        && ngx_http_q2api_seal_row(pg->st->seal, pool, &w) != NGX_OK)
+    {
+        return ngx_http_q2api_pg_error(pg, "write",
+                                       "sealing the credentials failed");
+    }
 
     f = ngx_http_q2api_pg_upsert_fields;
 
