@@ -585,7 +585,8 @@ ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "q2api: account \"%V\" failed (%s), trying account "
-                  "\"%V\"", &failed, ctx->reason, &ctx->tried[ctx->attempts - 1]);
+                  "\"%V\"", &failed, ctx->reason,
+                  &ctx->tried[ctx->attempts - 1]);
 
     return ngx_http_q2api_reset_attempt(ctx);
 }
@@ -666,8 +667,9 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     }
 
     if ((rc == NGX_OK || rc == NGX_BUSY)
-        && ngx_http_q2api_accounts_pick_id(qmcf->accounts, r->pool, &ctx->refreshing,
-                                       &pick) == NGX_OK)
+        && ngx_http_q2api_accounts_pick_id(qmcf->accounts, r->pool,
+                                           &ctx->refreshing, &pick)
+           == NGX_OK)
     {
         rv = ngx_http_q2api_launch_attempt(r, ctx, &pick);
 

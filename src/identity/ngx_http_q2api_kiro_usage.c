@@ -40,7 +40,8 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
     if (qmcf == NULL || qmcf->accounts == NULL
-        || ngx_http_q2api_accounts_get(qmcf->accounts, id, r->pool, &d) != NGX_OK
+        || ngx_http_q2api_accounts_get(qmcf->accounts, id, r->pool, &d)
+           != NGX_OK
         || d.access_token.len == 0)
     {
         return NGX_DECLINED;

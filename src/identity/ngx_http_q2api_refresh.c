@@ -260,7 +260,8 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
                       "%i: %s", &rf->id, status, err);
     }
 
-    ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, rc, &fresh, err);
+    ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, rc, &fresh,
+                                        err);
 
     /* the new tokens are stored: a lookup that fails loses nothing */
     if (rc == NGX_OK && rf->discover && fresh.profile_arn.len == 0
