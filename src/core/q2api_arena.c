@@ -10,7 +10,7 @@
 #include "q2api_arena.h"
 
 
-#define Q2API_ARENA_CHUNK   8192
+#define Q2API_ARENA_CHUNK   4096
 #define Q2API_ARENA_ALIGN   16
 
 
