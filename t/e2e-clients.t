@@ -33,7 +33,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 use Q2api::Mock;
-use Q2api::Node qw(which relay_node_tap slurp);
+use Q2api::Node qw(which relay_node_tap slurp missing);
 use Q2api::Mock::AmazonQ qw(:builders);
 
 my $E2E = "$ROOT/t/e2e";
@@ -57,18 +57,18 @@ binmode(Test::More->builder->$_, ':encoding(UTF-8)')
 
 
 my $NODE = which('node')
-    or plan skip_all => 'node is not installed (apt-get install nodejs npm)';
+    or missing('node is not installed (apt-get install nodejs npm)');
 my ($node_major) = (`"$NODE" --version 2>/dev/null` // '') =~ /^v(\d+)\./;
-plan skip_all => "node >= 18 is needed, found " . ($node_major // 'none')
+missing("node >= 18 is needed, found " . ($node_major // 'none'))
     unless $node_major && $node_major >= 18;
 chomp(my $node_version = `"$NODE" --version`);
 for my $p (qw(anthropic-sdk-0 anthropic-sdk-1 openai)) {
-    plan skip_all => "t/e2e/node_modules/$p is missing: run make e2e-deps "
-                   . "(npm ci --prefix t/e2e)"
+    missing("t/e2e/node_modules/$p is missing: run make e2e-deps "
+            . "(npm ci --prefix t/e2e)")
         unless -f "$E2E/node_modules/$p/package.json";
 }
-plan skip_all => "$NGINX is not executable" unless -x $NGINX;
-plan skip_all => "$MODULE is missing: run make" unless -f $MODULE;
+missing("$NGINX is not executable") unless -x $NGINX;
+missing("$MODULE is missing: run make") unless -f $MODULE;
 
 # --------------------------------------------------------------------------
 # Processes
@@ -436,6 +436,10 @@ sub up_input {
 }
 
 SKIP: {
+    # under CI only an explicit Q2API_E2E_CLAUDE=0 may leave it out
+    fail("Claude Code cannot run under CI: $why_not")
+        if !$CLAUDE && ($ENV{CI} // '') eq 'true'
+           && $why_not ne 'Q2API_E2E_CLAUDE=0';
     skip("Claude Code: $why_not", 1) unless $CLAUDE;
 
     # (a) a plain answer; x-api-key, headers, session id, the default model

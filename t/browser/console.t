@@ -28,21 +28,12 @@ use Test::More;
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ qw(:builders);
 use Q2api::Nginx;
-use Q2api::Node qw(which run_cmd relay_node_tap);
+use Q2api::Node qw(which run_cmd relay_node_tap missing);
 
 my $DIR = "$ROOT/t/browser";
 my $ARTIFACTS = "$ROOT/build/browser-artifacts";
 my $PASSWORD = 'console-password-1';
 
-sub missing {
-    my ($why) = @_;
-    if (($ENV{CI} // '') eq 'true') {
-        fail("browser tests cannot run under CI: $why");
-        done_testing();
-        exit 1;
-    }
-    plan skip_all => $why;
-}
 
 my $NODE = which('node') or missing('node is not installed');
 my $CHROMIUM = $ENV{CHROMIUM} || which('chromium') || '';
