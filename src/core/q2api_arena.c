@@ -10,6 +10,7 @@
 #include "q2api_arena.h"
 
 
+#define Q2API_ARENA_FIRST   1024
 #define Q2API_ARENA_CHUNK   4096
 #define Q2API_ARENA_ALIGN   16
 
@@ -44,8 +45,18 @@ q2api_arena_alloc(q2api_arena_t *a, size_t size)
         return c->data + c->used - size;
     }
 
-    /* large requests get a chunk of their own behind the current one */
-    need = size > Q2API_ARENA_CHUNK / 4 ? size : Q2API_ARENA_CHUNK;
+    /*
+     * Large requests get a chunk of their own behind the current one.  A
+     * short chat's whole model fits the small first chunk: a stream in
+     * flight keeps its arena, so that chunk is memory per stream.
+     */
+    if (size > Q2API_ARENA_CHUNK / 4) {
+        need = size;
+
+    } else {
+        need = a->chunks ? Q2API_ARENA_CHUNK : Q2API_ARENA_FIRST;
+        need = size > need ? Q2API_ARENA_CHUNK : need;
+    }
 
     c = malloc(sizeof(q2api_arena_chunk_t) + need);
     if (c == NULL) {
@@ -55,7 +66,7 @@ q2api_arena_alloc(q2api_arena_t *a, size_t size)
     c->size = need;
     c->used = size;
 
-    if (need != Q2API_ARENA_CHUNK && a->chunks != NULL) {
+    if (size > Q2API_ARENA_CHUNK / 4 && a->chunks != NULL) {
         c->next = a->chunks->next;
         a->chunks->next = c;
 

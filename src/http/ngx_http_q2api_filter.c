@@ -17,8 +17,12 @@
  */
 #define NGX_HTTP_Q2API_FEED_SLICE  4096
 
-/* the client's bytes go out in buffers of this size, reused */
-#define NGX_HTTP_Q2API_OUT_SIZE    4096
+/*
+ * The client's bytes go out in buffers of this size, reused: a slice's
+ * output fills a few, a trickling answer's event one, which a stream in
+ * flight keeps.
+ */
+#define NGX_HTTP_Q2API_OUT_SIZE    2048
 
 
 static ngx_int_t ngx_http_q2api_header_filter(ngx_http_request_t *r);
@@ -218,6 +222,15 @@ ngx_http_q2api_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     if (!ctx->committed) {
         if (ngx_http_q2api_send_stream_header(r->main, ctx) == NGX_ERROR) {
             return NGX_ERROR;
+        }
+
+        /*
+         * Committed, no attempt follows; once proxy has sent it, the
+         * backend body is nobody's: a long stream need not keep it.
+         */
+        if (r->upstream && r->upstream->request_body_sent) {
+            q2api_buf_free(&ctx->body);
+            ngx_str_null(&actx->body);
         }
     }
 
