@@ -5,7 +5,8 @@
  * Input: any bytes, not NUL-terminated.  The scanner reads no byte past
  * the length (ASan); what it accepts cJSON parses to an object too (the
  * scanner is the stricter of the two), and every member it finds is the
- * member cJSON finds: same type, and for strings the same bytes.
+ * member cJSON finds: same type, and for strings the same bytes (where
+ * cJSON can tell: no raw NUL, which it cuts keys and strings at).
  */
 
 
@@ -64,8 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             item = cJSON_GetObjectItemCaseSensitive(j, f[i].name);
 
             /* cJSON matches keys after decoding them; we match only
-             * plain ones, so an escaped key may find what we do not */
-            if (f[i].type == Q2API_JSON_ABSENT) {
+             * plain ones, so an escaped key may find what we do not; and
+             * cJSON compares keys as C strings, so a raw NUL in one makes
+             * "a\0x" the same key as "a" to it, never to us */
+            if (f[i].type == Q2API_JSON_ABSENT || memchr(s, '\0', size)) {
                 continue;
             }
 
