@@ -266,10 +266,16 @@ my @HEAD = (event('messageMetadataEvent',
             { sleep_ms => 50 });
 my $TEXT = event('assistantResponseEvent', { content => 'never' });
 
-# a prelude that announces a 16 MB message, with a valid prelude CRC
-my $big = pack 'NN', 16 * 1024 * 1024, 0;
-$big .= pack 'N', crc32($big);
-my $BIG = { raw_hex => unpack('H*', $big . ('x' x 64)) };
+# preludes with a valid CRC that announce a 16 MB message (the decoder's
+# limit: it buffers what comes, here 64 kB of it, then the stream ends) and
+# one byte more than that (refused at once)
+sub prelude {
+    my ($total, $tail) = @_;
+    my $p = pack 'NN', $total, 0;
+    return { raw_hex => unpack('H*', $p . pack('N', crc32($p)) . $tail) };
+}
+my $BIG = prelude(16 * 1024 * 1024, 'x' x 65536);
+my $HUGE = prelude(16 * 1024 * 1024 + 1, 'x' x 64);
 my $GARBAGE = { raw_hex => unpack('H*', "<html><body>Bad gateway</body>"
                                         . "</html>\r\n" . "\xff" x 40) };
 my $HTML = '<html><head><title>502 Bad Gateway</title></head><body>'
@@ -292,6 +298,10 @@ my @FAULTS = (
       { events => [ $BIG ] } ],
     [ 'a 16 MB prelude mid-answer',
       { events => [ @HEAD, $BIG ] } ],
+    [ 'a prelude past 16 MB first',
+      { events => [ $HUGE ] } ],
+    [ 'a prelude past 16 MB mid-answer',
+      { events => [ @HEAD, $HUGE ] } ],
     [ 'a stall before the first frame',
       { events => [ { sleep_ms => 2500 }, $TEXT ] } ],
     [ 'a stall mid-answer',
