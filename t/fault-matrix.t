@@ -76,13 +76,13 @@ $n->start;
 my %PATH = (claude => '/v1/messages', openai => '/v1/chat/completions');
 
 sub body_for {
-    my ($dialect, $stream) = @_;
+    my ($dialect, $stream, $text) = @_;
     my $s = $stream ? 'true' : 'false';
+    my $m = ',"messages":[{"role":"user","content":"' . ($text // 'hi')
+          . '"}]}';
     return $dialect eq 'claude'
-        ? '{"model":"claude-sonnet-4-5","max_tokens":50,"stream":' . $s
-          . ',"messages":[{"role":"user","content":"hi"}]}'
-        : '{"model":"claude-sonnet-4-5","stream":' . $s
-          . ',"messages":[{"role":"user","content":"hi"}]}';
+        ? '{"model":"claude-sonnet-4-5","max_tokens":50,"stream":' . $s . $m
+        : '{"model":"claude-sonnet-4-5","stream":' . $s . $m;
 }
 
 my @KINDS = map { my $d = $_; map { [$d, $_] } 1, 0 } qw(claude openai);
@@ -181,8 +181,8 @@ sub judge {
 }
 
 sub ask {
-    my ($dialect, $stream) = @_;
-    return $n->post($PATH{$dialect}, body_for($dialect, $stream));
+    my ($dialect, $stream, $text) = @_;
+    return $n->post($PATH{$dialect}, body_for($dialect, $stream, $text));
 }
 
 # --------------------------------------------------------------------------
@@ -281,6 +281,14 @@ my $GARBAGE = { raw_hex => unpack('H*', "<html><body>Bad gateway</body>"
 my $HTML = '<html><head><title>502 Bad Gateway</title></head><body>'
          . '<center><h1>502 Bad Gateway</h1></center></body></html>';
 
+# a 403 that is neither a suspension nor about the token: an error the
+# account's counter shows
+my $DENIED = { status => 403,
+               json => { __type => 'com.amazon.aws.codewhisperer#'
+                                   . 'AccessDeniedException',
+                         message => 'This feature is not enabled for the '
+                                  . 'profile.' } };
+
 my @FAULTS = (
     [ 'reset inside the first frame',
       { events => [ { reset_mid_frame => $TEXT } ] } ],
@@ -313,12 +321,7 @@ my @FAULTS = (
       { status => 503, headers => { 'content-type' => '' },
         body => $HTML } ],
     [ 'a 403 the account is blamed for',
-      { status => 403,
-        json => { __type => 'com.amazon.aws.codewhisperer#'
-                            . 'AccessDeniedException',
-                  message => 'This feature is not enabled for the '
-                           . 'profile.' } },
-      'blamed' ],
+      $DENIED, 'blamed' ],
     [ 'a clean close mid-answer (close-delimited body)',
       { close => 'close', events => [ @HEAD ] } ],
     [ 'a hangup mid-answer (chunked body never ended)',
@@ -478,6 +481,112 @@ sub hang_up {
 }
 
 $n->stop;
+
+# --------------------------------------------------------------------------
+# PostgreSQL restarted under traffic
+# --------------------------------------------------------------------------
+
+require Q2api::Pg;
+my $pg = Q2api::Pg->new;
+
+SKIP: {
+    skip 'no PostgreSQL server: ' . Q2api::Pg->why, 6 unless $pg;
+    $pg->start;
+
+    my $ci = $pg->conninfo;
+    $n = Q2api::Nginx->new(http => <<"_EOC_", server => <<'_EOC_');
+    q2api_zone q2api 8m;
+    q2api_store postgres "$ci";
+    q2api_store_interval 100ms;
+    q2api_max_errors 0;
+    q2api_amazonq_url http://127.0.0.1:$MPORT/;
+_EOC_
+        location /v1/ {
+            q2api_select round_robin;
+            q2api_pass claude;
+        }
+_EOC_
+    $n->start;
+    $workers = all_workers();
+
+    my $log = sub { $n->read_file('logs/error.log') // '' };
+    for (1 .. 100) {
+        last if $log->() =~ /postgres store ready/;
+        sleep 0.05;
+    }
+
+    # every request that meets "bad" fails over to "good": each answer is
+    # a success, and each call with tok-bad an error of "bad"
+    $mock->set_script({ by_token => {
+        'tok-bad' => [ $DENIED ],
+        '*' => [ text_response('fine') ],
+    } });
+    $mock->reset;
+    $pg->psql("INSERT INTO accounts (id, accessToken) VALUES "
+            . "('good', 'tok-good'), ('bad', 'tok-bad'); "
+            . "NOTIFY q2api_accounts, ''");
+    for (1 .. 100) {
+        last if ask('claude', 0)->{status} == 200;
+        sleep 0.05;
+    }
+    $mock->reset;
+    my $sql = sub {
+        $pg->psql("SELECT COALESCE(SUM(success_count), 0) || ' ' "
+                . "|| COALESCE(SUM(total_errors), 0) FROM accounts",
+                  allow_error => 1) // 'down';
+    };
+    my $base = $sql->();
+
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $rd;
+        my $end = time + 3;
+        my $i = 0;
+        while (time < $end) {
+            my $k = $KINDS[ $i % @KINDS ];
+            # a new conversation each time: no affinity to one account
+            my ($kind, @p) = judge(@$k, ask(@$k, 'hi ' . $i++));
+            print {$wr} $JSON->encode([ kind_name(@$k), $kind, \@p ]), "\n";
+        }
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    sleep 0.7;
+    $pg->stop;
+    sleep 1.2;
+    $pg->start;
+
+    my ($answers, $ok, @bad) = (0, 0);
+    while (my $line = <$rd>) {
+        my ($what, $kind, $p) = @{ $JSON->decode($line) };
+        $answers++;
+        $ok++ if $kind eq 'ok' && !@$p;
+        push @bad, "$what: $kind @$p" if $kind ne 'ok' || @$p;
+    }
+    waitpid $pid, 0;
+    my $blamed = grep { ($_->{headers}{authorization} // '') eq 'Bearer tok-bad' }
+                 $mock->requests;
+
+    ok($answers > 10, "postgres restart: $answers requests during it");
+    is($ok, $answers, 'postgres restart: every answer complete and well '
+                      . 'formed') or diag(join "\n", @bad);
+    ok($blamed > 0, "postgres restart: $blamed of them met the failing "
+                    . 'account first');
+    no_crash('postgres restart');
+
+    my ($s0, $e0) = split ' ', $base;
+    my $want = ($s0 + $ok) . ' ' . ($e0 + $blamed);
+    for (1 .. 100) {
+        last if $sql->() eq $want;
+        sleep 0.1;
+    }
+    is($sql->(), $want, 'postgres restart: the database holds every '
+                        . 'success and every error, none lost');
+    $n->stop;
+}
+
 $mock->stop;
 
 done_testing();
