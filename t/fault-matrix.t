@@ -2,9 +2,10 @@
 # frame, garbage, a bad CRC, a 16 MB prelude, a stall, an HTML 5xx, a
 # clean close in the middle of the answer), each met by streamed and whole
 # requests of both dialects; then "nginx -s reload" with requests in
-# flight, and clients that hang up at random points.  Throughout: no
-# worker dies, every answer is well formed in the client's dialect, and
-# every account update the zone counted reaches the accounts file.
+# flight, clients that hang up at random points (FAULT_MATRIX_SEED
+# replays a run), and PostgreSQL stopped and started under traffic.
+# Throughout: no worker dies, every answer is well formed in the client's
+# dialect, and every account update the zone counted reaches the store.
 
 use strict;
 use warnings;
