@@ -186,6 +186,42 @@ sub ask {
     return $n->post($PATH{$dialect}, body_for($dialect, $stream, $text));
 }
 
+# A client process: asks what $next gives ([dialect, stream, text], until
+# undef) and reports each judgement on a pipe.
+sub client {
+    my ($next) = @_;
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $rd;
+        while (my $q = $next->()) {
+            my ($kind, @p) = judge(@$q[0, 1], ask(@$q));
+            print {$wr} $JSON->encode([ kind_name(@$q[0, 1]), $kind, \@p ]),
+                        "\n";
+        }
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    return [ $pid, $rd ];
+}
+
+# (answers, complete and well formed ones, what was wrong with the others)
+sub gather {
+    my ($answers, $ok, @bad) = (0, 0);
+    for my $kid (@_) {
+        my ($pid, $rd) = @$kid;
+        while (my $line = <$rd>) {
+            my ($what, $kind, $p) = @{ $JSON->decode($line) };
+            $answers++;
+            $ok++ if $kind eq 'ok' && !@$p;
+            push @bad, "$what: $kind @$p" if $kind ne 'ok' || @$p;
+        }
+        waitpid $pid, 0;
+    }
+    return ($answers, $ok, @bad);
+}
+
 # --------------------------------------------------------------------------
 # workers, counters
 # --------------------------------------------------------------------------
@@ -364,24 +400,10 @@ no_crash('upstream faults');
                                       map { "w$_ " } 1 .. 10) ]);
     my $clients = 6;
     my $each = 4;
-    my @kids;
-    for my $c (1 .. $clients) {
-        pipe(my $rd, my $wr) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $rd;
-            for my $i (1 .. $each) {
-                my $k = $KINDS[ ($c + $i) % @KINDS ];
-                my ($kind, @p) = judge(@$k, ask(@$k));
-                print {$wr} $JSON->encode([ kind_name(@$k), $kind, \@p ]),
-                            "\n";
-            }
-            close $wr;
-            POSIX::_exit(0);
-        }
-        close $wr;
-        push @kids, [ $pid, $rd ];
-    }
+    my @kids = map {
+        my ($c, $i) = ($_, 0);
+        client(sub { $i++ < $each ? $KINDS[ ($c + $i) % @KINDS ] : undef });
+    } 1 .. $clients;
 
     sleep 0.3;
     $n->reload;
@@ -389,17 +411,7 @@ no_crash('upstream faults');
     $n->reload;
     $workers = all_workers();
 
-    my ($answers, $ok, @bad) = (0, 0);
-    for my $kid (@kids) {
-        my ($pid, $rd) = @$kid;
-        while (my $line = <$rd>) {
-            my ($what, $kind, $p) = @{ $JSON->decode($line) };
-            $answers++;
-            $ok++ if $kind eq 'ok' && !@$p;
-            push @bad, "$what: $kind @$p" if $kind ne 'ok' || @$p;
-        }
-        waitpid $pid, 0;
-    }
+    my ($answers, $ok, @bad) = gather(@kids);
     $good += $ok;
     is($answers, $clients * $each, 'reload: every client got an answer');
     is($ok, $answers, 'reload: every answer complete and well formed')
@@ -538,35 +550,17 @@ _EOC_
     };
     my $base = $sql->();
 
-    pipe(my $rd, my $wr) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $rd;
-        my $end = time + 3;
-        my $i = 0;
-        while (time < $end) {
-            my $k = $KINDS[ $i % @KINDS ];
-            # a new conversation each time: no affinity to one account
-            my ($kind, @p) = judge(@$k, ask(@$k, 'hi ' . $i++));
-            print {$wr} $JSON->encode([ kind_name(@$k), $kind, \@p ]), "\n";
-        }
-        close $wr;
-        POSIX::_exit(0);
-    }
-    close $wr;
+    my ($end, $i) = (time + 3, 0);
+    # a new conversation each time: no affinity to one account
+    my $kid = client(sub {
+        time < $end ? [ @{ $KINDS[ $i % @KINDS ] }, 'hi ' . $i++ ] : undef
+    });
     sleep 0.7;
     $pg->stop;
     sleep 1.2;
     $pg->start;
 
-    my ($answers, $ok, @bad) = (0, 0);
-    while (my $line = <$rd>) {
-        my ($what, $kind, $p) = @{ $JSON->decode($line) };
-        $answers++;
-        $ok++ if $kind eq 'ok' && !@$p;
-        push @bad, "$what: $kind @$p" if $kind ne 'ok' || @$p;
-    }
-    waitpid $pid, 0;
+    my ($answers, $ok, @bad) = gather($kid);
     my $blamed = grep { ($_->{headers}{authorization} // '') eq 'Bearer tok-bad' }
                  $mock->requests;
 
