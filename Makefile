@@ -154,7 +154,7 @@ VALGRIND_OPTS := --tool=memcheck --leak-check=full \
                  --suppressions=$(CURDIR)/t/valgrind.supp \
                  --xml=yes --xml-file=$(BUILD)/valgrind/%p.xml
 
-# Not part of "make test" (about 9 minutes, see README "Tests"): fails on
+# Not part of "make test" (9 to 12 minutes, README "Tests"): fails on
 # any memcheck error, or a definitely lost block with a frame of the
 # module.  A suite that fails only under valgrind's slowness (a store
 # write that has not landed yet) is named, not a verdict on memory.
