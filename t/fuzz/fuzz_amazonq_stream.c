@@ -20,6 +20,7 @@
 
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,12 @@ on_event(void *data, const q2api_event_t *ev)
     sink_t  *k = data;
 
     check(ev->text.len == 0 || ev->text.data != NULL);
+
+    /* text with a NUL in it (a \u0000 the backend sent, kept) is compared
+     * through cJSON below, which cuts strings there */
+    if (ev->text.len && memchr(ev->text.data, '\0', ev->text.len) != NULL) {
+        k->dirty = 1;
+    }
 
     if (!q2api_utf8_valid(ev->text.data ? ev->text.data : "", ev->text.len)
         || !q2api_utf8_valid(ev->id.data ? ev->id.data : "", ev->id.len)
@@ -275,8 +282,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             check(cJSON_IsObject(json));
 
-            if (!k.dirty) {
-                check(sse_same_message(&m, json, why, sizeof(why)) == 0);
+            if (!k.dirty && sse_same_message(&m, json, why, sizeof(why))) {
+                fprintf(stderr, "stream and message differ: %s\n", why);
+                abort();
             }
 
             cJSON_Delete(json);
