@@ -77,10 +77,13 @@ sub read_stream {
 
     my $sel = IO::Select->new($s);
     my ($data, $paused, $start) = ('', 0, time);
-    my $deadline = time + ($o{limit} // 120);
-    my $closed = 0;
+    # hang guards, not timings: a loaded machine may take minutes to carry
+    # 7 MB through, but a stream that is alive never goes 30 s silent (and
+    # one that sends only pings ends at the overall limit)
+    my $deadline = time + ($o{limit} // 600);
+    my ($closed, $heard) = (0, time);
 
-    while (time < $deadline) {
+    while (time < $deadline && time - $heard < 30) {
         if ($o{stop_at} && length($data) >= $o{stop_at}) {
             # a dead reader: read nothing more for a while, then take what
             # the kernel kept and see whether the gateway hung up
@@ -96,10 +99,12 @@ sub read_stream {
         if ($o{pause_at} && !$paused && length($data) >= $o{pause_at}) {
             $paused = 1;
             sleep $o{pause};
+            $heard = time;
         }
         next unless $sel->can_read(1);
         my $n = sysread($s, $data, 16384, length $data);
         last if !defined $n || $n == 0;
+        $heard = time;
         if ($o{rate}) {
             my $due = $start + length($data) / $o{rate};
             sleep($due - time) if $due > time;

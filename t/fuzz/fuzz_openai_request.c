@@ -52,6 +52,15 @@ send_event(q2api_openai_stream_t *s, q2api_event_type_e type,
 {
     q2api_event_t  ev;
 
+    /*
+     * A request's strings keep their NULs (q2api_nul.h); a reply's checks
+     * compare through cJSON, which cuts at a NUL: the events take the
+     * strings up to one, as fuzz_claude_request's do.
+     */
+    text.len = text.data ? strnlen(text.data, text.len) : 0;
+    id.len = id.data ? strnlen(id.data, id.len) : 0;
+    name.len = name.data ? strnlen(name.data, name.len) : 0;
+
     memset(&ev, 0, sizeof(ev));
     q2api_usage_init(&ev.usage);
 

@@ -460,7 +460,14 @@ q2api_openai_parse_call(q2api_openai_parse_t *p, q2api_message_t *m,
 
     cJSON_Delete(input);
 
-    b->data = q2api_request_str(p->req, args);
+    /* JSON text: a NUL the client sent stays the \u0000 it was */
+    b->data.len = strlen(args->valuestring);
+    b->data.data = q2api_nul_json(&p->req->arena, args->valuestring,
+                                  &b->data.len);
+    if (b->data.data == NULL) {
+        q2api_error_set(p->err, Q2API_ERR_API, "out of memory");
+        return Q2API_ERROR;
+    }
 
     return Q2API_OK;
 }
