@@ -206,6 +206,42 @@ q2api_json_word(q2api_json_scan_t *s, const char *word, size_t len)
 
 
 /*
+ * Opening and going on in an object or an array: s->p at '{' or '[', or
+ * after a member or an element.  *done is set when close ends it (at once
+ * for an empty one); Q2API_ERROR for anything but close or a comma.
+ */
+static void
+q2api_json_open(q2api_json_scan_t *s, char close, int *done)
+{
+    s->p++;
+    q2api_json_space(s);
+
+    *done = (s->p < s->end && *s->p == close);
+
+    if (*done) {
+        s->p++;
+    }
+}
+
+
+static int
+q2api_json_next(q2api_json_scan_t *s, char close, int *done)
+{
+    q2api_json_space(s);
+
+    if (s->p >= s->end || (*s->p != close && *s->p != ',')) {
+        return Q2API_ERROR;
+    }
+
+    *done = (*s->p == close);
+    s->p++;
+    q2api_json_space(s);
+
+    return Q2API_OK;
+}
+
+
+/*
  * The members of an object, s->p at '{'.  With fields, the first member of
  * each name asked for is recorded (only the top level asks).
  */
@@ -213,20 +249,15 @@ static int
 q2api_json_members(q2api_json_scan_t *s, unsigned depth,
     q2api_json_field_t *fields, size_t n)
 {
+    int                 done;
     size_t              i, klen;
     unsigned            escaped;
     const char         *key, *value;
     q2api_json_type_e   type;
 
-    s->p++;
-    q2api_json_space(s);
+    q2api_json_open(s, '}', &done);
 
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return Q2API_OK;
-    }
-
-    for ( ;; ) {
+    while (!done) {
         if (s->p >= s->end || *s->p != '"') {
             return Q2API_ERROR;
         }
@@ -277,63 +308,32 @@ q2api_json_members(q2api_json_scan_t *s, unsigned depth,
             }
         }
 
-        q2api_json_space(s);
-
-        if (s->p >= s->end) {
+        if (q2api_json_next(s, '}', &done) != Q2API_OK) {
             return Q2API_ERROR;
         }
-
-        if (*s->p == '}') {
-            s->p++;
-            return Q2API_OK;
-        }
-
-        if (*s->p != ',') {
-            return Q2API_ERROR;
-        }
-
-        s->p++;
-        q2api_json_space(s);
     }
+
+    return Q2API_OK;
 }
 
 
 static int
 q2api_json_elements(q2api_json_scan_t *s, unsigned depth)
 {
+    int                done;
     q2api_json_type_e  type;
 
-    s->p++;
-    q2api_json_space(s);
+    q2api_json_open(s, ']', &done);
 
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        return Q2API_OK;
+    while (!done) {
+        if (q2api_json_value(s, depth + 1, &type) != Q2API_OK
+            || q2api_json_next(s, ']', &done) != Q2API_OK)
+        {
+            return Q2API_ERROR;
+        }
     }
 
-    for ( ;; ) {
-        if (q2api_json_value(s, depth + 1, &type) != Q2API_OK) {
-            return Q2API_ERROR;
-        }
-
-        q2api_json_space(s);
-
-        if (s->p >= s->end) {
-            return Q2API_ERROR;
-        }
-
-        if (*s->p == ']') {
-            s->p++;
-            return Q2API_OK;
-        }
-
-        if (*s->p != ',') {
-            return Q2API_ERROR;
-        }
-
-        s->p++;
-        q2api_json_space(s);
-    }
+    return Q2API_OK;
 }
 
 
