@@ -10,7 +10,7 @@
 #include "q2api_arena.h"
 
 
-#define Q2API_ARENA_FIRST   1024
+#define Q2API_ARENA_FIRST   1024            /* at least CHUNK / 4 */
 #define Q2API_ARENA_CHUNK   4096
 #define Q2API_ARENA_ALIGN   16
 
@@ -54,8 +54,8 @@ q2api_arena_alloc(q2api_arena_t *a, size_t size)
         need = size;
 
     } else {
+        /* FIRST >= CHUNK / 4: what comes here fits either */
         need = a->chunks ? Q2API_ARENA_CHUNK : Q2API_ARENA_FIRST;
-        need = size > need ? Q2API_ARENA_CHUNK : need;
     }
 
     c = malloc(sizeof(q2api_arena_chunk_t) + need);
