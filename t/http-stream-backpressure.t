@@ -67,7 +67,10 @@ sub read_stream {
     my ($port, %o) = @_;
 
     my $s = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
-    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 8192) or die "SO_RCVBUF: $!";
+    # small enough that the reader is the slow side within a few hundred
+    # KB; smaller than one segment's worth, TCP itself crawls (a window
+    # of one segment waits out the delayed ACK each time)
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 65536) or die "SO_RCVBUF: $!";
     $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1')))
         or die "connect: $!";
     $s->autoflush(1);
