@@ -15,6 +15,9 @@
 
 #define NGX_HTTP_Q2API_M_TICK   1000       /* ms between looks */
 
+#define ngx_http_q2api_metrics_lit(p, lit)                                 \
+    ngx_cpymem(p, "" lit, sizeof(lit) - 1)
+
 
 static void ngx_http_q2api_metrics_tick(ngx_event_t *ev);
 static void ngx_http_q2api_metrics_sample(ngx_http_q2api_metrics_conf_t *mc,
@@ -171,7 +174,7 @@ ngx_http_q2api_metrics_store_json(u_char *p, ngx_http_q2api_metrics_conf_t *mc,
         p = ngx_sprintf(p, "%T", now - (time_t) mc->sh->store_written);
 
     } else {
-        p = ngx_cpymem(p, "null", 4);
+        p = ngx_http_q2api_metrics_lit(p, "null");
     }
 
     return ngx_sprintf(p, ",\"pending\":%ui},\"zone\":{\"size\":%uz,"
@@ -271,18 +274,18 @@ ngx_http_q2api_metrics_status(ngx_http_request_t *r,
                         ngx_http_q2api_metrics_fields[2 + i], j);
     }
 
-    p = ngx_cpymem(p, "},\"next_return\":", 16);
+    p = ngx_http_q2api_metrics_lit(p, "},\"next_return\":");
 
     if (census.next_back) {
         p = ngx_sprintf(p, "%T", census.next_back > now
                                  ? census.next_back - now : 0);
     } else {
-        p = ngx_cpymem(p, "null", 4);
+        p = ngx_http_q2api_metrics_lit(p, "null");
     }
 
-    p = ngx_cpymem(p, "},", 2);
+    p = ngx_http_q2api_metrics_lit(p, "},");
     p = ngx_http_q2api_metrics_store_json(p, mc, &census, now);
-    p = ngx_cpymem(p, ",\"keys\":[", 9);
+    p = ngx_http_q2api_metrics_lit(p, ",\"keys\":[");
 
     for (k = 0; k < mc->nkey; k++) {
         name = ngx_http_q2api_metrics_key_name(mc, k);
@@ -301,14 +304,14 @@ ngx_http_q2api_metrics_status(ngx_http_request_t *r,
                         c[mc->ktok + k * NGX_HTTP_Q2API_M_DIRECTIONS + 1]);
     }
 
-    p = ngx_cpymem(p, "],\"series\":{\"fields\":[", 23);
+    p = ngx_http_q2api_metrics_lit(p, "],\"series\":{\"fields\":[");
 
     for (i = 0; i < NGX_HTTP_Q2API_M_SAMPLE; i++) {
         p = ngx_sprintf(p, "%s\"%s\"", i ? "," : "",
                         ngx_http_q2api_metrics_fields[i]);
     }
 
-    p = ngx_cpymem(p, "],\"samples\":[", 13);
+    p = ngx_http_q2api_metrics_lit(p, "],\"samples\":[");
 
     for (j = 0; j < n; j++) {
         s = &c[mc->ring + ((first + j) % NGX_HTTP_Q2API_M_RING)
@@ -323,7 +326,7 @@ ngx_http_q2api_metrics_status(ngx_http_request_t *r,
         *p++ = ']';
     }
 
-    p = ngx_cpymem(p, "]}}", 3);
+    p = ngx_http_q2api_metrics_lit(p, "]}}");
 
     json->len = p - json->data;
 
