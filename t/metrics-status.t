@@ -22,8 +22,10 @@ $mock->start;
 my $mport = $mock->port;
 
 my $json = JSON::PP->new->canonical;
+my $root = Q2api::Nginx->root;
 
 my $http = <<"_EOC_";
+    include $root/conf/q2api_log_json.conf;
     q2api_zone q2api 8m;
     q2api_store file accounts.json;
     q2api_store_interval 100ms;
@@ -46,6 +48,7 @@ my $server = <<'_EOC_';
                           name=bob.b sk-bob-secret-0123456789;
             q2api_pass claude;
             access_log logs/q2api.log q2json;
+            access_log logs/q2api-json.log q2api_json;
         }
 
         location = /metrics {
@@ -171,6 +174,16 @@ my ($unknown) = grep { $_->{status} eq '401' } @log;
 is($unknown->{key}, '', 'an unknown key has no name');
 is($unknown->{error}, 'authentication', 'authentication error');
 
+# conf/q2api_log_json.conf: a JSON object per line
+my @jl = map { $json->decode($_) }
+         split /\n/, $n->read_file('logs/q2api-json.log') // '';
+is(scalar @jl, scalar @log, 'conf/q2api_log_json.conf: a JSON line each');
+my ($j200) = grep { $_->{key} eq 'bob.b' && $_->{status} == 200 } @jl;
+is_deeply([ @$j200{qw(front backend model input_tokens output_tokens
+                      cache_read_tokens stop_reason error_type)} ],
+          [ 'claude', 'amazonq', 'claude-sonnet-4-5', 11, 7, 5, 'end_turn',
+            '' ], 'with the variables');
+
 # --- /healthz and /v2/status ------------------------------------------------
 
 sub get_json {
@@ -248,6 +261,24 @@ for my $where (sort keys %seen) {
 }
 like($seen{metrics}, qr/key="alice"/, 'the metrics name alice');
 like($seen{'q2api.log'}, qr/"key":"bob\.b"/, 'the log names bob.b');
+
+# conf/grafana-q2api.json queries families that exist
+open my $gf, '<', "$root/conf/grafana-q2api.json" or die "grafana: $!";
+my $dash = $json->decode(do { local $/; <$gf> });
+my %used;
+for my $p (@{ $dash->{panels} }) {
+    $used{$_} = 1 for map { $_->{expr} =~ /\b(q2api_\w+)/g }
+                      @{ $p->{targets} || [] };
+}
+my $text = scrape($n)->{text};
+my $readme = do { open my $r, '<', "$root/README.md" or die; local $/; <$r> };
+ok(keys %used >= 10, scalar(keys %used) . ' families on the dashboard');
+for my $name (sort keys %used) {
+    (my $family = $name) =~ s/_(?:bucket|sum|count)$//;
+    ok(($name eq 'q2api_accounts_next_return_seconds'
+        || $text =~ /^\Q$name\E[{ ]/m)
+       && $readme =~ /\Q$family\E/, "$name: exported and documented");
+}
 
 $n->stop;
 $mock->stop;
