@@ -37,6 +37,7 @@ _EOC_
 
 my $server = <<'_EOC_';
         location /v1/ {
+            q2api_select round_robin;
             q2api_api_key name=alice sk-alice-secret-0123456789
                           name=bob.b sk-bob-secret-0123456789;
             q2api_pass claude;
@@ -112,7 +113,7 @@ my %bob = (Authorization => 'Bearer sk-bob-secret-0123456789');
 
 my $s0 = scrape($n);
 my @st;
-for (1 .. 4) {
+for (1 .. 8) {
     push @st, $n->post('/v1/messages', $body, %alice)->{status};
     last if sum(scrape($n), 'q2api_token_refreshes_total') >= 2;
 }
@@ -254,6 +255,46 @@ for my $where (sort keys %seen) {
 }
 like($seen{metrics}, qr/key="alice"/, 'the metrics name alice');
 like($seen{'q2api.log'}, qr/"key":"bob\.b"/, 'the log names bob.b');
+
+# --- device logins by result ---------------------------------------------------
+
+sub login {
+    my ($token, $expires) = @_;
+    $mock->reset;
+    $mock->set_script({ by_path => {
+        '/client/register' => [ { json => { clientId => 'c-1',
+                                            clientSecret => 's-1' } } ],
+        '/device_authorization' => [ { json => {
+            deviceCode => 'dc-1', userCode => 'WXYZ-1234',
+            verificationUri => 'https://device.example',
+            verificationUriComplete => 'https://device.example?c=1',
+            expiresIn => $expires, interval => 1 } } ],
+        '/token' => [ $token ] } });
+    my $ua = HTTP::Tiny->new(timeout => 30);
+    my %h = (headers => { Authorization => 'Bearer admin-password-1',
+                          'content-type' => 'application/json' });
+    my $base = 'http://127.0.0.1:' . $n->port;
+    my $r = $ua->request('POST', "$base/v2/auth/start",
+                         { %h, content => '{"label":"m"}' });
+    my $id = $json->decode($r->{content})->{authId};
+    return $ua->request('POST', "$base/v2/auth/claim/$id",
+                        { %h, content => '' })->{status};
+}
+
+my $l0 = scrape($n);
+is(login({ json => { accessToken => 'a-1', refreshToken => 'r-1',
+                     expiresIn => 3600 } }, 600), 200, 'a login approved');
+is(login({ status => 400, json => { error => 'access_denied' } }, 600), 502,
+   'a login refused');
+is(login({ status => 400, json => { error => 'authorization_pending' } }, 1),
+   408, 'a login nobody approved');
+my $l1 = scrape($n);
+for my $r (qw(ok refused expired)) {
+    is(sum($l1, 'q2api_device_logins_total', result => $r)
+       - sum($l0, 'q2api_device_logins_total', result => $r), 1,
+       "device logins $r +1");
+}
+is(sum($l1, 'q2api_device_logins_total', result => 'error'), 0, 'no error');
 
 # conf/grafana-q2api.json queries families that exist
 open my $gf, '<', "$root/conf/grafana-q2api.json" or die "grafana: $!";
