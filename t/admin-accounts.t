@@ -31,7 +31,7 @@ main::accounts('a', 'b', { id => 'c', accessToken => 'tok-c', enabled => 0 },
 --- error_code eval
 [200, 200]
 --- response_body_like eval
-[qr/^\{"status":"ok","accounts":4,"usable":2,"store":\{"up":(?:null|true|false),"last_write_age":(?:null|\d+),"pending":\d+\},"zone":\{"size":8388608,"free":\d+,"accounts":4,"affinity":0\}\}$/, qr/^$/]
+[qr/^\{"status":"ok","accounts":4,"usable":2,"store":\{"up":(?:null|true|false),"last_write_age":(?:null|\d+),"notify_lag":(?:null|[\d.]+),"pending":\d+\},"zone":\{"size":8388608,"free":\d+,"accounts":4,"affinity":0\}\}$/, qr/^$/]
 
 
 

@@ -17,7 +17,7 @@ use Time::HiRes qw(sleep);
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ qw(:builders);
 use Q2api::Nginx;
-use Q2api::Metrics qw(scrape value sum promtool_ok);
+use Q2api::Metrics qw(scrape value sum promtool_ok grouped_ok);
 
 my $mock = Q2api::Mock->new;
 $mock->start;
@@ -310,6 +310,8 @@ ok(promtool_ok($s8->{text}), 'the exposition passes promtool');
 my $om = scrape($n, 'application/openmetrics-text; version=1.0.0');
 like($om->{type}, qr{^application/openmetrics-text}, 'OpenMetrics asked');
 like($om->{text}, qr/# EOF\n\z/, 'it ends with # EOF');
+is(grouped_ok($om->{text}), '', 'each family\'s samples together, after it');
+is(grouped_ok($s8->{text}), '', 'the same in the text format');
 like($om->{text}, qr/^# TYPE q2api_requests counter$/m,
      'a counter family is named without _total');
 is(sum($om, 'q2api_requests_total'), sum($s8, 'q2api_requests_total'),

@@ -71,6 +71,9 @@ void ngx_http_q2api_metrics_refresh(void *provider, ngx_int_t rc);
 void ngx_http_q2api_metrics_login(ngx_uint_t result);
 /* the store: connected or not; wrote: a write went through */
 void ngx_http_q2api_metrics_store(ngx_uint_t up, ngx_uint_t wrote);
+/* PostgreSQL: another node's NOTIFY came (applied 0), or what was
+ * announced is in the zone now (applied 1) */
+void ngx_http_q2api_metrics_notify(ngx_uint_t applied);
 
 /*
  * For the admin API (ring.c): GET /healthz's "store" and "zone" members

@@ -463,25 +463,36 @@ ngx_http_q2api_metrics_pool(ngx_http_q2api_metrics_out_t *o,
             now - (time_t) mc->sh->store_written);
     }
 
+    if (mc->sh->notify_lag) {
+        ngx_http_q2api_metrics_family(o, "q2api_store_notify_lag_seconds",
+            "gauge", "PostgreSQL: from another node's NOTIFY to its change "
+            "in this node's zone, the last time.");
+        ngx_http_q2api_metrics_printf(o,
+            "q2api_store_notify_lag_seconds %uA.%03uA\n",
+            (mc->sh->notify_lag - 1) / 1000, (mc->sh->notify_lag - 1) % 1000);
+    }
+
     ngx_http_q2api_metrics_family(o, "q2api_store_pending_changes", "gauge",
         "Accounts changed in memory and not yet written by the store.");
     ngx_http_q2api_metrics_printf(o, "q2api_store_pending_changes %ui\n",
                                   census.dirty);
 
-    ngx_http_q2api_metrics_family(o, "q2api_zone_size_bytes", "gauge",
-        "Size of a shared memory zone.");
-    ngx_http_q2api_metrics_family(o, "q2api_zone_free_bytes", "gauge",
-        "Free pages of a shared memory zone.");
-
     shpool = (ngx_slab_pool_t *) mc->shm_zone->shm.addr;
 
+    /* OpenMetrics wants a family's samples together, after its TYPE */
+    ngx_http_q2api_metrics_family(o, "q2api_zone_size_bytes", "gauge",
+        "Size of a shared memory zone.");
     ngx_http_q2api_metrics_printf(o,
         "q2api_zone_size_bytes{zone=\"accounts\"} %uz\n"
-        "q2api_zone_size_bytes{zone=\"metrics\"} %uz\n"
+        "q2api_zone_size_bytes{zone=\"metrics\"} %uz\n",
+        census.size, mc->shm_zone->shm.size);
+
+    ngx_http_q2api_metrics_family(o, "q2api_zone_free_bytes", "gauge",
+        "Free pages of a shared memory zone.");
+    ngx_http_q2api_metrics_printf(o,
         "q2api_zone_free_bytes{zone=\"accounts\"} %uz\n"
         "q2api_zone_free_bytes{zone=\"metrics\"} %uz\n",
-        census.size, mc->shm_zone->shm.size, census.free,
-        (size_t) shpool->pfree << ngx_pagesize_shift);
+        census.free, (size_t) shpool->pfree << ngx_pagesize_shift);
 
     ngx_http_q2api_metrics_family(o, "q2api_zone_accounts", "gauge",
         "Accounts held in the zone.");

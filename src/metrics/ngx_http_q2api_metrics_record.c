@@ -274,6 +274,43 @@ ngx_http_q2api_metrics_store(ngx_uint_t up, ngx_uint_t wrote)
 }
 
 
+/*
+ * The NOTIFY lag: from the first announcement of another node's change
+ * that this node has not applied yet to the fetch (or load) that applied
+ * it.  Only the store loop's worker calls it, so the start is its own.
+ */
+void
+ngx_http_q2api_metrics_notify(ngx_uint_t applied)
+{
+    ngx_http_q2api_metrics_conf_t  *mc;
+
+    static ngx_msec_t               since;
+    static ngx_uint_t               waiting;
+
+    if (!applied) {
+        if (!waiting) {
+            since = ngx_current_msec;
+            waiting = 1;
+        }
+
+        return;
+    }
+
+    if (!waiting) {
+        return;
+    }
+
+    waiting = 0;
+
+    mc = ngx_http_q2api_metrics_conf();
+    if (mc == NULL) {
+        return;
+    }
+
+    mc->sh->notify_lag = (ngx_current_msec - since) + 1;
+}
+
+
 static ngx_uint_t
 ngx_http_q2api_metrics_front(ngx_http_q2api_metrics_conf_t *mc,
     ngx_http_q2api_ctx_t *ctx)

@@ -181,6 +181,16 @@ ngx_http_q2api_metrics_store_json(u_char *p, ngx_http_q2api_metrics_conf_t *mc,
         p = ngx_http_q2api_metrics_lit(p, "null");
     }
 
+    p = ngx_http_q2api_metrics_lit(p, ",\"notify_lag\":");
+
+    if (mc->sh->notify_lag) {
+        p = ngx_sprintf(p, "%uA.%03uA", (mc->sh->notify_lag - 1) / 1000,
+                        (mc->sh->notify_lag - 1) % 1000);
+
+    } else {
+        p = ngx_http_q2api_metrics_lit(p, "null");
+    }
+
     return ngx_sprintf(p, ",\"pending\":%ui},\"zone\":{\"size\":%uz,"
                        "\"free\":%uz,\"accounts\":%ui,\"affinity\":%ui}",
                        c->dirty, c->size, c->free, c->accounts, c->affinity);

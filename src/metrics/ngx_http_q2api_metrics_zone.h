@@ -53,6 +53,7 @@ typedef struct {
     ngx_atomic_t               store_known;   /* a store reported */
     ngx_atomic_t               store_up;
     ngx_atomic_t               store_written; /* last good write, time */
+    ngx_atomic_t               notify_lag;    /* ms, + 1; 0: none yet */
 
     ngx_atomic_t               ring_lock;
     ngx_atomic_t               ring_minute;   /* the last sample's */

@@ -277,6 +277,8 @@ ngx_http_q2api_pg_notifies(ngx_http_q2api_pg_t *pg)
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pg->st->log, 0,
                        "q2api pg: notified \"%V\"", &id);
 
+        ngx_http_q2api_metrics_notify(0);
+
         if (id.len == 0) {
             pg->resync = 1;
             PQfreemem(n);

@@ -305,6 +305,12 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
             ngx_http_q2api_accounts_db_lease_up(st->accounts, 1);
         }
 
+        /* a load brings in whatever was announced before it */
+        ngx_http_q2api_metrics_notify(1);
+        break;
+
+    case NGX_HTTP_Q2API_PG_JOB_FETCH:
+        ngx_http_q2api_metrics_notify(1);
         break;
 
     default:

@@ -14,7 +14,7 @@ use Exporter 'import';
 use File::Temp ();
 use Test::More ();
 
-our @EXPORT_OK = qw(scrape parse value sum promtool_ok);
+our @EXPORT_OK = qw(scrape parse value sum promtool_ok grouped_ok);
 
 # every $q2api_* of a request in a JSON line: log_format q2json
 our $LOG_FORMAT = <<'_EOC_';
@@ -85,6 +85,28 @@ sub promtool_ok {
     my $rc = $?;
     Test::More::diag("promtool: $out") if $rc != 0 || $out ne '';
     return $rc == 0 && $out eq '' ? 1 : 0;
+}
+
+# every sample follows its family's TYPE, a family's samples are together
+# and no family comes twice (OpenMetrics requires it); '' when so, else
+# the first line that breaks it
+sub grouped_ok {
+    my ($text) = @_;
+    my ($family, %seen);
+    for my $line (split /\n/, $text) {
+        if ($line =~ /^# TYPE (\w+) \w+$/) {
+            return "family $1 twice" if $seen{$1}++;
+            $family = $1;
+            next;
+        }
+        next if $line =~ /^#/;
+        my ($name) = $line =~ /^(\w+)/ or next;
+        return "no TYPE before: $line" unless defined $family;
+        return "not of $family: $line"
+            unless $name eq $family
+                   || $name =~ /^\Q$family\E(?:_total|_bucket|_sum|_count)$/;
+    }
+    return '';
 }
 
 1;
