@@ -37,8 +37,6 @@ static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_q2api_named_key(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static ngx_int_t ngx_http_q2api_add_zone(ngx_conf_t *cf,
     ngx_http_q2api_main_conf_t *qmcf, ngx_str_t *name, ssize_t size);
 
@@ -185,7 +183,7 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
 
     { ngx_string("q2api_api_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_q2api_named_key,
+      ngx_http_q2api_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_loc_conf_t, api_keys),
       NULL },
@@ -753,50 +751,13 @@ ngx_http_q2api_select(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
-ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_str_t     *value, *key;
-    ngx_uint_t     i;
-    ngx_array_t  **keys;
-
-    keys = (ngx_array_t **) ((char *) conf + cmd->offset);
-
-    if (*keys == NGX_CONF_UNSET_PTR) {
-        *keys = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (*keys == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len < 8) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\": a key must have at least "
-                               "8 characters", &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-
-        key = ngx_array_push(*keys);
-        if (key == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *key = value[i];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /*
- * q2api_api_key [name=NAME] KEY ...: a name goes with the key after it, and
- * is what logs, metrics and the admin status show of that key.
+ * q2api_api_key (and q2api_account_header_keys) [name=NAME] KEY ...: a
+ * name goes with the key after it, and is what logs, metrics and the admin
+ * status show of that key.
  */
 static char *
-ngx_http_q2api_named_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_str_t                  *value, name;
     ngx_uint_t                  i;

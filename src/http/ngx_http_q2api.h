@@ -81,7 +81,7 @@ typedef struct {
     ngx_flag_t                 affinity;
     time_t                     affinity_timeout;
     ngx_uint_t                 max_attempts;
-    ngx_array_t               *account_header_keys;
+    ngx_array_t               *account_header_keys; /* the same */
 } ngx_http_q2api_loc_conf_t;
 
 

@@ -545,11 +545,12 @@ static ngx_int_t
 ngx_http_q2api_selection(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     q2api_error_t *err)
 {
-    u_char             *p;
-    ngx_str_t          *keys, *id, arg;
-    ngx_uint_t          i;
-    q2api_block_t      *b;
-    q2api_message_t    *m;
+    u_char                    *p;
+    ngx_str_t                 *id, arg;
+    ngx_uint_t                 i;
+    q2api_block_t             *b;
+    q2api_message_t           *m;
+    ngx_http_q2api_api_key_t  *keys;
 
     ctx->tried = ngx_pcalloc(r->pool,
                              ctx->conf->max_attempts * sizeof(ngx_str_t));
@@ -588,9 +589,9 @@ ngx_http_q2api_selection(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
                ? ctx->conf->account_header_keys->elts : NULL;
 
         for (i = 0; keys && i < ctx->conf->account_header_keys->nelts; i++) {
-            if (keys[i].len == ctx->client_key.len
-                && CRYPTO_memcmp(keys[i].data, ctx->client_key.data,
-                                 keys[i].len) == 0)
+            if (keys[i].key.len == ctx->client_key.len
+                && CRYPTO_memcmp(keys[i].key.data, ctx->client_key.data,
+                                 keys[i].key.len) == 0)
             {
                 break;
             }
