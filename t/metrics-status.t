@@ -32,6 +32,7 @@ my $http = <<"_EOC_";
     q2api_amazonq_url http://127.0.0.1:$mport/;
     q2api_oidc_url http://127.0.0.1:$mport;
     q2api_metrics_interval 1s;
+    q2api_metrics_accounts 1;
 $Q2api::Metrics::LOG_FORMAT
 _EOC_
 
@@ -126,6 +127,8 @@ is(value($s1, 'q2api_token_refreshes_total', provider => 'aws_oidc',
 is(value($s1, 'q2api_accounts', kind => 'amazonq', state => 'needs_login'),
    1, 'the refused account needs a login');
 ok(promtool_ok($s1->{text}), 'promtool');
+unlike($s1->{text}, qr/^q2api_account_/m,
+       'two accounts, over q2api_metrics_accounts: no per-account series');
 
 is($n->post('/v1/messages', $body, %bob)->{status}, 200, 'bob, by bearer');
 is($n->post('/v1/messages', '{"model":"claude-sonnet-4-5"}', %bob)->{status},
