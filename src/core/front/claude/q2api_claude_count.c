@@ -161,6 +161,7 @@ q2api_claude_count_key(q2api_json_scan_t *s, const char *const *names,
     unsigned *seen, int *which)
 {
     int                 i;
+    size_t              j;
     q2api_json_field_t  key;
 
     if (q2api_json_scan_key(s, &key) != Q2API_OK || key.escaped) {
@@ -170,9 +171,12 @@ q2api_claude_count_key(q2api_json_scan_t *s, const char *const *names,
     *which = -1;
 
     for (i = 0; names[i] != NULL; i++) {
-        if (strlen(names[i]) == key.len
-            && memcmp(names[i], key.value, key.len) == 0)
-        {
+        /* a name's NUL ends the loop before its end: keys hold none */
+        for (j = 0; j < key.len && names[i][j] == key.value[j]; j++) {
+            /* void */
+        }
+
+        if (j == key.len && names[i][j] == '\0') {
             if (!(*seen & (1u << i))) {
                 *seen |= 1u << i;
                 *which = i;
