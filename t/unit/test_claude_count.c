@@ -570,7 +570,8 @@ body(out_t *o)
             put(o, "[");
             for (k = 0; k < 3; k++) {
                 if (k) { put(o, ","); }
-                put(o, tools[rnd(3) ? 0 : rnd(sizeof(tools) / sizeof(tools[0]))]);
+                put(o, tools[rnd(3) ? 0
+                             : rnd(sizeof(tools) / sizeof(tools[0]))]);
                 if (rnd(6)) {
                     put(o, "{\"p\":");
                     value(o, 1);
