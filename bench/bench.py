@@ -4,6 +4,7 @@ Amazon Q upstream, in one run, side by side.
 
     python3 bench/bench.py                 # ~3 minutes
     BENCH_QUICK=1 python3 bench/bench.py   # ~1 minute, fewer samples
+    BENCH_ONLY=count_tokens,memory python3 bench/bench.py  # those alone
 
 Environment: BENCH_NGINX (default /usr/sbin/nginx), BENCH_MODULE (default
 build/ngx_http_q2api_module.so), BENCH_QUICK.  Prints the table and writes
@@ -33,6 +34,9 @@ OUT = os.path.join(BUILD, "bench")
 MODULE = os.environ.get("BENCH_MODULE",
                         os.path.join(BUILD, "ngx_http_q2api_module.so"))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+# BENCH_ONLY=count_tokens,memory runs those measures alone (the names of
+# Bench.run's sections, their first word), to measure one change quickly
+ONLY = set(w for w in os.environ.get("BENCH_ONLY", "").split(",") if w)
 
 # How much of each measure: (full, quick)
 P = {
@@ -82,6 +86,10 @@ class Bench:
 
     def section(self, name, fn):
         """Runs one measure; its failure is reported, and the others run."""
+        if ONLY and name not in ("setup", "check") \
+                and name.split()[0] not in ONLY \
+                and fn.__name__ not in ONLY:
+            return
         t0 = time.monotonic()
         print("bench: %s ..." % name, file=sys.stderr, flush=True)
         try:

@@ -50,6 +50,57 @@ int q2api_json_fields(const char *json, size_t len, q2api_json_field_t *fields,
     size_t n);
 
 /*
+ * A cursor for walking a larger document once, as a front end's estimate
+ * of a request does: enter an object or array, read a member's key, then
+ * either enter its value or scan it whole with q2api_json_scan_value(),
+ * and go on with q2api_json_scan_next().  Every byte is checked as by
+ * q2api_json_fields().  The cursor nests Q2API_JSON_SCAN_LEVELS deep;
+ * what scan_value scans whole nests as deep as the scanner allows.
+ */
+
+#define Q2API_JSON_SCAN_LEVELS  64
+
+typedef struct {
+    const char          *p;
+    const char          *end;
+    unsigned             depth;     /* containers entered and not left */
+    unsigned long long   arrays;    /* bit n: level n is an array */
+} q2api_json_scan_t;
+
+
+/* at json's first non-blank byte */
+void q2api_json_scan_init(q2api_json_scan_t *s, const char *json, size_t len);
+
+/*
+ * s->p at '{' or '['; *done when it is empty (and then already left, not
+ * entered).  Q2API_ERROR for anything else or too deep.
+ */
+int q2api_json_scan_enter(q2api_json_scan_t *s, int *done);
+
+/* s->p at a member's key: reads it and the colon; s->p at the value */
+int q2api_json_scan_key(q2api_json_scan_t *s, q2api_json_field_t *key);
+
+/*
+ * Scans one value whole into value (a string's text without its quotes);
+ * with printed, adds the length cJSON_PrintUnformatted() would give it.
+ */
+int q2api_json_scan_value(q2api_json_scan_t *s, q2api_json_field_t *value,
+    size_t *printed);
+
+/* after a value: past the comma, or past the close with *done set */
+int q2api_json_scan_next(q2api_json_scan_t *s, int *done);
+
+/* Q2API_OK when every container is left and only blanks follow */
+int q2api_json_scan_end(q2api_json_scan_t *s);
+
+/* a scanned string's length with its escapes decoded */
+size_t q2api_json_string_len(const q2api_json_field_t *f);
+
+/* what cJSON_PrintUnformatted() writes for the scanned string text v */
+size_t q2api_json_string_printed(const char *v, size_t len);
+
+
+/*
  * A string field's value as bytes: in place when it has no escapes,
  * otherwise decoded (UTF-8, surrogate pairs joined, \u0000 kept) into
  * scratch, which is reset first: Q2API_OK or Q2API_NOMEM.  The scan has

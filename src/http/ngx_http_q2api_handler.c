@@ -24,7 +24,7 @@ static ngx_int_t ngx_http_q2api_method_not_allowed(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, char *allowed);
 static void ngx_http_q2api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_q2api_count_tokens(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx);
+    ngx_http_q2api_ctx_t *ctx, long long tokens);
 static void ngx_http_q2api_ping_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_q2api_selection(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, q2api_error_t *err);
@@ -348,6 +348,7 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
     ngx_str_t              body;
+    long long              tokens;
     q2api_error_t          err;
     ngx_http_q2api_ctx_t  *ctx;
 
@@ -361,6 +362,18 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
     }
 
     r->connection->log->action = "converting the client request";
+
+    /* a body counted in one pass needs no request built; any other is
+     * parsed, and a wrong one told why */
+    if (ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS
+        && ctx->front->count_estimate != NULL
+        && ctx->front->count_estimate((char *) body.data, body.len, &tokens)
+           == Q2API_OK)
+    {
+        ngx_http_finalize_request(r,
+                                  ngx_http_q2api_count_tokens(r, ctx, tokens));
+        return;
+    }
 
     rc = ngx_http_q2api_prepare(r, ctx, &body, &err);
 
@@ -377,7 +390,8 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
     }
 
     if (ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS) {
-        ngx_http_finalize_request(r, ngx_http_q2api_count_tokens(r, ctx));
+        ngx_http_finalize_request(r, ngx_http_q2api_count_tokens(r, ctx,
+                                  q2api_request_estimate_tokens(&ctx->req)));
         return;
     }
 
@@ -413,15 +427,15 @@ ngx_http_q2api_body_handler(ngx_http_request_t *r)
  * reports, so the two always agree.
  */
 static ngx_int_t
-ngx_http_q2api_count_tokens(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
+ngx_http_q2api_count_tokens(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    long long tokens)
 {
     ngx_int_t    rc;
     q2api_buf_t  b;
 
     q2api_buf_init(&b, 0);
 
-    if (ctx->front->count_tokens(&b, q2api_request_estimate_tokens(&ctx->req))
-        != Q2API_OK)
+    if (ctx->front->count_tokens(&b, tokens) != Q2API_OK)
     {
         q2api_buf_free(&b);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

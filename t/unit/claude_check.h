@@ -30,10 +30,21 @@ static CLAUDE_CHECK_UNUSED int
 parse_raw(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err)
 {
+    int        rc;
+    long long  tokens;
+
     q2api_request_init(req);
     memset(err, 0, sizeof(q2api_error_t));
 
-    return q2api_claude_parse(req, body, len, err);
+    rc = q2api_claude_parse(req, body, len, err);
+
+    /* every body a test parses checks count_tokens' one pass as well */
+    if (q2api_claude_count(body, len, &tokens) == Q2API_OK) {
+        ok(rc == Q2API_OK && tokens == q2api_request_estimate_tokens(req),
+           "count_tokens in one pass gives the parse's estimate");
+    }
+
+    return rc;
 }
 
 

@@ -13,7 +13,28 @@
 static void
 test_crc32(void)
 {
+    int            off, len, same;
+    unsigned char  data[600];
+
     is_int(crc32(0, golden, 8), 0x3bddcf78, "crc32 of golden prelude");
+    is_int(q2api_es_crc32(golden, 8), 0x3bddcf78,
+           "q2api_es_crc32 of golden prelude");
+
+    /* slicing-by-8 against zlib at every alignment and tail length */
+    for (len = 0; len < (int) sizeof(data); len++) {
+        data[len] = (unsigned char) (len * 131 + 7);
+    }
+
+    same = 1;
+
+    for (off = 0; off < 8; off++) {
+        for (len = 0; len + off <= (int) sizeof(data); len += 1 + len / 16) {
+            same &= (q2api_es_crc32(data + off, len)
+                     == crc32(0, data + off, len));
+        }
+    }
+
+    ok(same, "q2api_es_crc32 is zlib's crc32 at every offset and length");
 }
 
 

@@ -75,6 +75,14 @@ struct q2api_front_s {
     /* GET .../models takes Anthropic's limit, after_id and before_id;
      * 0: the whole list in one answer */
     int           models_paged;
+
+    /*
+     * count_tokens from one pass over the body, without parse: the
+     * estimate parse's request would give, or Q2API_ERROR to parse it
+     * after all (the body is wrong, or the pass is not sure).  May be NULL.
+     */
+    int         (*count_estimate)(const char *body, size_t len,
+                                  long long *tokens);
 };
 
 

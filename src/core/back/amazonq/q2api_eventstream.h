@@ -83,6 +83,9 @@ typedef struct {
 } q2api_es_decoder_t;
 
 
+/* CRC-32 as zlib's crc32(0, p, len), the one the framing uses */
+uint32_t q2api_es_crc32(const unsigned char *p, size_t len);
+
 void q2api_es_decoder_init(q2api_es_decoder_t *d);
 void q2api_es_decoder_free(q2api_es_decoder_t *d);
 

@@ -19,6 +19,14 @@
 int q2api_claude_parse(q2api_request_t *req, const char *body, size_t len,
     q2api_error_t *err);
 
+/*
+ * count_tokens without building the request: *tokens is what
+ * q2api_request_estimate_tokens() gives for the request q2api_claude_parse()
+ * would build.  Q2API_OK, or Q2API_ERROR for a body this pass does not
+ * count (one the full parse refuses, or cannot be sure of): parse it then.
+ */
+int q2api_claude_count(const char *body, size_t len, long long *tokens);
+
 /* {"type":"error","error":{"type":...,"message":...},"request_id":...} */
 int q2api_claude_error_body(q2api_buf_t *out, q2api_err_e kind,
     const char *message, const char *request_id);

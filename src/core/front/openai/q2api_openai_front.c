@@ -120,5 +120,6 @@ const q2api_front_t  q2api_openai_front = {
     NULL,
     NULL,
     NULL,
-    0
+    0,
+    NULL
 };
