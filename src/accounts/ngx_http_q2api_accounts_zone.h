@@ -24,6 +24,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_q2api_accounts.h"
+#include "ngx_http_q2api_kind.h"
 
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
 
     ngx_uint_t                 type;
+    ngx_uint_t                 flavour;       /* Gemini accounts' */
     ngx_flag_t                 enabled;
     ngx_uint_t                 status;
     time_t                     status_since;
@@ -71,6 +73,8 @@ typedef struct {
     ngx_str_t                  access_token;
     ngx_str_t                  profile_arn;
     ngx_str_t                  other;
+    ngx_str_t                  project;       /* other.project */
+    ngx_str_t                  endpoint;      /* other.api_endpoint */
     ngx_str_t                  reason;
     ngx_str_t                  last_error;
 } ngx_http_q2api_account_t;
