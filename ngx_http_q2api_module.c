@@ -250,7 +250,7 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       NULL },
 
     { ngx_string("q2api_model"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_q2api_model_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

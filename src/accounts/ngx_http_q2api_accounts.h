@@ -143,6 +143,14 @@ typedef struct {
                                                  rotation (admin tests) */
     ngx_str_t                 *exclude;       /* ids tried already */
     ngx_uint_t                 nexclude;
+
+    /* the model asked for: accounts of its back end that have it (not
+     * out of quota for it, not refusing it); NULL back: any account */
+    const char                *back;
+    ngx_str_t                  model;
+    ngx_str_t                  alt_model;     /* Claude's id on Antigravity
+                                                 accounts, which serve it
+                                                 too; empty: they do not */
 } ngx_http_q2api_select_t;
 
 
@@ -173,6 +181,14 @@ void ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id, ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out);
 const char *ngx_http_q2api_status_name(ngx_uint_t status);
+/*
+ * One model out on one account until "until" (Gemini's per-model quota, a
+ * model the account is not given); the account serves its other models.
+ * A few models per account are remembered: a new one takes the place of
+ * the one back soonest.
+ */
+void ngx_http_q2api_accounts_model_out(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, ngx_str_t *model, time_t until, const char *reason);
 /* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
 ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
 

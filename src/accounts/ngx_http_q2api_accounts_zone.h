@@ -27,6 +27,17 @@
 #include "ngx_http_q2api_kind.h"
 
 
+/* a model out on one account: bounded, in the account itself */
+#define NGX_HTTP_Q2API_MODEL_COOLS  4
+#define NGX_HTTP_Q2API_MODEL_LEN    64
+
+typedef struct {
+    time_t                     until;
+    size_t                     len;
+    u_char                     model[NGX_HTTP_Q2API_MODEL_LEN];
+} ngx_http_q2api_model_cool_t;
+
+
 typedef struct {
     ngx_str_node_t             id;            /* first: the by-id tree's
                                                  node is the account */
@@ -46,6 +57,7 @@ typedef struct {
 
     ngx_uint_t                 type;
     ngx_uint_t                 flavour;       /* Gemini accounts' */
+    ngx_http_q2api_model_cool_t  models_out[NGX_HTTP_Q2API_MODEL_COOLS];
     ngx_flag_t                 enabled;
     ngx_uint_t                 status;
     time_t                     status_since;

@@ -101,6 +101,7 @@ typedef struct {
     ngx_http_q2api_pick_t      account;
     u_char                     invocation_id[37];
     ngx_str_t                  body;          /* what this attempt sends */
+    q2api_str_t                model_id;      /* the model it asks for */
 
     ngx_int_t                  status;        /* upstream HTTP status */
     ngx_msec_t                 last_input;    /* when bytes last came */
@@ -125,6 +126,9 @@ struct ngx_http_q2api_ctx_s {
 
     q2api_request_t            req;           /* canonical request */
     q2api_str_t                model_id;      /* the backend's model */
+    const char                *back_name;     /* the back end serving it */
+    q2api_str_t                alt_model_id;  /* a Claude model's id on
+                                                 Antigravity accounts */
     q2api_buf_t                body;          /* the attempt's body */
     q2api_buf_t                out;           /* bytes for the client */
 
@@ -177,6 +181,7 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   tool_open:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
+    unsigned                   gemini_alias:1;/* /v1/gemini/messages */
 };
 
 

@@ -28,6 +28,13 @@ static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     const q2api_event_t *ev);
 static void ngx_http_q2api_stream_broke(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_attempt_t *actx);
+static void ngx_http_q2api_model_out(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
+
+
+/* how long a model stays out on an account when Google does not say */
+#define NGX_HTTP_Q2API_QUOTA_TIME     3600
+#define NGX_HTTP_Q2API_UNSERVED_TIME  86400
 
 
 static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
@@ -60,6 +67,16 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.force = ctx->force;
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
+
+    /* the model's back end decides which accounts can serve it */
+    sel.back = ctx->back_name;
+    sel.model.data = (u_char *) ctx->model_id.data;
+    sel.model.len = ctx->model_id.len;
+
+    if (ctx->back_name && ngx_strcmp(ctx->back_name, "amazonq") == 0) {
+        sel.alt_model.data = (u_char *) ctx->alt_model_id.data;
+        sel.alt_model.len = ctx->alt_model_id.len;
+    }
 
     rc = ngx_http_q2api_accounts_pick(qmcf->accounts, r->pool, &sel, &pick,
                                   &ctx->retry_after);
@@ -207,6 +224,22 @@ ngx_http_q2api_attempt_body(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     opts.scope.len = actx->account.profile_arn.len;
     opts.flavour = kind->flavour;
     opts.now = ngx_time();
+
+    if (actx->account.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        /* Gemini accounts: their project and flavour are their own */
+        opts.scope.data = (char *) actx->account.project.data;
+        opts.scope.len = actx->account.project.len;
+        opts.flavour = actx->account.flavour;
+
+        if (ctx->back_name && ngx_strcmp(ctx->back_name, back->name) != 0
+            && ctx->alt_model_id.len)
+        {
+            /* Claude on Antigravity, under Antigravity's name */
+            opts.model_id = ctx->alt_model_id;
+        }
+    }
+
+    actx->model_id = opts.model_id;
 
     q2api_buf_reset(&ctx->body);
 
@@ -423,6 +456,12 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         ctx->failed = 1;
         ctx->error = ue.client_error;
         ctx->outcome = ngx_http_q2api_health_outcome(ue.health);
+
+        if (ue.health == Q2API_HEALTH_MODEL_QUOTA
+            || ue.health == Q2API_HEALTH_MODEL_UNSERVED)
+        {
+            ngx_http_q2api_model_out(r, ctx, &ue);
+        }
         ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
                     Q2API_ERR_MSG_LEN);
         ngx_cpystrn(ctx->reason, (u_char *) ue.reason, sizeof(ctx->reason));
@@ -558,6 +597,9 @@ ngx_http_q2api_health_outcome(q2api_health_e health)
     case Q2API_HEALTH_THROTTLED:
         return NGX_HTTP_Q2API_OUT_THROTTLED;
     case Q2API_HEALTH_CAPACITY:
+    case Q2API_HEALTH_MODEL_QUOTA:
+    case Q2API_HEALTH_MODEL_UNSERVED:
+        /* the account serves its other models: no penalty of its own */
         return NGX_HTTP_Q2API_OUT_CAPACITY;
     default:
         return NGX_HTTP_Q2API_OUT_ERROR;
@@ -810,3 +852,47 @@ ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
 }
 
 
+
+
+/*
+ * A model out on the attempt's account (Gemini's per-model quota, a model
+ * it is not given): until the reset Google named, else after the delay it
+ * gave, else for a default; the account goes on serving other models.
+ */
+static void
+ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    q2api_upstream_error_t *ue)
+{
+    time_t                       now, until;
+    ngx_str_t                    model;
+    ngx_http_q2api_attempt_t    *actx;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    actx = ctx->attempt;
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    now = ngx_time();
+
+    if (ue->health == Q2API_HEALTH_MODEL_UNSERVED) {
+        until = now + NGX_HTTP_Q2API_UNSERVED_TIME;
+
+    } else if (ue->reset_at > now) {
+        until = ue->reset_at;
+
+    } else if (ue->retry_after > 0) {
+        until = now + (time_t) ngx_min(ue->retry_after,
+                                       NGX_HTTP_Q2API_UNSERVED_TIME);
+
+    } else {
+        until = now + NGX_HTTP_Q2API_QUOTA_TIME;
+    }
+
+    model.data = (u_char *) actx->model_id.data;
+    model.len = actx->model_id.len;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "q2api: account \"%V\": model \"%V\" out for %T s (%s)",
+                  &actx->account.id, &model, until - now, ue->reason);
+
+    ngx_http_q2api_accounts_model_out(qmcf->accounts, &actx->account.id,
+                                      &model, until, ue->reason);
+}
