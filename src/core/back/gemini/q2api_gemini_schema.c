@@ -613,7 +613,7 @@ q2api_gemini_describe(cJSON *node, q2api_buf_t *hint)
             rc = Q2API_NOMEM;
 
         } else if (d != NULL) {
-            cJSON_ReplaceItemViaPointer(node, d, s);
+            cJSON_ReplaceItemInObjectCaseSensitive(node, "description", s);
 
         } else {
             cJSON_AddItemToObject(node, "description", s);
