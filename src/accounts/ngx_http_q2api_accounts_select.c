@@ -162,8 +162,10 @@ ngx_http_q2api_accounts_choose(ngx_http_q2api_accounts_t *accounts,
     for (i = 0; i < n; i++) {
         c = sh->rot[(start + i) % n];
 
-        if (!ngx_http_q2api_accounts_excluded(sel, c)
-            && ngx_http_q2api_accounts_serves(sel, c, now, back_at))
+        /* served first: an account tried and out for the model still
+         * says when it is back */
+        if (ngx_http_q2api_accounts_serves(sel, c, now, back_at)
+            && !ngx_http_q2api_accounts_excluded(sel, c))
         {
             a = c;
             break;
