@@ -50,6 +50,8 @@ static int q2api_gemini_orphan(q2api_gemini_writer_t *w,
 static int q2api_gemini_image(q2api_gemini_writer_t *w, int role,
     const q2api_block_t *b);
 static int q2api_gemini_part(q2api_gemini_writer_t *w, int role);
+static int q2api_gemini_text(q2api_gemini_writer_t *w, int role,
+    const q2api_str_t *text);
 static int q2api_gemini_part_end(q2api_gemini_writer_t *w, int call);
 static int q2api_gemini_blank(const q2api_str_t *s);
 
@@ -348,10 +350,7 @@ q2api_gemini_user(q2api_gemini_writer_t *w, const q2api_message_t *m,
                 break;
             }
 
-            if (q2api_gemini_part(w, Q2API_ROLE_USER) != Q2API_OK
-                || q2api_gemini_put(out, "{\"text\":") != Q2API_OK
-                || q2api_json_append_string(out, b->text.data, b->text.len)
-                   != Q2API_OK
+            if (q2api_gemini_text(w, Q2API_ROLE_USER, &b->text) != Q2API_OK
                 || q2api_buf_append_byte(out, '}') != Q2API_OK)
             {
                 return Q2API_NOMEM;
@@ -405,10 +404,8 @@ q2api_gemini_model(q2api_gemini_writer_t *w, const q2api_message_t *m)
                 break;
             }
 
-            if (q2api_gemini_part(w, Q2API_ROLE_ASSISTANT) != Q2API_OK
-                || q2api_gemini_put(out, "{\"text\":") != Q2API_OK
-                || q2api_json_append_string(out, b->text.data, b->text.len)
-                   != Q2API_OK
+            if (q2api_gemini_text(w, Q2API_ROLE_ASSISTANT, &b->text)
+                != Q2API_OK
                 || q2api_gemini_put(out, ",\"thought\":true") != Q2API_OK)
             {
                 return Q2API_NOMEM;
@@ -434,10 +431,8 @@ q2api_gemini_model(q2api_gemini_writer_t *w, const q2api_message_t *m)
                 break;
             }
 
-            if (q2api_gemini_part(w, Q2API_ROLE_ASSISTANT) != Q2API_OK
-                || q2api_gemini_put(out, "{\"text\":") != Q2API_OK
-                || q2api_json_append_string(out, b->text.data, b->text.len)
-                   != Q2API_OK
+            if (q2api_gemini_text(w, Q2API_ROLE_ASSISTANT, &b->text)
+                != Q2API_OK
                 || q2api_gemini_part_end(w, 0) != Q2API_OK)
             {
                 return Q2API_NOMEM;
@@ -578,6 +573,7 @@ static int
 q2api_gemini_orphan(q2api_gemini_writer_t *w, const q2api_block_t *r)
 {
     int                   rc;
+    q2api_str_t           t;
     q2api_buf_t           text;
     const q2api_block_t  *c;
 
@@ -596,11 +592,11 @@ q2api_gemini_orphan(q2api_gemini_writer_t *w, const q2api_block_t *r)
         }
     }
 
+    t.data = (char *) text.data;
+    t.len = text.len;
+
     if (rc == Q2API_OK
-        && (q2api_gemini_part(w, Q2API_ROLE_USER) != Q2API_OK
-            || q2api_gemini_put(w->out, "{\"text\":") != Q2API_OK
-            || q2api_json_append_string(w->out, (char *) text.data, text.len)
-               != Q2API_OK
+        && (q2api_gemini_text(w, Q2API_ROLE_USER, &t) != Q2API_OK
             || q2api_buf_append_byte(w->out, '}') != Q2API_OK))
     {
         rc = Q2API_NOMEM;
@@ -698,6 +694,22 @@ q2api_gemini_part(q2api_gemini_writer_t *w, int role)
     return q2api_buf_append_str(w->out, role == Q2API_ROLE_USER
                                         ? "{\"role\":\"user\",\"parts\":["
                                         : "{\"role\":\"model\",\"parts\":[");
+}
+
+
+/* a text part, open for what else it carries */
+static int
+q2api_gemini_text(q2api_gemini_writer_t *w, int role, const q2api_str_t *text)
+{
+    if (q2api_gemini_part(w, role) != Q2API_OK
+        || q2api_gemini_put(w->out, "{\"text\":") != Q2API_OK
+        || q2api_json_append_string(w->out, text->data, text->len)
+           != Q2API_OK)
+    {
+        return Q2API_NOMEM;
+    }
+
+    return Q2API_OK;
 }
 
 
