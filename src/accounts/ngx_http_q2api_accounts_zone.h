@@ -39,6 +39,7 @@ typedef struct {
     unsigned                   cooling:1;
     unsigned                   queued:1;
     unsigned                   deleted:1;     /* a tombstone for the store */
+    unsigned                   flavour_named:1; /* in other, not inferred */
 
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
