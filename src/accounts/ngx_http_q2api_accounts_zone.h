@@ -44,6 +44,8 @@ typedef struct {
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
+    time_t                     discover_since; /* a Gemini project lookup
+                                                  runs since then */
 
     ngx_uint_t                 type;
     ngx_uint_t                 flavour;       /* Gemini accounts' */

@@ -101,6 +101,10 @@ ngx_http_q2api_google_merge_conf(void *child, void *parent)
     ngx_conf_merge_str_value(conf->code_assist_url, prev->code_assist_url,
                              "");
 
+    /* gemini-cli's pace for onboardUser's operation */
+    ngx_conf_merge_msec_value(conf->gemini_onboard_poll,
+                              prev->gemini_onboard_poll, 5000);
+
     for (i = 0; i < NGX_HTTP_Q2API_GEMINI_FLAVOURS; i++) {
         f = &ngx_http_q2api_gemini_flavours[i];
 
