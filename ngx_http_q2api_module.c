@@ -174,6 +174,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       offsetof(ngx_http_q2api_loc_conf_t, code_assist_url),
       NULL },
 
+    { ngx_string("q2api_gemini_onboard_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, gemini_onboard_poll),
+      NULL },
+
     { ngx_string("q2api_gemini_client_id"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_q2api_google_client_slot,
@@ -484,6 +491,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
     qlcf->affinity_timeout = NGX_CONF_UNSET;
     qlcf->max_attempts = NGX_CONF_UNSET_UINT;
     qlcf->account_header_keys = NGX_CONF_UNSET_PTR;
+    qlcf->gemini_onboard_poll = NGX_CONF_UNSET_MSEC;
 
     return qlcf;
 }

@@ -275,6 +275,16 @@ ngx_int_t ngx_http_q2api_accounts_learn_other(
     ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, ngx_str_t *other,
     ngx_str_t *project, ngx_uint_t status, const char *reason);
 
+/*
+ * One project discovery per Gemini account at a time, across workers:
+ * begin NGX_OK (this caller runs it), NGX_BUSY (one started less than
+ * "stale" seconds ago runs), NGX_DECLINED (no such Gemini account).
+ */
+ngx_int_t ngx_http_q2api_accounts_discover_begin(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, time_t stale);
+void ngx_http_q2api_accounts_discover_end(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id);
+
 /* a profileArn found for an account that had none; persisted */
 void ngx_http_q2api_accounts_learn_profile(
     ngx_http_q2api_accounts_t *accounts, ngx_str_t *id,

@@ -64,3 +64,53 @@ ngx_http_q2api_accounts_learn_other(ngx_http_q2api_accounts_t *accounts,
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_http_q2api_accounts_discover_begin(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, time_t stale)
+{
+    time_t                     now;
+    ngx_int_t                  rc;
+    ngx_http_q2api_account_t  *a;
+
+    now = ngx_time();
+
+    ngx_shmtx_lock(&accounts->shpool->mutex);
+
+    a = ngx_http_q2api_accounts_lookup(accounts, id);
+
+    if (a == NULL || a->type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        rc = NGX_DECLINED;
+
+    } else if (a->discover_since && now - a->discover_since < stale) {
+        /* a worker that died mid-way holds it no longer than stale */
+        rc = NGX_BUSY;
+
+    } else {
+        a->discover_since = now;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&accounts->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_q2api_accounts_discover_end(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id)
+{
+    ngx_http_q2api_account_t  *a;
+
+    ngx_shmtx_lock(&accounts->shpool->mutex);
+
+    a = ngx_http_q2api_accounts_lookup(accounts, id);
+
+    if (a != NULL) {
+        a->discover_since = 0;
+    }
+
+    ngx_shmtx_unlock(&accounts->shpool->mutex);
+}

@@ -168,6 +168,7 @@ ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *accounts,
                          d->flavour_named ? (ngx_int_t) d->flavour
                                           : NGX_ERROR,
                          &d->client_id, &d->api_endpoint);
+        a->flavour_named = d->flavour_named;
         a->enabled = d->enabled;
 
         if (!keep) {

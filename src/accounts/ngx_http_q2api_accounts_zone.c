@@ -304,6 +304,7 @@ ngx_http_q2api_accounts_export_one(ngx_http_q2api_account_t *a,
 
     d->type = a->type;
     d->flavour = a->flavour;
+    d->flavour_named = a->flavour_named;
     d->enabled = a->enabled;
     d->status = a->status;
     d->status_since = a->status_since;

@@ -50,10 +50,13 @@ typedef struct {
     unsigned                   cooling:1;
     unsigned                   queued:1;
     unsigned                   deleted:1;     /* a tombstone for the store */
+    unsigned                   flavour_named:1; /* in other, not inferred */
 
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
+    time_t                     discover_since; /* a Gemini project lookup
+                                                  runs since then */
 
     ngx_uint_t                 type;
     ngx_uint_t                 flavour;       /* Gemini accounts' */

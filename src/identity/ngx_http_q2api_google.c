@@ -101,6 +101,10 @@ ngx_http_q2api_google_merge_conf(void *child, void *parent)
     ngx_conf_merge_str_value(conf->code_assist_url, prev->code_assist_url,
                              "");
 
+    /* gemini-cli's pace for onboardUser's operation */
+    ngx_conf_merge_msec_value(conf->gemini_onboard_poll,
+                              prev->gemini_onboard_poll, 5000);
+
     for (i = 0; i < NGX_HTTP_Q2API_GEMINI_FLAVOURS; i++) {
         f = &ngx_http_q2api_gemini_flavours[i];
 
@@ -192,30 +196,44 @@ ngx_http_q2api_google_form(ngx_http_request_t *r, ngx_str_t *kv,
 
 
 ngx_int_t
-ngx_http_q2api_google_token_call(ngx_http_request_t *r, ngx_str_t *body,
-    ngx_http_q2api_call_done_pt done, void *data)
+ngx_http_q2api_google_token_req(ngx_http_request_t *r,
+    ngx_http_q2api_call_req_t *req)
 {
     u_char                     *p;
-    ngx_http_q2api_call_req_t   req;
     ngx_http_q2api_loc_conf_t  *qlcf;
 
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
 
-    ngx_memzero(&req, sizeof(ngx_http_q2api_call_req_t));
+    req->location = ngx_http_q2api_google_location;
+    ngx_str_set(&req->method, "POST");
 
-    req.location = ngx_http_q2api_google_location;
-    ngx_str_set(&req.method, "POST");
-    req.body = *body;
-
-    req.url.len = qlcf->google_oauth_url.len + sizeof("/token") - 1;
-    req.url.data = ngx_pnalloc(r->pool, req.url.len);
-    if (req.url.data == NULL) {
+    req->url.len = qlcf->google_oauth_url.len + sizeof("/token") - 1;
+    req->url.data = ngx_pnalloc(r->pool, req->url.len);
+    if (req->url.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(req.url.data, qlcf->google_oauth_url.data,
+    p = ngx_cpymem(req->url.data, qlcf->google_oauth_url.data,
                    qlcf->google_oauth_url.len);
     ngx_memcpy(p, "/token", sizeof("/token") - 1);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_q2api_google_token_call(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_http_q2api_call_done_pt done, void *data)
+{
+    ngx_http_q2api_call_req_t  req;
+
+    ngx_memzero(&req, sizeof(ngx_http_q2api_call_req_t));
+
+    req.body = *body;
+
+    if (ngx_http_q2api_google_token_req(r, &req) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_q2api_call(r, &req, done, data, NULL);
 }

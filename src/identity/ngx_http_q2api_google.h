@@ -33,6 +33,10 @@ ngx_str_t *ngx_http_q2api_google_client_id(ngx_http_request_t *r,
 ngx_str_t *ngx_http_q2api_google_client_secret(ngx_http_request_t *r,
     ngx_uint_t flavour);
 
+/* req's location, method and URL for Google's token endpoint */
+ngx_int_t ngx_http_q2api_google_token_req(ngx_http_request_t *r,
+    ngx_http_q2api_call_req_t *req);
+
 /*
  * The form-encoded POST to Google's token endpoint; body is
  * "key=value&..." with the values already encoded.

@@ -23,8 +23,8 @@ static ngx_int_t ngx_http_q2api_row_type(ngx_str_t *name, ngx_uint_t *type);
 static ngx_int_t ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
     ngx_str_t *value, ngx_str_t *to);
 static uint64_t ngx_http_q2api_row_number(ngx_str_t *text);
-static ngx_int_t ngx_http_q2api_row_other(ngx_str_t *other,
-    ngx_http_q2api_account_data_t *d);
+static ngx_int_t ngx_http_q2api_row_member(q2api_json_field_t *f,
+    q2api_check_e what);
 
 
 /* in the order of ngx_http_q2api_row_field_e */
@@ -214,7 +214,7 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
             return NGX_ERROR;
         }
 
-        return ngx_http_q2api_row_other(s, d);
+        return ngx_http_q2api_row_other(s, d, NULL);
 
     default:
         break;
@@ -240,7 +240,7 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
 
     case NGX_HTTP_Q2API_ROW_IS_JSON:
         *s = name;
-        return ngx_http_q2api_row_other(s, d);
+        return ngx_http_q2api_row_other(s, d, NULL);
 
     default:
         return ngx_http_q2api_row_string(field, &name, s);
@@ -290,7 +290,7 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
 
     case NGX_HTTP_Q2API_ROW_IS_JSON:
         *(ngx_str_t *) p = *text;
-        return ngx_http_q2api_row_other(text, d);
+        return ngx_http_q2api_row_other(text, d, NULL);
 
     default:
         return ngx_http_q2api_row_string(field, text, (ngx_str_t *) p);
@@ -306,10 +306,12 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
  * (no real one has any), so that the copies point into other's text.
  * other that is no JSON object carries none of them.
  */
-static ngx_int_t
-ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d)
+ngx_int_t
+ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d,
+    const char **bad)
 {
     ngx_int_t           named;
+    const char         *member;
     q2api_json_field_t  f[3];
 
     ngx_memzero(f, sizeof(f));
@@ -317,8 +319,9 @@ ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d)
     f[1].name = "api_endpoint";
     f[2].name = "flavour";
 
-    d->project.len = 0;
-    d->api_endpoint.len = 0;
+    ngx_str_null(&d->project);
+    ngx_str_null(&d->api_endpoint);
+    d->flavour = 0;
     d->flavour_named = 0;
 
     if (other->len == 0
@@ -328,32 +331,37 @@ ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d)
         return NGX_OK;
     }
 
-    if ((f[0].type != Q2API_JSON_ABSENT && f[0].type != Q2API_JSON_NULL
-         && (f[0].type != Q2API_JSON_STRING || f[0].escaped
-             || (f[0].len
-                 && q2api_check(Q2API_CHECK_PROJECT, f[0].value, f[0].len)
-                    != Q2API_OK)))
-        || (f[1].type != Q2API_JSON_ABSENT && f[1].type != Q2API_JSON_NULL
-            && (f[1].type != Q2API_JSON_STRING || f[1].escaped
-                || (f[1].len
-                    && q2api_check(Q2API_CHECK_ENDPOINT, f[1].value, f[1].len)
-                       != Q2API_OK))))
-    {
-        return NGX_DECLINED;
-    }
+    member = NULL;
 
-    if (f[2].type != Q2API_JSON_ABSENT && f[2].type != Q2API_JSON_NULL) {
+    if (ngx_http_q2api_row_member(&f[0], Q2API_CHECK_PROJECT) != NGX_OK) {
+        member = "project";
+
+    } else if (ngx_http_q2api_row_member(&f[1], Q2API_CHECK_ENDPOINT)
+               != NGX_OK)
+    {
+        member = "api_endpoint";
+
+    } else if (f[2].type != Q2API_JSON_ABSENT && f[2].type != Q2API_JSON_NULL) {
         named = (f[2].type == Q2API_JSON_STRING)
                 ? ngx_http_q2api_gemini_flavour_named((u_char *) f[2].value,
                                                       f[2].len)
                 : NGX_ERROR;
 
         if (named == NGX_ERROR) {
-            return NGX_DECLINED;
+            member = "flavour";
+
+        } else {
+            d->flavour = (ngx_uint_t) named;
+            d->flavour_named = 1;
+        }
+    }
+
+    if (member) {
+        if (bad) {
+            *bad = member;
         }
 
-        d->flavour = (ngx_uint_t) named;
-        d->flavour_named = 1;
+        return NGX_DECLINED;
     }
 
     if (f[0].type == Q2API_JSON_STRING) {
@@ -364,6 +372,24 @@ ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d)
     if (f[1].type == Q2API_JSON_STRING) {
         d->api_endpoint.data = (u_char *) f[1].value;
         d->api_endpoint.len = f[1].len;
+    }
+
+    return NGX_OK;
+}
+
+
+/* absent, null, "" or a string of the class without escapes */
+static ngx_int_t
+ngx_http_q2api_row_member(q2api_json_field_t *f, q2api_check_e what)
+{
+    if (f->type == Q2API_JSON_ABSENT || f->type == Q2API_JSON_NULL) {
+        return NGX_OK;
+    }
+
+    if (f->type != Q2API_JSON_STRING || f->escaped
+        || (f->len && q2api_check(what, f->value, f->len) != Q2API_OK))
+    {
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -427,9 +453,7 @@ ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field)
     int  what;
 
     if (field == NGX_HTTP_Q2API_ROW_OTHER) {
-        return "must hold a project that is a Google Cloud project id, an "
-               "api_endpoint that is https:// and a Code Assist host, and a "
-               "flavour of gemini-cli or antigravity";
+        return NGX_HTTP_Q2API_ROW_OTHER_RULE;
     }
 
     what = ngx_http_q2api_row_class(field);

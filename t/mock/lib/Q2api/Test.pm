@@ -47,6 +47,7 @@ use Test::More ();
 
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ ();
+use Q2api::Mock::Google ();
 
 my $MOCK;              # the Q2api::Mock object
 my $OWNER_PID;         # the process that started it
@@ -82,6 +83,8 @@ sub import {
     # functions of a .t file are reached as main::name.
     my %inject = (
         (map { ($_ => \&{"${service}::$_"}) } @{"${service}::BUILDERS"}),
+        (map { ($_ => \&{"Q2api::Mock::Google::$_"}) }
+             @Q2api::Mock::Google::BUILDERS),
         (map { ($_ => \&{"Q2api::Test::$_"}) } qw(mock mock_requests)),
         (map { ($_ => \&{"Test::More::$_"}) }
              qw(ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain)),
