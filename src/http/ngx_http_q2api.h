@@ -179,6 +179,9 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   waiting:1;     /* for a token refresh */
     unsigned                   force:1;       /* want an account as it is */
     unsigned                   auth_retried:1;
+    unsigned                   discovered:1;  /* the account's project was
+                                                 looked up for this request */
+    unsigned                   project_refused:1;
     unsigned                   tool_open:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
@@ -194,6 +197,15 @@ ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
+
+/* attempts on Gemini accounts */
+void ngx_http_q2api_model_out(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
+ngx_int_t ngx_http_q2api_discover_then_launch(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id, ngx_uint_t flags);
+/* a refresh or lookup over: the attempt it held back, or the next one */
+void ngx_http_q2api_resume(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *message, const char *failure);
 
 /* models */
 char *ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,

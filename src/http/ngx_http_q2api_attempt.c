@@ -23,18 +23,13 @@ static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
 static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_str_t *message);
+
 static int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     const q2api_event_t *ev);
 static void ngx_http_q2api_stream_broke(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_attempt_t *actx);
-static void ngx_http_q2api_model_out(ngx_http_request_t *r,
-    ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
 
-
-/* how long a model stays out on an account when Google does not say */
-#define NGX_HTTP_Q2API_QUOTA_TIME     3600
-#define NGX_HTTP_Q2API_UNSERVED_TIME  86400
 
 
 static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
@@ -86,8 +81,10 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
 
     ctx->tried[ctx->attempts++] = pick.id;
 
-    /* each account gets its own refresh-and-retry after a 401 or 403 */
+    /* each account gets its own refresh-and-retry after a 401 or 403,
+     * and its own project lookup */
     ctx->auth_retried = 0;
+    ctx->discovered = 0;
 
     /*
      * A token that has expired, or will within the refresh window, is
@@ -100,6 +97,19 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
         rc = ngx_http_q2api_refresh_then_launch(r, ctx, &pick.id);
 
         if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /*
+     * A Gemini account whose project is not known yet finds it first;
+     * when another request is at it, this one goes without, and Google's
+     * 403 about the project brings it back here.
+     */
+    if (pick.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI && pick.project.len == 0) {
+        rc = ngx_http_q2api_discover_then_launch(r, ctx, &pick.id, 0);
+
+        if (rc == NGX_OK || rc == NGX_ERROR) {
             return rc;
         }
     }
@@ -457,6 +467,8 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         ctx->error = ue.client_error;
         ctx->outcome = ngx_http_q2api_health_outcome(ue.health);
 
+        ctx->project_refused = (ue.health == Q2API_HEALTH_PROJECT);
+
         if (ue.health == Q2API_HEALTH_MODEL_QUOTA
             || ue.health == Q2API_HEALTH_MODEL_UNSERVED)
         {
@@ -509,6 +521,20 @@ ngx_http_q2api_attempt_again(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     ngx_http_q2api_attempt_t  *actx;
 
     actx = ctx->attempt;
+
+    if (ctx->project_refused && !ctx->discovered
+        && actx->account.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI)
+    {
+        /* Google refused the project: look it up again, once */
+        ctx->project_refused = 0;
+        ngx_http_q2api_reset_attempt(ctx);
+
+        rc = ngx_http_q2api_discover_then_launch(r, ctx, &actx->account.id,
+                                             NGX_HTTP_Q2API_GEMINI_REDISCOVER);
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+    }
 
     if (ctx->outcome == NGX_HTTP_Q2API_OUT_AUTH
         && actx->account.refreshable && !ctx->auth_retried)
@@ -692,8 +718,20 @@ static void
 ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     ngx_str_t *message)
 {
-    ngx_http_q2api_ctx_t  *ctx = data;
+    ngx_http_q2api_resume(r, data, rc, message,
+                          "the backend account's token could not be "
+                          "refreshed");
+}
 
+
+/*
+ * A refresh or a project lookup is over: the attempt it held back starts
+ * on the account, or, when it failed, the next account is tried.
+ */
+void
+ngx_http_q2api_resume(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *message, const char *failure)
+{
     ngx_int_t                    rv;
     ngx_http_q2api_pick_t        pick;
     ngx_http_q2api_main_conf_t  *qmcf;
@@ -727,9 +765,8 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     /* this account cannot be used: the next one, if any */
     ctx->failed = 1;
     ctx->error = Q2API_ERR_UNAVAILABLE;
-    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1,
-                 "the backend account's token could not be refreshed "
-                 "(%V)%Z", message);
+    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1, "%s (%V)%Z",
+                 failure, message);
 
     rv = ngx_http_q2api_start_attempt(r, ctx);
 
@@ -849,50 +886,4 @@ ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     default:
         break;
     }
-}
-
-
-
-
-/*
- * A model out on the attempt's account (Gemini's per-model quota, a model
- * it is not given): until the reset Google named, else after the delay it
- * gave, else for a default; the account goes on serving other models.
- */
-static void
-ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
-    q2api_upstream_error_t *ue)
-{
-    time_t                       now, until;
-    ngx_str_t                    model;
-    ngx_http_q2api_attempt_t    *actx;
-    ngx_http_q2api_main_conf_t  *qmcf;
-
-    actx = ctx->attempt;
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
-    now = ngx_time();
-
-    if (ue->health == Q2API_HEALTH_MODEL_UNSERVED) {
-        until = now + NGX_HTTP_Q2API_UNSERVED_TIME;
-
-    } else if (ue->reset_at > now) {
-        until = ue->reset_at;
-
-    } else if (ue->retry_after > 0) {
-        until = now + (time_t) ngx_min(ue->retry_after,
-                                       NGX_HTTP_Q2API_UNSERVED_TIME);
-
-    } else {
-        until = now + NGX_HTTP_Q2API_QUOTA_TIME;
-    }
-
-    model.data = (u_char *) actx->model_id.data;
-    model.len = actx->model_id.len;
-
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "q2api: account \"%V\": model \"%V\" out for %T s (%s)",
-                  &actx->account.id, &model, until - now, ue->reason);
-
-    ngx_http_q2api_accounts_model_out(qmcf->accounts, &actx->account.id,
-                                      &model, until, ue->reason);
 }
