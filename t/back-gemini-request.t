@@ -201,3 +201,50 @@ POST /v1/messages
 --- response_body_like chomp
 "type":"not_found_error"
 --- mock_requests: 0
+
+
+
+=== TEST 9: an account without a project looks it up first, then asks with it
+--- http_config eval: $::HTTP . "    q2api_code_assist_url http://127.0.0.1:\$TEST_NGINX_MOCK_PORT;\n"
+--- user_files
+>>> accounts.json
+[{"id": "g-new", "type": "gemini", "accessToken": "ya29.tok-new", "enabled": 1}]
+--- mock eval
+{ by_path => { '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'found-1') ] },
+  responses => [ gemini_text('with a project') ] }
+--- request
+POST /v1/messages
+{"model":"gemini-2.5-pro","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+with a project
+--- mock_check eval
+sub {
+    my @all = Q2api::Test::mock_requests();
+    is_deeply([ map { $_->{path} } @all ],
+              [ '/v1internal:loadCodeAssist', '/v1internal:streamGenerateContent' ],
+              'the lookup, then the generation');
+    is($all[-1]{json}{project}, 'found-1', 'with the project found');
+}
+
+
+
+=== TEST 10: a 403 about the project: looked up again once, the same account asked again
+--- http_config eval: $::HTTP . "    q2api_code_assist_url http://127.0.0.1:\$TEST_NGINX_MOCK_PORT;\n"
+--- user_files eval: $::CLI
+--- mock eval
+{ by_path => { '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'new-2') ] },
+  responses => [ gemini_error('project'), gemini_text('after the lookup') ] }
+--- request
+POST /v1/messages
+{"model":"gemini-2.5-pro","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}
+--- error_code: 200
+--- response_body_like chomp
+after the lookup
+--- mock_check eval
+sub {
+    my @all = Q2api::Test::mock_requests();
+    is(scalar @all, 3, 'refused, looked up, asked again');
+    is($all[0]{json}{project}, 'proud-quasar-abc12', 'first with the old project');
+    is($all[-1]{json}{project}, 'new-2', 'then with the new one');
+}
