@@ -224,12 +224,13 @@ is($status->{pool}{states}{needs_login}, 1, 'one needs a login');
 is($status->{pool}{states}{active}, 1, 'one active');
 is_deeply($status->{series}{fields},
           [ qw(time accounts active cooling quota suspended token_rejected
-               needs_login too_many_errors disabled requests failed
+               needs_login too_many_errors needs_validation ineligible
+               disabled requests failed
                tokens_in tokens_out) ], 'the sample fields');
 my @samples = @{ $status->{series}{samples} };
 ok(@samples >= 2, scalar(@samples) . ' samples');
 ok($samples[-1][0] > $samples[0][0], 'oldest first');
-is(scalar @{ $samples[-1] }, 14, 'a value per field');
+is(scalar @{ $samples[-1] }, 16, 'a value per field');
 is($samples[-1][10], sum(scrape($n), 'q2api_requests_total'),
    'the last sample counted every request');
 my %keys = map { $_->{name} => $_ } @{ $status->{keys} };

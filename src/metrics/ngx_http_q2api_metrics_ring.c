@@ -37,7 +37,8 @@ static ngx_connection_t  ngx_http_q2api_metrics_conn;
 
 static const char  *ngx_http_q2api_metrics_fields[] = {
     "time", "accounts", "active", "cooling", "quota", "suspended",
-    "token_rejected", "needs_login", "too_many_errors", "disabled",
+    "token_rejected", "needs_login", "too_many_errors", "needs_validation",
+    "ineligible", "disabled",
     "requests", "failed", "tokens_in", "tokens_out"
 };
 
