@@ -195,7 +195,13 @@ FUZZ_GLUE_fuzz_account_row := src/store/ngx_http_q2api_store_file.c \
                  src/store/ngx_http_q2api_seal.c \
                  src/accounts/ngx_http_q2api_kind.c \
                  src/accounts/ngx_http_q2api_accounts_health.c
-FUZZ_GLUE    := fuzz_account_row
+FUZZ_GLUE_fuzz_admin_import := src/admin/ngx_http_q2api_admin_import.c \
+                 src/admin/ngx_http_q2api_admin_input.c \
+                 src/admin/ngx_http_q2api_admin_kiro.c \
+                 src/admin/ngx_http_q2api_admin_json.c \
+                 src/accounts/ngx_http_q2api_kind.c \
+                 src/accounts/ngx_http_q2api_accounts_health.c
+FUZZ_GLUE    := fuzz_account_row fuzz_admin_import
 
 $(addprefix $(BUILD)/fuzz/,$(FUZZ_GLUE)): $(BUILD)/fuzz/%: t/fuzz/%.c \
         t/fuzz/shim/ngx_shim.c t/fuzz/shim/ngx_shim.h $(BUILD)/Makefile \
