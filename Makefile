@@ -201,7 +201,12 @@ FUZZ_GLUE_fuzz_admin_import := src/admin/ngx_http_q2api_admin_import.c \
                  src/admin/ngx_http_q2api_admin_json.c \
                  src/accounts/ngx_http_q2api_kind.c \
                  src/accounts/ngx_http_q2api_accounts_health.c
-FUZZ_GLUE    := fuzz_account_row fuzz_admin_import
+FUZZ_GLUE_fuzz_admin_list := src/admin/ngx_http_q2api_admin_list.c \
+                 src/admin/ngx_http_q2api_admin_input.c \
+                 src/admin/ngx_http_q2api_admin_json.c \
+                 src/accounts/ngx_http_q2api_kind.c \
+                 src/accounts/ngx_http_q2api_accounts_health.c
+FUZZ_GLUE    := fuzz_account_row fuzz_admin_import fuzz_admin_list
 
 $(addprefix $(BUILD)/fuzz/,$(FUZZ_GLUE)): $(BUILD)/fuzz/%: t/fuzz/%.c \
         t/fuzz/shim/ngx_shim.c t/fuzz/shim/ngx_shim.h $(BUILD)/Makefile \

@@ -12,6 +12,7 @@
  */
 
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
 
 #include "ngx_shim.h"
 
@@ -395,4 +397,213 @@ ngx_atoof(u_char *line, size_t n)
     }
 
     return value;
+}
+
+
+/* nginx's: digits only, NGX_ERROR when empty or past ngx_int_t */
+ngx_int_t
+ngx_atoi(u_char *line, size_t n)
+{
+    ngx_int_t  value, cutoff, cutlim;
+
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    cutoff = NGX_MAX_INT_T_VALUE / 10;
+    cutlim = NGX_MAX_INT_T_VALUE % 10;
+
+    for (value = 0; n--; line++) {
+        if (*line < '0' || *line > '9') {
+            return NGX_ERROR;
+        }
+
+        if (value >= cutoff && (value > cutoff || *line - '0' > cutlim)) {
+            return NGX_ERROR;
+        }
+
+        value = value * 10 + (*line - '0');
+    }
+
+    return value;
+}
+
+
+void
+ngx_strlow(u_char *dst, u_char *src, size_t n)
+{
+    while (n) {
+        *dst = ngx_tolower(*src);
+        dst++;
+        src++;
+        n--;
+    }
+}
+
+
+/*
+ * nginx's: the value of the first "name=" (any case) at the start of the
+ * arguments or after a "&", up to the next "&"
+ */
+ngx_int_t
+ngx_http_arg(ngx_http_request_t *r, u_char *name, size_t len,
+    ngx_str_t *value)
+{
+    u_char  *p, *last, *start;
+
+    start = r->args.data;
+    last = start + r->args.len;
+
+    for (p = start; p + len < last; p++) {
+        if ((p == start || p[-1] == '&')
+            && ngx_strncasecmp(p, name, len) == 0 && p[len] == '=')
+        {
+            value->data = p + len + 1;
+            p = ngx_strlchr(value->data, last, '&');
+            value->len = (p ? p : last) - value->data;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * NGX_UNESCAPE_URI as nginx does it where it matters here: %XX decoded,
+ * a "%" without two hex digits kept as it is, the end at a "?" (kept);
+ * never longer than the source
+ */
+void
+ngx_unescape_uri(u_char **dst, u_char **src, size_t size, ngx_uint_t type)
+{
+    u_char  *d, *s, *end;
+
+    d = *dst;
+    s = *src;
+    end = s + size;
+
+    while (s < end) {
+        if (*s == '?' && type == NGX_UNESCAPE_URI) {
+            *d++ = *s++;
+            break;
+        }
+
+        if (*s == '%' && end - s >= 3 && isxdigit(s[1]) && isxdigit(s[2])) {
+            *d++ = (u_char) ngx_hextoi(s + 1, 2);
+            s += 3;
+            continue;
+        }
+
+        *d++ = *s++;
+    }
+
+    *dst = d;
+    *src = s;
+}
+
+
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
+{
+    return strncasecmp((char *) s1, (char *) s2, n);
+}
+
+
+ngx_int_t
+ngx_hextoi(u_char *line, size_t n)
+{
+    u_char     c, ch;
+    ngx_int_t  value;
+
+    for (value = 0; n--; line++) {
+        ch = *line;
+        c = (u_char) (ch | 0x20);
+
+        if (ch >= '0' && ch <= '9') {
+            value = value * 16 + (ch - '0');
+
+        } else if (c >= 'a' && c <= 'f') {
+            value = value * 16 + (c - 'a' + 10);
+
+        } else {
+            return NGX_ERROR;
+        }
+    }
+
+    return value;
+}
+
+
+/* nginx's, but a full array always moves to a new block */
+void *
+ngx_array_push(ngx_array_t *a)
+{
+    void  *elts;
+
+    if (a->nelts == a->nalloc) {
+        elts = ngx_palloc(a->pool, 2 * a->nalloc * a->size);
+        if (elts == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(elts, a->elts, a->nelts * a->size);
+        a->elts = elts;
+        a->nalloc *= 2;
+    }
+
+    return (u_char *) a->elts + a->size * a->nelts++;
+}
+
+
+/* nginx's: s2 (lowercase, n + 1 bytes) in s1 up to last, any case */
+u_char *
+ngx_strlcasestrn(u_char *s1, u_char *last, u_char *s2, size_t n)
+{
+    ngx_uint_t  c1, c2;
+
+    c2 = (ngx_uint_t) *s2++;
+    c2 = (c2 >= 'A' && c2 <= 'Z') ? (c2 | 0x20) : c2;
+    last -= n;
+
+    do {
+        do {
+            if (s1 >= last) {
+                return NULL;
+            }
+
+            c1 = (ngx_uint_t) *s1++;
+            c1 = (c1 >= 'A' && c1 <= 'Z') ? (c1 | 0x20) : c1;
+
+        } while (c1 != c2);
+
+    } while (ngx_strncasecmp(s1, s2, n) != 0);
+
+    return --s1;
+}
+
+
+/* nginx's: memcmp over the shorter, then the shorter first */
+ngx_int_t
+ngx_memn2cmp(u_char *s1, u_char *s2, size_t n1, size_t n2)
+{
+    size_t     n;
+    ngx_int_t  m, z;
+
+    if (n1 <= n2) {
+        n = n1;
+        z = -1;
+
+    } else {
+        n = n2;
+        z = 1;
+    }
+
+    m = ngx_memcmp(s1, s2, n);
+
+    if (m || n1 == n2) {
+        return m;
+    }
+
+    return z;
 }
