@@ -21,22 +21,12 @@
 #include <ngx_core.h>
 
 #include "ngx_shim.h"
+#include "fuzz_glue.h"
 #include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_kind.h"
 #include "ngx_http_q2api_row.h"
 #include "ngx_http_q2api_store.h"
 #include "q2api_check.h"
-
-
-#define check(cond)  do { if (!(cond)) { abort(); } } while (0)
-
-
-static void
-checked(ngx_str_t *s, q2api_check_e what)
-{
-    check(s->len == 0
-          || q2api_check(what, (char *) s->data, s->len) == Q2API_OK);
-}
 
 
 static ngx_uint_t
@@ -62,8 +52,7 @@ round_trip(ngx_http_q2api_account_data_t *d, ngx_uint_t flags)
     check(ngx_http_q2api_row_to_json(&b, d, ngx_http_q2api_row_file, flags)
           == NGX_OK);
 
-    o = cJSON_ParseWithLength((char *) b.data, b.len);
-    check(cJSON_IsObject(o));
+    o = fuzz_json_answer(b.data, b.len);
 
     pool = ngx_create_pool(1024, ngx_shim_log());
     check(pool != NULL);
@@ -98,15 +87,7 @@ ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t  *pool;
     const char  *text;
 
-    check(d->id.len > 0);
-    checked(&d->id, Q2API_CHECK_ID);
-    checked(&d->label, Q2API_CHECK_LABEL);
-    checked(&d->client_id, Q2API_CHECK_TOKEN);
-    checked(&d->client_secret, Q2API_CHECK_TOKEN);
-    checked(&d->refresh_token, Q2API_CHECK_TOKEN);
-    checked(&d->access_token, Q2API_CHECK_TOKEN);
-    checked(&d->profile_arn, Q2API_CHECK_ARN);
-    check(d->type != NGX_HTTP_Q2API_ACCOUNT_UNKNOWN);
+    fuzz_account_checked(d);
     check(d->status <= NGX_HTTP_Q2API_ST_ERRORS);
 
     round_trip(d, 0);
@@ -160,10 +141,10 @@ from_text(u_char *data, size_t size)
             continue;
         }
 
-        checked(&d.id, Q2API_CHECK_ID);
-        checked(&d.label, Q2API_CHECK_LABEL);
-        checked(&d.access_token, Q2API_CHECK_TOKEN);
-        checked(&d.profile_arn, Q2API_CHECK_ARN);
+        fuzz_checked(&d.id, Q2API_CHECK_ID);
+        fuzz_checked(&d.label, Q2API_CHECK_LABEL);
+        fuzz_checked(&d.access_token, Q2API_CHECK_TOKEN);
+        fuzz_checked(&d.profile_arn, Q2API_CHECK_ARN);
     }
 }
 

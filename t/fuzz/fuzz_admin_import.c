@@ -18,45 +18,19 @@
 #include <string.h>
 
 #include "ngx_shim.h"
+#include "fuzz_glue.h"
 #include "ngx_http_q2api_admin.h"
-#include "q2api_check.h"
-#include "q2api_json.h"
-
-
-#define check(cond)  do { if (!(cond)) { abort(); } } while (0)
-
-
-static void
-checked(ngx_str_t *s, q2api_check_e what)
-{
-    check(s->len == 0
-          || q2api_check(what, (char *) s->data, s->len) == Q2API_OK);
-}
 
 
 static void
 account_checked(ngx_http_q2api_account_data_t *d)
 {
-    const char  *at;
-    cJSON       *o;
-
-    check(d->id.len > 0);
-    checked(&d->id, Q2API_CHECK_ID);
-    checked(&d->label, Q2API_CHECK_LABEL);
-    checked(&d->client_id, Q2API_CHECK_TOKEN);
-    checked(&d->client_secret, Q2API_CHECK_TOKEN);
-    checked(&d->refresh_token, Q2API_CHECK_TOKEN);
-    checked(&d->access_token, Q2API_CHECK_TOKEN);
-    checked(&d->profile_arn, Q2API_CHECK_ARN);
-    check(d->type != NGX_HTTP_Q2API_ACCOUNT_UNKNOWN);
+    fuzz_account_checked(d);
     check(d->access_token.len || d->refresh_token.len);
 
     /* written into files and answers as it is */
     if (d->other.len) {
-        check(q2api_utf8_valid((char *) d->other.data, d->other.len));
-        o = q2api_json_document((char *) d->other.data, d->other.len, &at);
-        check(cJSON_IsObject(o));
-        cJSON_Delete(o);
+        cJSON_Delete(fuzz_json_answer(d->other.data, d->other.len));
     }
 }
 
@@ -113,14 +87,7 @@ ngx_int_t
 ngx_http_q2api_send_body(ngx_http_request_t *r, ngx_uint_t status,
     char *type, u_char *data, size_t len)
 {
-    cJSON       *o;
-    const char  *at;
-
-    check(q2api_utf8_valid((char *) data, len));
-
-    o = q2api_json_document((char *) data, len, &at);
-    check(cJSON_IsObject(o));
-    cJSON_Delete(o);
+    cJSON_Delete(fuzz_json_answer(data, len));
 
     return status;
 }
@@ -156,9 +123,9 @@ input(ngx_http_request_t *r, u_char *data, size_t size, ngx_uint_t mode)
     }
 
     if (rc == NGX_OK) {
-        checked(&in.d.id, Q2API_CHECK_ID);
-        checked(&in.d.access_token, Q2API_CHECK_TOKEN);
-        checked(&in.d.profile_arn, Q2API_CHECK_ARN);
+        fuzz_checked(&in.d.id, Q2API_CHECK_ID);
+        fuzz_checked(&in.d.access_token, Q2API_CHECK_TOKEN);
+        fuzz_checked(&in.d.profile_arn, Q2API_CHECK_ARN);
 
     } else if (rc == NGX_DECLINED) {
         /* the detail of a 400 */

@@ -15,11 +15,8 @@
 #include <string.h>
 
 #include "ngx_shim.h"
+#include "fuzz_glue.h"
 #include "ngx_http_q2api_admin.h"
-#include "q2api_json.h"
-
-
-#define check(cond)  do { if (!(cond)) { abort(); } } while (0)
 
 #define NACCOUNTS  4
 
@@ -79,13 +76,9 @@ ngx_int_t
 ngx_http_q2api_send_body(ngx_http_request_t *r, ngx_uint_t status,
     char *type, u_char *data, size_t len)
 {
-    cJSON       *o, *rows, *count, *limit;
-    const char  *at;
+    cJSON  *o, *rows, *count, *limit;
 
-    check(q2api_utf8_valid((char *) data, len));
-
-    o = q2api_json_document((char *) data, len, &at);
-    check(cJSON_IsObject(o));
+    o = fuzz_json_answer(data, len);
 
     if (status == NGX_HTTP_OK) {
         rows = cJSON_GetObjectItemCaseSensitive(o, "accounts");

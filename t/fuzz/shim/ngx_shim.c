@@ -400,32 +400,11 @@ ngx_atoof(u_char *line, size_t n)
 }
 
 
-/* nginx's: digits only, NGX_ERROR when empty or past ngx_int_t */
+/* nginx's, as ngx_atoof(): off_t and ngx_int_t are alike on 64 bits */
 ngx_int_t
 ngx_atoi(u_char *line, size_t n)
 {
-    ngx_int_t  value, cutoff, cutlim;
-
-    if (n == 0) {
-        return NGX_ERROR;
-    }
-
-    cutoff = NGX_MAX_INT_T_VALUE / 10;
-    cutlim = NGX_MAX_INT_T_VALUE % 10;
-
-    for (value = 0; n--; line++) {
-        if (*line < '0' || *line > '9') {
-            return NGX_ERROR;
-        }
-
-        if (value >= cutoff && (value > cutoff || *line - '0' > cutlim)) {
-            return NGX_ERROR;
-        }
-
-        value = value * 10 + (*line - '0');
-    }
-
-    return value;
+    return (ngx_int_t) ngx_atoof(line, n);
 }
 
 
