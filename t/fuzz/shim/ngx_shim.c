@@ -357,9 +357,14 @@ ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
 }
 
 
+/* nginx's for a needle of n + 1 bytes, which is how it is called */
 u_char *
 ngx_strstrn(u_char *s1, char *s2, size_t n)
 {
+    if (strlen(s2) != n + 1) {
+        abort();
+    }
+
     return (u_char *) strstr((char *) s1, s2);
 }
 
