@@ -181,6 +181,41 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(wildcard t/unit/*.h) $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) -It/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
+# Fuzzers of glue files: the nginx headers (and configure's), the glue
+# sources a fuzzer names in FUZZ_GLUE_<name>, and t/fuzz/shim for the few
+# nginx calls they make.  What the fuzzer never reaches is dropped with
+# its references (--gc-sections): those nginx calls need no shim.
+FUZZ_NGX_INCS := -I$(BUILD) -It/fuzz/shim -I/usr/include/postgresql \
+                 $(addprefix -I$(NGX_SRC)/src/,core event event/modules \
+                                               os/unix http http/modules \
+                                               http/v2) \
+                 $(addprefix -I,$(SRC_DIRS))
+FUZZ_GLUE_fuzz_account_row := src/store/ngx_http_q2api_store_file.c \
+                 src/store/ngx_http_q2api_row.c \
+                 src/store/ngx_http_q2api_seal.c \
+                 src/accounts/ngx_http_q2api_kind.c \
+                 src/accounts/ngx_http_q2api_accounts_health.c
+FUZZ_GLUE_fuzz_admin_import := src/admin/ngx_http_q2api_admin_import.c \
+                 src/admin/ngx_http_q2api_admin_input.c \
+                 src/admin/ngx_http_q2api_admin_kiro.c \
+                 src/admin/ngx_http_q2api_admin_json.c \
+                 src/accounts/ngx_http_q2api_kind.c \
+                 src/accounts/ngx_http_q2api_accounts_health.c
+FUZZ_GLUE_fuzz_admin_list := src/admin/ngx_http_q2api_admin_list.c \
+                 src/admin/ngx_http_q2api_admin_input.c \
+                 src/admin/ngx_http_q2api_admin_json.c \
+                 src/accounts/ngx_http_q2api_kind.c \
+                 src/accounts/ngx_http_q2api_accounts_health.c
+FUZZ_GLUE    := fuzz_account_row fuzz_admin_import fuzz_admin_list
+
+$(addprefix $(BUILD)/fuzz/,$(FUZZ_GLUE)): $(BUILD)/fuzz/%: t/fuzz/%.c \
+        t/fuzz/shim/ngx_shim.c t/fuzz/shim/ngx_shim.h $(BUILD)/Makefile \
+        $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	@mkdir -p $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) $(FUZZ_NGX_INCS) -fno-pie -no-pie -ffunction-sections \
+	    -fdata-sections -Wl,--gc-sections,--unresolved-symbols=ignore-all -o $@ $< t/fuzz/shim/ngx_shim.c \
+	    $(FUZZ_GLUE_$*) $(CORE_SRCS) $(CORE_LIBS)
+
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \

@@ -376,9 +376,10 @@ only|three|fields
 gemini|g|a|b|c|d|p|e
 amazonq|bad|cid|csec|ref|acc token
 amazonq|norefclient|||ref-5|
+amazonq|nine|cid|csec|ref|acc|proj|https://x|more
 --- error_code: 200
 --- response_body_like chomp
-^\{"success":false,"total":7,"created":3,"updated":0,"failed":4,"errors":\[\{"line":6,"error":"line: expected type\|label.*"\},\{"line":7,"error":"api_endpoint: must be https:// and a Code Assist host .*?"\},\{"line":8,"error":"accessToken: must be printable ASCII without spaces, at most 16384 bytes"\},\{"line":9,"error":"clientId: needed with a refreshToken"\}\],"account_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}$
+^\{"success":false,"total":8,"created":3,"updated":0,"failed":5,"errors":\[\{"line":6,"error":"line: expected type\|label.*"\},\{"line":7,"error":"api_endpoint: must be https:// and a Code Assist host .*?"\},\{"line":8,"error":"accessToken: must be printable ASCII without spaces, at most 16384 bytes"\},\{"line":9,"error":"clientId: needed with a refreshToken"\},\{"line":10,"error":"line: more than 8 fields"\}\],"account_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}$
 --- mock_check eval
 sub {
     my $s = main::stored();

@@ -65,6 +65,11 @@ for my $case (
     [ 'id', { id => '..', accessToken => 'tok' } ],
     [ 'id', { id => "a\x00b", accessToken => 'tok' } ],
     [ 'accessToken', { id => 'a', accessToken => "tok\x00\r\nX-Injected: yes" } ],
+    # "other" is written back as it is: text that is no object would
+    # leave a file that no longer loads (found by fuzz_account_row)
+    [ 'other', { id => 'a', accessToken => 't', other => '{"regio' } ],
+    [ 'other', { id => 'a', accessToken => 't', other => '{"a":1} trailing' } ],
+    [ 'other', { id => 'a', accessToken => 't', other => '[1]' } ],
 ) {
     my ($field, $row) = @$case;
     my $n = gateway();
@@ -74,6 +79,42 @@ for my $case (
     like($log, qr/account #0 in "[^"]*accounts\.json": "\Q$field\E" refused: it must/,
          "the log names the field $field");
     unlike($log, qr/X-Injected|evil/, 'and not its value');
+}
+
+# an unknown type is named in the log only when it cannot forge a line
+# (found by fuzz_account_row)
+{
+    my $n = gateway();
+    $n->write_file('accounts.json', $json->encode([
+        { id => 'a', accessToken => 't', type => "x\r\nX-Injected: yes" } ]));
+    ok(!eval { $n->start; 1 }, 'an unknown type: nginx does not start');
+    my $log = $n->read_file('logs/error.log') // '';
+    like($log, qr/account "a" in "[^"]*accounts\.json" has an unknown type "\(not printable\)"/,
+         'the type is not printed');
+    unlike($log, qr/X-Injected/, 'no forged log line');
+}
+
+# numbers past time_t or a counter are no times or counts (converting them
+# is undefined: found by fuzz_account_row), and they stay out of the file
+{
+    my $n = gateway();
+    $mock->set_script({ responses => [ text_response('ok') ] });
+    $n->write_file('accounts.json', '[{"id":"a","accessToken":"tok-a",'
+        . '"created_at":1e300,"status_until":-1e300,"success_count":1e300}]');
+    $n->start;
+    is($n->post('/v1/messages', $body)->{status}, 200, 'served');
+
+    my $a;
+    for (1 .. 50) {
+        $a = stored($n)->{a};
+        last if ($a->{success_count} // 0) == 1;
+        sleep 0.1;
+    }
+
+    is($a->{success_count}, 1, 'the huge count was none: one success');
+    ok(($a->{created_at} // 0) >= 0, 'the huge time was none')
+        or diag("created_at $a->{created_at}");
+    $n->stop;
 }
 
 # a HUP with a bad row: the reload fails, the accounts it had still serve

@@ -165,7 +165,7 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
     u_char *start, u_char *end, u_char *err)
 {
     u_char                        *p, *q;
-    ngx_str_t                      f[9];
+    ngx_str_t                      f[8];
     ngx_int_t                      rc;
     ngx_uint_t                     n, i, generic, type;
     ngx_http_q2api_admin_input_t   in;
@@ -176,7 +176,7 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
     for ( ;; ) {
         q = ngx_strlchr(p, end, '|');
 
-        if (n == 9) {
+        if (n == 8) {
             ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
                          "line: more than 8 fields%Z");
             return NGX_DECLINED;

@@ -7,7 +7,6 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_identity.h"
-#include "q2api_nul.h"
 
 
 ngx_int_t
@@ -211,35 +210,7 @@ ngx_http_q2api_cstr(ngx_pool_t *pool, ngx_str_t *s)
 cJSON *
 ngx_http_q2api_identity_parse(ngx_pool_t *pool, ngx_str_t *body)
 {
-    int      nul;
-    u_char  *p;
-    size_t   len;
-
-    if (body->len == 0) {
-        return NULL;
-    }
-
-    nul = q2api_nul_found((char *) body->data, body->len);
-
-    if (nul == -1) {
-        /* a \u escape cJSON would misread: no JSON */
-        return NULL;
-    }
-
-    if (nul == 0) {
-        return cJSON_ParseWithLength((char *) body->data, body->len);
-    }
-
-    /* a marked NUL fails every check, where cJSON would cut the value */
-    p = ngx_pnalloc(pool, body->len);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, body->data, body->len);
-    len = q2api_nul_mark((char *) p, body->len);
-
-    return cJSON_ParseWithLength((char *) p, len);
+    return q2api_answer_parse((char *) body->data, body->len);
 }
 
 
@@ -258,33 +229,28 @@ ngx_int_t
 ngx_http_q2api_jstr_check(ngx_log_t *log, cJSON *o, const char *key,
     q2api_check_e what, const char *from, const char **value)
 {
-    *value = ngx_http_q2api_jstr(o, key);
-
-    if (*value == NULL || **value == '\0') {
-        *value = NULL;
-        return NGX_DECLINED;
-    }
-
-    if (q2api_check(what, *value, ngx_strlen(*value)) != Q2API_OK) {
-        /* the name only: the value may be a credential, or made to
-         * forge log lines */
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "q2api: %s: \"%s\" refused: it %s", from, key,
-                      q2api_check_rule(what));
-        *value = NULL;
+    if (q2api_answer_member(o, key, what, value) != Q2API_OK) {
+        ngx_http_q2api_identity_refused(log, from, key, what);
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return (*value == NULL) ? NGX_DECLINED : NGX_OK;
+}
+
+
+void
+ngx_http_q2api_identity_refused(ngx_log_t *log, const char *from,
+    const char *key, q2api_check_e what)
+{
+    /* the name only: the value may be a credential, or made to forge log
+     * lines */
+    ngx_log_error(NGX_LOG_WARN, log, 0, "q2api: %s: \"%s\" refused: it %s",
+                  from, key, q2api_check_rule(what));
 }
 
 
 double
 ngx_http_q2api_jnum(cJSON *o, const char *key, double dflt)
 {
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsNumber(item) ? item->valuedouble : dflt;
+    return q2api_answer_number(o, key, dflt);
 }

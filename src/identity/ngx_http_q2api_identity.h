@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_q2api_call.h"
+#include "q2api_answer.h"
 #include "q2api_check.h"
 
 
@@ -85,6 +86,9 @@ const char *ngx_http_q2api_jstr(cJSON *o, const char *key);
 ngx_int_t ngx_http_q2api_jstr_check(ngx_log_t *log, cJSON *o,
     const char *key, q2api_check_e what, const char *from,
     const char **value);
+/* a member of an answer refused by its check, logged by its name */
+void ngx_http_q2api_identity_refused(ngx_log_t *log, const char *from,
+    const char *key, q2api_check_e what);
 
 /* o's member "key" when it is a number, or dflt */
 double ngx_http_q2api_jnum(cJSON *o, const char *key, double dflt);

@@ -67,10 +67,9 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
 {
     ngx_http_q2api_profile_t  *pf = data;
 
-    cJSON                       *o, *profiles, *arn;
-    size_t                       len;
+    cJSON                       *o;
     ngx_str_t                    found;
-    ngx_uint_t                   ok;
+    const char                  *arn;
     ngx_http_q2api_main_conf_t  *qmcf;
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
@@ -78,25 +77,15 @@ ngx_http_q2api_profiles_answer(ngx_http_request_t *r, void *data,
     o = (status == NGX_HTTP_OK && body->len)
         ? ngx_http_q2api_identity_parse(r->pool, body) : NULL;
 
-    profiles = cJSON_GetObjectItemCaseSensitive(o, "profiles");
-    arn = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(profiles, 0),
-                                           "arn");
-
-    len = cJSON_IsString(arn) ? ngx_strlen(arn->valuestring) : 0;
-
-    /* it chooses the host and goes into every chat body: an ARN or none */
-    ok = len && q2api_check(Q2API_CHECK_ARN, arn->valuestring, len)
-                == Q2API_OK;
-
-    if (len && !ok) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "q2api: ListAvailableProfiles answer: \"arn\" "
-                      "refused: it %s", q2api_check_rule(Q2API_CHECK_ARN));
+    if (q2api_answer_profile(o, &arn) != Q2API_OK) {
+        ngx_http_q2api_identity_refused(r->connection->log,
+                                        "ListAvailableProfiles answer",
+                                        "arn", Q2API_CHECK_ARN);
     }
 
-    if (ok) {
-        found.data = (u_char *) arn->valuestring;
-        found.len = len;
+    if (arn != NULL) {
+        found.data = (u_char *) arn;
+        found.len = ngx_strlen(arn);
 
         ngx_http_q2api_accounts_learn_profile(qmcf->accounts, &pf->id, &found);
 

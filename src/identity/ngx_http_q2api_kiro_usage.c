@@ -93,84 +93,34 @@ ngx_http_q2api_kiro_usage(ngx_http_request_t *r, ngx_str_t *id,
 }
 
 
-/*
- * limit and used as Kiro's own clients add them up: the credit line, an
- * active free trial, active bonuses.
- */
+/* the balance as the admin API answers it (q2api_answer_usage()) */
 static void
 ngx_http_q2api_usage_answer(ngx_http_request_t *r, void *data,
     ngx_int_t status, ngx_str_t *body)
 {
     ngx_http_q2api_usage_t  *u = data;
 
-    cJSON       *o, *list, *line, *item, *trial, *bonus, *out;
-    double       limit, used;
-    ngx_str_t    json;
-    const char  *type;
+    cJSON                 *o, *out;
+    ngx_str_t              json;
+    q2api_usage_answer_t   ua;
 
+    /* a title cut at a NUL is only shown: no marks to print raw */
     o = body->len ? cJSON_ParseWithLength((char *) body->data, body->len)
                   : NULL;
 
-    if (status != NGX_HTTP_OK || !cJSON_IsObject(o)) {
+    if (status != NGX_HTTP_OK || q2api_answer_usage(o, &ua) != Q2API_OK) {
         cJSON_Delete(o);
         u->done(r, u->data, status ? status : NGX_HTTP_BAD_GATEWAY, body);
         return;
     }
 
-    list = cJSON_GetObjectItemCaseSensitive(o, "usageBreakdownList");
-    line = NULL;
-
-    cJSON_ArrayForEach(item, list) {
-        if (line == NULL) {
-            line = item;
-        }
-
-        type = ngx_http_q2api_jstr(item, "resourceType");
-
-        if (type != NULL && ngx_strcmp(type, "CREDIT") == 0) {
-            line = item;
-            break;
-        }
-    }
-
-    limit = ngx_http_q2api_jnum(line, "usageLimitWithPrecision", 0);
-    used = ngx_http_q2api_jnum(line, "currentUsageWithPrecision", 0);
-
-    trial = cJSON_GetObjectItemCaseSensitive(line, "freeTrialInfo");
-    item = cJSON_GetObjectItemCaseSensitive(trial, "freeTrialStatus");
-
-    if (cJSON_IsString(item) && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
-    {
-        limit += ngx_http_q2api_jnum(trial, "usageLimitWithPrecision", 0);
-        used += ngx_http_q2api_jnum(trial, "currentUsageWithPrecision", 0);
-    }
-
-    cJSON_ArrayForEach(bonus, cJSON_GetObjectItemCaseSensitive(line,
-                                                               "bonuses"))
-    {
-        item = cJSON_GetObjectItemCaseSensitive(bonus, "status");
-
-        if (cJSON_IsString(item)
-            && ngx_strcmp(item->valuestring, "ACTIVE") == 0)
-        {
-            limit += ngx_http_q2api_jnum(bonus, "usageLimit", 0);
-            used += ngx_http_q2api_jnum(bonus, "currentUsage", 0);
-        }
-    }
-
     out = cJSON_CreateObject();
-    item = cJSON_GetObjectItemCaseSensitive(
-               cJSON_GetObjectItemCaseSensitive(o, "subscriptionInfo"),
-               "subscriptionTitle");
 
-    cJSON_AddStringToObject(out, "title",
-                            cJSON_IsString(item) ? item->valuestring : "");
-    cJSON_AddNumberToObject(out, "limit", limit);
-    cJSON_AddNumberToObject(out, "used", used);
-    cJSON_AddNumberToObject(out, "remaining", limit > used ? limit - used
-                                                           : 0);
-    cJSON_AddNumberToObject(out, "next_reset",
-                            ngx_http_q2api_jnum(o, "nextDateReset", 0));
+    cJSON_AddStringToObject(out, "title", ua.title);
+    cJSON_AddNumberToObject(out, "limit", ua.limit);
+    cJSON_AddNumberToObject(out, "used", ua.used);
+    cJSON_AddNumberToObject(out, "remaining", ua.remaining);
+    cJSON_AddNumberToObject(out, "next_reset", ua.next_reset);
 
     cJSON_Delete(o);
 

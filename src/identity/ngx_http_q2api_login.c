@@ -47,6 +47,15 @@ static void ngx_http_q2api_login_fail(ngx_http_q2api_login_t *lg,
     ngx_str_t *body);
 
 
+/* CreateToken's answer to a device code: no profileArn in it */
+static q2api_token_names_t  ngx_http_q2api_login_token_names = {
+    "accessToken",
+    "refreshToken",
+    "expiresIn",
+    NULL
+};
+
+
 static ngx_http_q2api_login_t *
 ngx_http_q2api_login_ctx(ngx_http_request_t *r,
     ngx_http_q2api_login_done_pt done, void *data)
@@ -243,29 +252,23 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
 {
     ngx_http_q2api_login_t  *lg = data;
 
-    char         auth_id[37];
-    cJSON       *dev, *out;
-    double       expires, interval;
-    const char  *code, *user, *uri, *complete;
+    int                     rc;
+    char                    auth_id[37];
+    cJSON                  *dev, *out;
+    q2api_device_answer_t   dv;
 
     dev = ngx_http_q2api_identity_parse(r->pool, body);
 
     /* what the user is shown, and what is sent back */
-    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "deviceCode",
-                                     Q2API_CHECK_TOKEN,
-                                     "StartDeviceAuthorization", &code);
-    (void) ngx_http_q2api_jstr_check(r->connection->log, dev, "userCode",
-                                     Q2API_CHECK_TOKEN,
-                                     "StartDeviceAuthorization", &user);
-    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
-                                     "verificationUri", Q2API_CHECK_TOKEN,
-                                     "StartDeviceAuthorization", &uri);
-    (void) ngx_http_q2api_jstr_check(r->connection->log, dev,
-                                     "verificationUriComplete",
-                                     Q2API_CHECK_TOKEN,
-                                     "StartDeviceAuthorization", &complete);
+    rc = q2api_answer_device(dev, &dv);
 
-    if (status != NGX_HTTP_OK || code == NULL || user == NULL
+    if (dv.refused) {
+        ngx_http_q2api_identity_refused(r->connection->log,
+                                        "StartDeviceAuthorization",
+                                        dv.refused, Q2API_CHECK_TOKEN);
+    }
+
+    if (status != NGX_HTTP_OK || rc != Q2API_OK
         || q2api_uuid4(auth_id) != Q2API_OK)
     {
         cJSON_Delete(dev);
@@ -274,22 +277,20 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
         return;
     }
 
-    /* q2api's defaults when the service leaves them out */
-    expires = ngx_http_q2api_jnum(dev, "expiresIn", 600);
-    interval = ngx_http_q2api_jnum(dev, "interval", 1);
-
     cJSON_AddStringToObject(lg->session, "authId", auth_id);
-    cJSON_AddStringToObject(lg->session, "deviceCode", code);
-    cJSON_AddStringToObject(lg->session, "userCode", user);
-    cJSON_AddStringToObject(lg->session, "verificationUri", uri ? uri : "");
+    cJSON_AddStringToObject(lg->session, "deviceCode", dv.device_code);
+    cJSON_AddStringToObject(lg->session, "userCode", dv.user_code);
+    cJSON_AddStringToObject(lg->session, "verificationUri",
+                            dv.uri ? dv.uri : "");
     cJSON_AddStringToObject(lg->session, "verificationUriComplete",
-                            complete ? complete : (uri ? uri : ""));
-    cJSON_AddNumberToObject(lg->session, "interval",
-                            interval < 1 ? 1 : interval);
+                            dv.complete ? dv.complete
+                                        : (dv.uri ? dv.uri : ""));
+    cJSON_AddNumberToObject(lg->session, "interval", dv.interval);
     cJSON_AddNumberToObject(lg->session, "deadline",
                             (double) ngx_time()
-                            + ngx_min(expires, NGX_HTTP_Q2API_LOGIN_MAX_WAIT));
-    cJSON_AddNumberToObject(lg->session, "expiresIn", expires);
+                            + ngx_min(dv.expires_in,
+                                      NGX_HTTP_Q2API_LOGIN_MAX_WAIT));
+    cJSON_AddNumberToObject(lg->session, "expiresIn", dv.expires_in);
     cJSON_AddStringToObject(lg->session, "status", "pending");
     cJSON_Delete(dev);
 
@@ -315,8 +316,8 @@ ngx_http_q2api_login_authorized(ngx_http_request_t *r, void *data,
         ngx_http_q2api_jstr(lg->session, "verificationUriComplete"));
     cJSON_AddStringToObject(out, "userCode",
                             ngx_http_q2api_jstr(lg->session, "userCode"));
-    cJSON_AddNumberToObject(out, "expiresIn", expires);
-    cJSON_AddNumberToObject(out, "interval", interval < 1 ? 1 : interval);
+    cJSON_AddNumberToObject(out, "expiresIn", dv.expires_in);
+    cJSON_AddNumberToObject(out, "interval", dv.interval);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "q2api: device login %s started", auth_id);
@@ -536,11 +537,12 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
 {
     ngx_http_q2api_login_t  *lg = data;
 
+    int                            rc;
     char                           id[37];
     cJSON                         *tok, *out, *acc;
     double                         interval;
-    ngx_int_t                      rc;
-    const char                    *err, *access, *refresh, *label;
+    const char                    *err, *label;
+    q2api_token_answer_t           t;
     ngx_http_q2api_main_conf_t    *qmcf;
     ngx_http_q2api_account_data_t  d;
 
@@ -566,22 +568,19 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
         return;
     }
 
-    rc = ngx_http_q2api_jstr_check(r->connection->log, tok, "accessToken",
-                                   Q2API_CHECK_TOKEN, "CreateToken",
-                                   &access);
+    rc = q2api_answer_tokens(tok, &ngx_http_q2api_login_token_names,
+                             ngx_time(), &t);
 
-    if (ngx_http_q2api_jstr_check(r->connection->log, tok, "refreshToken",
-                                  Q2API_CHECK_TOKEN, "CreateToken", &refresh)
-        == NGX_ERROR)
-    {
-        rc = NGX_ERROR;
+    if (t.refused) {
+        ngx_http_q2api_identity_refused(r->connection->log, "CreateToken",
+                                        t.refused, Q2API_CHECK_TOKEN);
+
+        if (status == NGX_HTTP_OK) {
+            err = "a token in the answer was refused";
+        }
     }
 
-    if (status == NGX_HTTP_OK && rc == NGX_ERROR) {
-        err = "a token in the answer was refused";
-    }
-
-    if (status != NGX_HTTP_OK || rc != NGX_OK
+    if (status != NGX_HTTP_OK || rc != Q2API_OK
         || q2api_uuid4(id) != Q2API_OK)
     {
         cJSON_ReplaceItemInObject(lg->session, "status",
@@ -612,19 +611,18 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
     d.client_secret.data = (u_char *) ngx_http_q2api_jstr(lg->session,
                                                           "clientSecret");
     d.client_secret.len = ngx_strlen(d.client_secret.data);
-    d.access_token.data = (u_char *) access;
-    d.access_token.len = ngx_strlen(access);
+    d.access_token.data = (u_char *) t.access_token;
+    d.access_token.len = ngx_strlen(t.access_token);
 
-    if (refresh) {
-        d.refresh_token.data = (u_char *) refresh;
-        d.refresh_token.len = ngx_strlen(refresh);
+    if (t.refresh_token) {
+        d.refresh_token.data = (u_char *) t.refresh_token;
+        d.refresh_token.len = ngx_strlen(t.refresh_token);
     }
 
     d.type = NGX_HTTP_Q2API_ACCOUNT_AMAZONQ;
     d.enabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lg->session,
                                                               "enabled"));
-    d.token_expires = ngx_time()
-                      + (time_t) ngx_http_q2api_jnum(tok, "expiresIn", 3600);
+    d.token_expires = (time_t) t.expires;
     d.created_at = ngx_time();
 
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);

@@ -22,15 +22,11 @@
 
 #include "ngx_http_q2api_accounts.h"
 #include "ngx_http_q2api_call.h"
+#include "q2api_answer.h"
 
 
-/* the members of a token answer; NULL: the service has no such member */
-typedef struct {
-    const char                  *access_token;
-    const char                  *refresh_token;
-    const char                  *expires_in;
-    const char                  *profile_arn;
-} ngx_http_q2api_token_names_t;
+/* the members of a token answer (q2api_answer.h) */
+typedef q2api_token_names_t  ngx_http_q2api_token_names_t;
 
 
 typedef struct {

@@ -18,6 +18,9 @@
 
 #define q2api_row(f)  offsetof(ngx_http_q2api_account_data_t, f)
 
+/* 2^64, the first double a counter cannot hold */
+#define NGX_HTTP_Q2API_ROW_COUNTER_MAX  18446744073709551616.0
+
 
 static ngx_int_t ngx_http_q2api_row_type(ngx_str_t *name, ngx_uint_t *type);
 static ngx_int_t ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
@@ -25,6 +28,7 @@ static ngx_int_t ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
 static uint64_t ngx_http_q2api_row_number(ngx_str_t *text);
 static ngx_int_t ngx_http_q2api_row_member(q2api_json_field_t *f,
     q2api_check_e what);
+static ngx_uint_t ngx_http_q2api_row_object(const char *text, size_t len);
 
 
 /* in the order of ngx_http_q2api_row_field_e */
@@ -170,7 +174,10 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
     case NGX_HTTP_Q2API_ROW_IS_TIME:
         t = 0;
 
-        if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+        /* a number past the type is undefined to convert: no time */
+        if (cJSON_IsNumber(v) && v->valuedouble > 0
+            && v->valuedouble < Q2API_TIME_MAX)
+        {
             t = (time_t) v->valuedouble;
 
         } else if (cJSON_IsString(v)) {
@@ -185,7 +192,8 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
         return NGX_OK;
 
     case NGX_HTTP_Q2API_ROW_IS_COUNTER:
-        *(uint64_t *) p = (cJSON_IsNumber(v) && v->valuedouble > 0)
+        *(uint64_t *) p = (cJSON_IsNumber(v) && v->valuedouble > 0
+                           && v->valuedouble < NGX_HTTP_Q2API_ROW_COUNTER_MAX)
                           ? (uint64_t) v->valuedouble : 0;
         return NGX_OK;
 
@@ -202,6 +210,13 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
         }
 
         s->len = ngx_strlen(printed);
+
+        if (!q2api_utf8_valid(printed, s->len)) {
+            /* a NUL mark (q2api_nul.h) would be written raw */
+            cJSON_free(printed);
+            return NGX_DECLINED;
+        }
+
         s->data = ngx_pnalloc(pool, s->len);
 
         if (s->data != NULL) {
@@ -441,9 +456,39 @@ ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
         return NGX_DECLINED;
     }
 
+    if (value->len
+        && ngx_http_q2api_row_fields[field].kind == NGX_HTTP_Q2API_ROW_IS_JSON
+        && !ngx_http_q2api_row_object((char *) value->data, value->len))
+    {
+        return NGX_DECLINED;
+    }
+
     *to = *value;
 
     return NGX_OK;
+}
+
+
+/*
+ * JSON text is written back into files and answers as it is: anything
+ * but one object (q2api's database has "other" as text) would break them
+ */
+static ngx_uint_t
+ngx_http_q2api_row_object(const char *text, size_t len)
+{
+    cJSON       *o;
+    ngx_uint_t   ok;
+    const char  *at;
+
+    if (!q2api_utf8_valid(text, len)) {
+        return 0;
+    }
+
+    o = q2api_json_document(text, len, &at);
+    ok = cJSON_IsObject(o);
+    cJSON_Delete(o);
+
+    return ok;
 }
 
 

@@ -123,7 +123,8 @@ ngx_int_t ngx_http_q2api_row_other(ngx_str_t *other,
 
 #define NGX_HTTP_Q2API_ROW_OTHER_RULE                                       \
     "must hold a Google Cloud project id as project, https:// and a Code "  \
-    "Assist host as api_endpoint, and gemini-cli or antigravity as flavour"
+    "Assist host as api_endpoint, and gemini-cli or antigravity as "        \
+    "flavour, in one JSON object or its text"
 
 /* what a field refused with NGX_DECLINED must be, for a log line */
 const char *ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field);

@@ -18,6 +18,7 @@
 
 #include "ngx_http_q2api_store_file.h"
 #include "ngx_http_q2api_row.h"
+#include "q2api_check.h"
 #include "q2api_json.h"
 #include "q2api_nul.h"
 #include "ngx_http_q2api_seal.h"
@@ -295,10 +296,15 @@ ngx_http_q2api_store_file_account(ngx_http_q2api_store_t *st, cJSON *item,
     if (rc == NGX_DECLINED) {
         type = cJSON_GetObjectItemCaseSensitive(item, "type");
 
+        /* shown only when it cannot forge a log line */
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "q2api: account \"%V\" in \"%V\" has an unknown "
                       "type \"%s\"", &d.id, path,
-                      cJSON_IsString(type) ? type->valuestring : "");
+                      (cJSON_IsString(type)
+                       && q2api_check(Q2API_CHECK_ID, type->valuestring,
+                                      ngx_strlen(type->valuestring))
+                          == Q2API_OK)
+                      ? type->valuestring : "(not printable)");
         rc = NGX_ERROR;
         goto done;
     }
