@@ -186,6 +186,7 @@ typedef struct {
 
     /* stats of a Kiro account, waiting for its credits */
     ngx_http_q2api_account_data_t    *account;
+    ngx_uint_t                        created; /* by a Google sign-in */
 
     unsigned                          async:1; /* the job answers */
     unsigned                          running:1;
@@ -198,6 +199,8 @@ extern ngx_module_t  ngx_http_q2api_admin_module;
 
 /* Gemini accounts (ngx_http_q2api_admin_gemini.c) */
 ngx_int_t ngx_http_q2api_admin_discover(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_gemini_exchange(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 
 /* auth */

@@ -467,6 +467,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_Q2API_ROUTE_AUTH_START;
     }
 
+    if (q2api_ends_with("/v2/gemini/exchange")) {
+        return NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE;
+    }
+
 #undef q2api_ends_with
 
     /* /v2/auth/status/{authId}, /v2/auth/claim/{authId} */
@@ -593,6 +597,9 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_DISCOVER:
         return ngx_http_q2api_admin_discover(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE:
+        return ngx_http_q2api_admin_gemini_exchange(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_IMPORT:
         return ngx_http_q2api_admin_import(r, ctx);
