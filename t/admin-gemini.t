@@ -312,3 +312,44 @@ sub {
  qr/^\{"detail":"body: invalid JSON/]
 --- mock_requests eval
 [0, 0, 0, 0, 0, 0, 0]
+
+
+
+=== TEST 10: quota: retrieveUserQuota (gemini-cli) and fetchAvailableModels (Antigravity) in amq2api's creditsInfo, kept in other with the earliest reset
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- user_files eval
+main::accounts({ id => 'cli', type => 'gemini', accessToken => 'ya29.c', other => { project => 'proj-c' } },
+               { id => 'ag', type => 'gemini', accessToken => 'ya29.a', other => { project => 'proj-a', flavour => 'antigravity' } },
+               { id => 'new', type => 'gemini', accessToken => 'ya29.n' })
+--- mock eval
+{ by_path => { '/v1internal:retrieveUserQuota' => [ quota_buckets([ 'gemini-2.5-pro', 0.75, '2025-12-10T22:19:52Z', 761 ],
+                                                                  [ 'gemini-2.5-flash', 0.5, '2025-12-10T20:00:00Z' ]) ],
+               '/v1internal:fetchAvailableModels' => [ available_models([ 'claude-sonnet-4-5', 0.81, '2025-11-20T16:12:51Z' ]),
+                                                       { status => 500, json => { error => { code => 500 } } } ] } }
+--- request eval
+["GET /v2/accounts/cli/quota", "GET /v2/accounts/ag/quota", "GET /v2/accounts/new/quota", "GET /v2/accounts/ag/quota", "GET /v2/accounts/acc-x/quota"]
+--- error_code eval
+[200, 200, 400, 502, 404]
+--- response_body_like eval
+[qr/^\{"account_id":"cli","flavour":"gemini-cli","project":"proj-c","creditsInfo":\{"models":\{"gemini-2\.5-pro":\{"remainingAmount":"761","remainingFraction":0\.75,"remainingPercent":75,"resetTime":"2025-12-10T22:19:52Z"\},"gemini-2\.5-flash":\{"remainingFraction":0\.5,"remainingPercent":50,"resetTime":"2025-12-10T20:00:00Z"\}\},"summary":\{"totalModels":2,"averageRemaining":0\.625\}\}\}$/,
+ qr/^\{"account_id":"ag","flavour":"antigravity","project":"proj-a","creditsInfo":\{"models":\{"claude-sonnet-4-5":\{"displayName":"Model claude-sonnet-4-5","recommended":true,"remainingFraction":0\.81,"remainingPercent":81,"resetTime":"2025-11-20T16:12:51Z"\}\}/,
+ qr/^\{"detail":"other\.project: the account has no project yet/,
+ qr/^\{"detail":"Quota read failed: the quota call failed"\}$/,
+ qr/^\{"detail":"Account not found"\}$/]
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    my $n = ++$main::seen{$block->name};
+    if ($n == 1) {
+        is_deeply($reqs->[0]{json}, { project => 'proj-c' }, 'retrieveUserQuota names the project');
+    }
+    if ($n == 5) {
+        my $s = main::stored();
+        my $o = ref $s->{cli}{other} ? $s->{cli}{other} : JSON::PP->new->decode($s->{cli}{other});
+        is($o->{resetTime}, '2025-12-10T20:00:00Z', 'the earliest reset persisted');
+        is($o->{creditsInfo}{models}{'gemini-2.5-pro'}{remainingPercent}, 75, 'creditsInfo persisted');
+        is($o->{project}, 'proj-c', 'the rest of other kept');
+    }
+}

@@ -202,6 +202,8 @@ ngx_int_t ngx_http_q2api_admin_discover(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_gemini_exchange(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_quota(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* auth */
 char *ngx_http_q2api_admin_password(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -2,7 +2,8 @@
  * Copyright (C) ngx_http_q2api_module authors
  *
  * The admin routes of Gemini accounts: POST /v2/accounts/{id}/discover
- * (the Code Assist project looked up, or the account onboarded, now) and
+ * (the Code Assist project looked up, or the account onboarded, now),
+ * GET /v2/accounts/{id}/quota (amq2api's route: its quota read now) and
  * POST /v2/gemini/exchange (an account from a Google sign-in).
  */
 
@@ -17,6 +18,8 @@
 
 static void ngx_http_q2api_admin_discovered(ngx_http_request_t *r,
     void *data, ngx_int_t rc, ngx_str_t *message);
+static void ngx_http_q2api_admin_quota_done(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, ngx_str_t *credits);
 static ngx_int_t ngx_http_q2api_admin_gemini_row(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_admin_gemini_arg(cJSON *root,
@@ -508,4 +511,105 @@ ngx_http_q2api_admin_gemini_created(ngx_http_request_t *r,
     ngx_http_q2api_admin_lit(j, "}");
 
     return ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j);
+}
+
+
+/*
+ * GET /v2/accounts/{id}/quota: {"account_id", "flavour", "project",
+ * "creditsInfo"}, read from Code Assist now and kept in other (with the
+ * earliest reset as other.resetTime); a 502 when Code Assist could not
+ * tell.
+ */
+ngx_int_t
+ngx_http_q2api_admin_quota(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx)
+{
+    ngx_int_t                      rc;
+    ngx_http_q2api_account_data_t  d;
+
+    rc = ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
+                                           "Account not found");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (d.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "type: quota is read for gemini "
+                                           "accounts only");
+    }
+
+    r->connection->log->action = "reading a Gemini account's quota";
+    ctx->async = 1;
+
+    rc = ngx_http_q2api_gemini_quota(r, &ctx->id,
+                                     ngx_http_q2api_admin_quota_done, ctx);
+    if (rc == NGX_OK) {
+        return NGX_DONE;
+    }
+
+    ctx->async = 0;
+    r->connection->log->action = "serving the admin API";
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "other.project: the account has "
+                                           "no project yet (POST "
+                                           "/v2/accounts/%V/discover)",
+                                           &ctx->id);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void
+ngx_http_q2api_admin_quota_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, ngx_str_t *credits)
+{
+    ngx_http_q2api_admin_ctx_t *ctx = data;
+
+    ngx_str_t                      *name;
+    ngx_http_q2api_admin_json_t    *j;
+    ngx_http_q2api_account_data_t   d;
+
+    r->connection->log->action = "serving the admin API";
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_GATEWAY,
+                                        "Quota read failed: %V", credits));
+        return;
+    }
+
+    j = ngx_http_q2api_admin_json(r);
+
+    if (j == NULL
+        || ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    name = &ngx_http_q2api_gemini_flavours[
+               d.flavour % NGX_HTTP_Q2API_GEMINI_FLAVOURS].name;
+
+    ngx_http_q2api_admin_lit(j, "{\"account_id\":");
+    ngx_http_q2api_admin_string(j, d.id.data, d.id.len);
+    ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+    ngx_http_q2api_admin_string(j, name->data, name->len);
+    ngx_http_q2api_admin_lit(j, ",\"project\":");
+    ngx_http_q2api_admin_nstr(j, &d.project);
+    ngx_http_q2api_admin_lit(j, ",\"creditsInfo\":");
+    ngx_http_q2api_admin_raw(j, (char *) credits->data, credits->len);
+    ngx_http_q2api_admin_lit(j, "}");
+
+    ngx_http_finalize_request(r,
+                              ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j));
 }

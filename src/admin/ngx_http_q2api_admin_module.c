@@ -440,6 +440,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
             return NGX_HTTP_Q2API_ROUTE_DISCOVER;
         }
 
+        if (end - p == 5 && ngx_strncmp(p, "quota", 5) == 0) {
+            return NGX_HTTP_Q2API_ROUTE_QUOTA;
+        }
+
         return NGX_HTTP_Q2API_ROUTE_NONE;
     }
 
@@ -513,6 +517,7 @@ ngx_http_q2api_admin_methods(ngx_http_q2api_admin_route_e route,
     case NGX_HTTP_Q2API_ROUTE_DEEP:
     case NGX_HTTP_Q2API_ROUTE_STATS:
     case NGX_HTTP_Q2API_ROUTE_USAGE:
+    case NGX_HTTP_Q2API_ROUTE_QUOTA:
     case NGX_HTTP_Q2API_ROUTE_EXPORT:
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
         *allow = "GET, HEAD";
@@ -597,6 +602,9 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_DISCOVER:
         return ngx_http_q2api_admin_discover(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_QUOTA:
+        return ngx_http_q2api_admin_quota(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE:
         return ngx_http_q2api_admin_gemini_exchange(r, ctx);

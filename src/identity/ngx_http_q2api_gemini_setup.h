@@ -43,6 +43,21 @@ ngx_int_t ngx_http_q2api_gemini_discover(ngx_http_request_t *r,
     void *data);
 
 
+/*
+ * Reads the quota of Gemini account "id" now (retrieveUserQuota for
+ * gemini-cli accounts, fetchAvailableModels for Antigravity ones) and
+ * persists it in other as amq2api does: other.creditsInfo
+ * {"models": {id: {remainingFraction, remainingPercent, resetTime, ...}},
+ * "summary": {totalModels, averageRemaining}}, other.resetTime (the
+ * earliest reset) and other.quotaCheckedAt.  done gets NGX_OK and
+ * creditsInfo's JSON text, or NGX_ERROR and why.  NGX_DECLINED: no such
+ * Gemini account, no token or no project yet.  gemini-core calls it after
+ * a 429.
+ */
+ngx_int_t ngx_http_q2api_gemini_quota(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_gemini_done_pt done, void *data);
+
+
 /* what a Google sign-in gives: strings in r->pool, checked */
 typedef struct {
     ngx_str_t                  access_token;
