@@ -353,3 +353,21 @@ sub {
         is($o->{project}, 'proj-c', 'the rest of other kept');
     }
 }
+
+
+
+=== TEST 11: discover and quota are for gemini accounts: 400 for others, 404 for none, nothing called
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- request eval
+["POST /v2/accounts/acc-1/discover", "GET /v2/accounts/acc-1/quota", "POST /v2/accounts/nobody/discover", "GET /v2/accounts/acc-1/discover"]
+--- error_code eval
+[400, 400, 404, 405]
+--- response_body eval
+['{"detail":"type: projects are looked up for gemini accounts only"}',
+ '{"detail":"type: quota is read for gemini accounts only"}',
+ '{"detail":"Account not found"}',
+ '{"detail":"Method Not Allowed"}']
+--- mock_requests eval
+[0, 0, 0, 0]

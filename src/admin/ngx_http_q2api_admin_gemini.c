@@ -20,6 +20,8 @@ static void ngx_http_q2api_admin_discovered(ngx_http_request_t *r,
     void *data, ngx_int_t rc, ngx_str_t *message);
 static void ngx_http_q2api_admin_quota_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc, ngx_str_t *credits);
+static ngx_int_t ngx_http_q2api_admin_gemini_only(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, const char *what, ngx_int_t *answer);
 static ngx_int_t ngx_http_q2api_admin_gemini_row(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_admin_gemini_arg(cJSON *root,
@@ -28,11 +30,46 @@ static void ngx_http_q2api_admin_exchanged(ngx_http_request_t *r,
     void *data, ngx_int_t rc, ngx_http_q2api_google_login_t *login,
     ngx_str_t *message);
 static ngx_int_t ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_google_login_t *login);
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_google_login_t *login,
+    ngx_int_t *answer);
 static void ngx_http_q2api_admin_gemini_looked_up(ngx_http_request_t *r,
     void *data, ngx_int_t rc, ngx_str_t *message);
 static ngx_int_t ngx_http_q2api_admin_gemini_created(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *lookup);
+
+
+/*
+ * NGX_OK for a Gemini account; else NGX_DECLINED, *answer the result of
+ * the answer that says why not (sent already)
+ */
+static ngx_int_t
+ngx_http_q2api_admin_gemini_only(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, const char *what, ngx_int_t *answer)
+{
+    ngx_int_t                      rc;
+    ngx_http_q2api_account_data_t  d;
+
+    rc = ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d);
+
+    if (rc == NGX_OK && d.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        return NGX_OK;
+    }
+
+    if (rc == NGX_DECLINED) {
+        *answer = ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
+                                              "Account not found");
+
+    } else if (rc != NGX_OK) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        *answer = ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                              "type: %s for gemini "
+                                              "accounts only", what);
+    }
+
+    return NGX_DECLINED;
+}
 
 
 /*
@@ -45,24 +82,13 @@ ngx_int_t
 ngx_http_q2api_admin_discover(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
-    ngx_int_t                      rc;
-    ngx_http_q2api_account_data_t  d;
+    ngx_int_t  rc;
 
-    rc = ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
-                                           "Account not found");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (d.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
-        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
-                                           "type: projects are looked up "
-                                           "for gemini accounts only");
+    if (ngx_http_q2api_admin_gemini_only(r, ctx, "projects are looked up",
+                                         &rc)
+        != NGX_OK)
+    {
+        return rc;
     }
 
     r->connection->log->action = "looking up a Code Assist project";
@@ -339,9 +365,7 @@ ngx_http_q2api_admin_exchanged(ngx_http_request_t *r, void *data,
         return;
     }
 
-    rc = ngx_http_q2api_admin_gemini_store(r, ctx, login);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_q2api_admin_gemini_store(r, ctx, login, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
     }
@@ -369,11 +393,13 @@ ngx_http_q2api_admin_exchanged(ngx_http_request_t *r, void *data,
 
 /*
  * The account of the Google subject: new, or the one it was before with
- * new tokens (its state, counters and other kept).
+ * new tokens (its state, counters and other kept).  NGX_DECLINED: not
+ * stored, *answer the result of the answer sent.
  */
 static ngx_int_t
 ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_google_login_t *login)
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_google_login_t *login,
+    ngx_int_t *answer)
 {
     u_char                         *p;
     ngx_str_t                      *name;
@@ -384,7 +410,8 @@ ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
     ctx->id.len = sizeof("gemini-") - 1 + login->subject.len;
     ctx->id.data = ngx_pnalloc(r->pool, ctx->id.len);
     if (ctx->id.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     p = ngx_cpymem(ctx->id.data, "gemini-", sizeof("gemini-") - 1);
@@ -393,9 +420,10 @@ ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
     if (q2api_check(Q2API_CHECK_ID, (char *) ctx->id.data, ctx->id.len)
         != Q2API_OK)
     {
-        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_GATEWAY,
-                                           "Google's subject is too long "
-                                           "for an account id");
+        *answer = ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_GATEWAY,
+                                              "Google's subject is too "
+                                              "long for an account id");
+        return NGX_DECLINED;
     }
 
     if (ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d)
@@ -417,7 +445,8 @@ ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
                                            |NGX_HTTP_Q2API_SET_DIRTY, 0)
             != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
 
     } else {
@@ -445,15 +474,17 @@ ngx_http_q2api_admin_gemini_store(ngx_http_request_t *r,
         d.other.len = sizeof("{\"flavour\":\"\"}") - 1 + name->len;
         d.other.data = ngx_pnalloc(r->pool, d.other.len);
         if (d.other.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
 
         ngx_sprintf(d.other.data, "{\"flavour\":\"%V\"}", name);
 
         if (ngx_http_q2api_admin_insert(r, ctx, &d) != NGX_OK) {
-            return ngx_http_q2api_admin_detail(r,
-                                               NGX_HTTP_SERVICE_UNAVAILABLE,
-                                               "no room in the shared zone");
+            *answer = ngx_http_q2api_admin_detail(r,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "no room in the shared zone");
+            return NGX_DECLINED;
         }
     }
 
@@ -524,24 +555,12 @@ ngx_int_t
 ngx_http_q2api_admin_quota(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
-    ngx_int_t                      rc;
-    ngx_http_q2api_account_data_t  d;
+    ngx_int_t  rc;
 
-    rc = ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
-                                           "Account not found");
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (d.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
-        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
-                                           "type: quota is read for gemini "
-                                           "accounts only");
+    if (ngx_http_q2api_admin_gemini_only(r, ctx, "quota is read", &rc)
+        != NGX_OK)
+    {
+        return rc;
     }
 
     r->connection->log->action = "reading a Gemini account's quota";
