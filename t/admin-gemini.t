@@ -371,3 +371,23 @@ sub {
  '{"detail":"Method Not Allowed"}']
 --- mock_requests eval
 [0, 0, 0, 0]
+
+
+
+=== TEST 12: stats of a Gemini account show its flavour, project and the last quota read
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- user_files eval
+main::accounts({ id => 'g', type => 'gemini', accessToken => 'ya29.g',
+                 other => { project => 'proj-s', creditsInfo => { models => { m => { remainingPercent => 40 } } }, resetTime => '2025-12-10T20:00:00Z' } },
+               { id => 'fresh', type => 'gemini', accessToken => 'ya29.f', clientId => $::AG })
+--- request eval
+["GET /v2/accounts/g/stats", "GET /v2/accounts/fresh/stats"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/"remaining_calls":null,"flavour":"gemini-cli","project":"proj-s","quota":\{"models":\{"m":\{"remainingPercent":40\}\}\},"quota_reset":"2025-12-10T20:00:00Z"\}$/,
+ qr/"flavour":"antigravity","project":null,"quota":null,"quota_reset":null\}$/]
+--- mock_requests eval
+[0, 0]

@@ -204,6 +204,9 @@ ngx_int_t ngx_http_q2api_admin_gemini_exchange(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_quota(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
+/* ,"flavour","project","quota","quota_reset" of a Gemini account's stats */
+void ngx_http_q2api_admin_gemini_stats(ngx_http_q2api_admin_json_t *j,
+    ngx_http_q2api_account_data_t *d);
 
 /* auth */
 char *ngx_http_q2api_admin_password(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api_admin.h"
 #include "q2api_check.h"
+#include "q2api_json.h"
 
 
 /* an authorization code or a PKCE verifier is far shorter */
@@ -631,4 +632,63 @@ ngx_http_q2api_admin_quota_done(ngx_http_request_t *r, void *data,
 
     ngx_http_finalize_request(r,
                               ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j));
+}
+
+
+/*
+ * The stats of a Gemini account add its flavour, project and the last
+ * quota read (other.creditsInfo, other.resetTime; null before the first).
+ */
+void
+ngx_http_q2api_admin_gemini_stats(ngx_http_q2api_admin_json_t *j,
+    ngx_http_q2api_account_data_t *d)
+{
+    char       *printed;
+    cJSON      *o, *credits, *reset;
+    ngx_str_t  *name;
+
+    name = &ngx_http_q2api_gemini_flavours[
+               d->flavour % NGX_HTTP_Q2API_GEMINI_FLAVOURS].name;
+
+    ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+    ngx_http_q2api_admin_string(j, name->data, name->len);
+    ngx_http_q2api_admin_lit(j, ",\"project\":");
+    ngx_http_q2api_admin_nstr(j, &d->project);
+
+    o = d->other.len ? cJSON_ParseWithLength((char *) d->other.data,
+                                             d->other.len)
+                     : NULL;
+
+    credits = cJSON_GetObjectItemCaseSensitive(o, "creditsInfo");
+    reset = cJSON_GetObjectItemCaseSensitive(o, "resetTime");
+
+    printed = cJSON_IsObject(credits) ? cJSON_PrintUnformatted(credits)
+                                      : NULL;
+
+    ngx_http_q2api_admin_lit(j, ",\"quota\":");
+
+    if (printed != NULL && q2api_utf8_valid(printed, ngx_strlen(printed))) {
+        ngx_http_q2api_admin_raw(j, printed, ngx_strlen(printed));
+
+    } else {
+        ngx_http_q2api_admin_lit(j, "null");
+    }
+
+    ngx_http_q2api_admin_lit(j, ",\"quota_reset\":");
+
+    if (cJSON_IsString(reset)
+        && q2api_utf8_valid(reset->valuestring, ngx_strlen(reset->valuestring)))
+    {
+        ngx_http_q2api_admin_string(j, (u_char *) reset->valuestring,
+                                    ngx_strlen(reset->valuestring));
+
+    } else {
+        ngx_http_q2api_admin_lit(j, "null");
+    }
+
+    if (printed != NULL) {
+        cJSON_free(printed);
+    }
+
+    cJSON_Delete(o);
 }
