@@ -8,13 +8,16 @@ use Test::Nginx::Socket 'no_plan';
 use Q2api::Test;
 use Q2api::Gateway;
 use JSON::PP ();
-use Q2api::Admin qw(accounts stored error_log api);
+use Q2api::Admin qw(accounts stored error_log api paths);
 
 repeat_each(1);
 no_shuffle();
 no_root_location();
 
-our $HTTP = $Q2api::Admin::HTTP;
+our $HTTP = $Q2api::Admin::HTTP . <<'_EOC_';
+    q2api_google_oauth_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    q2api_code_assist_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+_EOC_
 our $ADMIN = $Q2api::Admin::ADMIN;
 our $AUTH = $Q2api::Admin::AUTH;
 
@@ -197,3 +200,194 @@ sub {
     is_deeply($lo, { project => 'proj-line', api_endpoint => $::SANDBOX }, 'line: project and endpoint into other');
     is($by{'line-two'}{accessToken}, 'ya29.m', 'line without project');
 }
+
+
+
+=== TEST 7: exchange: a Google sign-in becomes an account, its project looked up; the same Google account again is the same account
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- mock eval
+{ by_path => { '/token' => [ google_token('ya29.first', refresh_token => '1//0first', id_token => id_token('1122334455', 'donor@example.com')),
+                             google_token('ya29.second', refresh_token => '1//0second', id_token => id_token('1122334455', 'donor@example.com')) ],
+               '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'donor-project-1') ] } }
+--- request eval
+['POST /v2/gemini/exchange
+{"code":"4/0AQlEd8x-code","code_verifier":"verifier-0123456789-abcdefghijklmnopqrstuvwxyz","redirect_uri":"http://localhost:64312/oauth-callback","flavour":"antigravity"}',
+ 'POST /v2/gemini/exchange
+{"code":"4/0AQlEd8x-again","redirect_uri":"http://localhost:64312/oauth-callback","label":"renamed"}',
+ 'GET /v2/accounts?type=gemini']
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{"created":true,"project_lookup":"ok","account":\{"id":"gemini-1122334455","label":"donor\@example\.com",.*"other":\{"flavour":"antigravity","project":"donor-project-1","tier":"free-tier"\}.*"type":"gemini","flavour":"antigravity","status":"active"/,
+ qr/^\{"created":false,"project_lookup":"ok","account":\{"id":"gemini-1122334455","label":"renamed"/,
+ qr/"count":1\}$/]
+--- response_body_unlike eval
+[qr/ya29|1\/\/0first/, qr/ya29|1\/\/0second/, qr/ya29/]
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    my $n = ++$main::seen{$block->name};
+    if ($n == 1) {
+        is_deeply(main::paths($reqs), ['/token', '/v1internal:loadCodeAssist'], 'exchange, then the project');
+        is($reqs->[0]{headers}{'content-type'}, 'application/x-www-form-urlencoded', 'a form');
+        is_deeply(form($reqs->[0]{body}),
+                  { code => '4/0AQlEd8x-code', client_id => $::AG,
+                    client_secret => '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',
+                    redirect_uri => 'http://localhost:64312/oauth-callback',
+                    grant_type => 'authorization_code',
+                    code_verifier => 'verifier-0123456789-abcdefghijklmnopqrstuvwxyz' },
+                  'the authorization_code grant with PKCE');
+        is($reqs->[1]{headers}{authorization}, 'Bearer ya29.first', 'the project looked up with the new token');
+    }
+    if ($n == 2) {
+        ok(!exists form($reqs->[0]{body})->{code_verifier}, 'no verifier: none sent');
+    }
+    if ($n == 3) {
+        my $s = main::stored();
+        is($s->{'gemini-1122334455'}{refreshToken}, '1//0second', 'the newer refresh token persisted');
+        is(scalar(grep { /^gemini-/ } keys %$s), 1, 'one account for one Google subject');
+    }
+}
+--- no_error_log
+ya29.first
+1//0first
+--- log_level: info
+
+
+
+=== TEST 8: exchange refused or incomplete: Google's error, no refresh token, no id token; nothing stored
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- mock eval
+{ by_path => { '/token' => [ google_error('invalid_grant', 'Malformed auth code.'),
+                             google_token('ya29.x', id_token => id_token('1', 'a@b.c')),
+                             google_token('ya29.y', refresh_token => '1//0y'),
+                             google_token('ya29.z', refresh_token => '1//0z', id_token => 'not-a-jwt'),
+                             { status => 503, json => { error => 'backendError' } } ] } }
+--- request eval
+[ map { qq{POST /v2/gemini/exchange\n{"code":"c$_","redirect_uri":"http://127.0.0.1:8085/oauth2callback","flavour":"gemini-cli"}} } 1 .. 5 ]
+--- error_code eval
+[400, 400, 502, 502, 502]
+--- response_body eval
+['{"detail":"Google refused the code: invalid_grant"}',
+ '{"detail":"Google gave no refresh token: sign in again with access_type=offline and prompt=consent"}',
+ '{"detail":"Code exchange failed: Google\'s answer lacks an id token with a subject (the openid and email scopes are needed)"}',
+ '{"detail":"Code exchange failed: Google\'s answer lacks an id token with a subject (the openid and email scopes are needed)"}',
+ '{"detail":"Code exchange failed: Google\'s token endpoint failed"}']
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    return unless ++$main::seen{$block->name} == 5;
+    my $s = main::stored();
+    is_deeply([ sort keys %$s ], ['acc-1'], 'nothing stored');
+}
+
+
+
+=== TEST 9: exchange: bad input is refused before Google is asked
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- request eval
+[ map { "POST /v2/gemini/exchange\n$_" }
+  '{"redirect_uri":"http://localhost/cb"}',
+  '{"code":"c","redirect_uri":"ftp://x"}',
+  '{"code":"c d","redirect_uri":"http://localhost/cb"}',
+  '{"code":"c","redirect_uri":"http://localhost/cb\r\nX: y"}',
+  '{"code":"c","redirect_uri":"http://localhost/cb","flavour":"vertex"}',
+  '{"code":"c","redirect_uri":"http://localhost/cb","label":"a\u0001b"}',
+  'not json' ]
+--- error_code eval
+[(400) x 7]
+--- response_body_like eval
+[qr/^\{"detail":"code: required"\}$/,
+ qr/^\{"detail":"redirect_uri: must be the http:\/\/ or https:\/\/ URI the code was asked with"\}$/,
+ qr/^\{"detail":"code: must be 1 to 4096 printable ASCII characters without spaces"\}$/,
+ qr/^\{"detail":"redirect_uri: must be 1 to 4096 printable ASCII/,
+ qr/^\{"detail":"flavour: must be \\"gemini-cli\\" or \\"antigravity\\""\}$/,
+ qr/^\{"detail":"label: /,
+ qr/^\{"detail":"body: invalid JSON/]
+--- mock_requests eval
+[0, 0, 0, 0, 0, 0, 0]
+
+
+
+=== TEST 10: quota: retrieveUserQuota (gemini-cli) and fetchAvailableModels (Antigravity) in amq2api's creditsInfo, kept in other with the earliest reset
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- user_files eval
+main::accounts({ id => 'cli', type => 'gemini', accessToken => 'ya29.c', other => { project => 'proj-c' } },
+               { id => 'ag', type => 'gemini', accessToken => 'ya29.a', other => { project => 'proj-a', flavour => 'antigravity' } },
+               { id => 'new', type => 'gemini', accessToken => 'ya29.n' })
+--- mock eval
+{ by_path => { '/v1internal:retrieveUserQuota' => [ quota_buckets([ 'gemini-2.5-pro', 0.75, '2025-12-10T22:19:52Z', 761 ],
+                                                                  [ 'gemini-2.5-flash', 0.5, '2025-12-10T20:00:00Z' ]) ],
+               '/v1internal:fetchAvailableModels' => [ available_models([ 'claude-sonnet-4-5', 0.81, '2025-11-20T16:12:51Z' ]),
+                                                       { status => 500, json => { error => { code => 500 } } } ] } }
+--- request eval
+["GET /v2/accounts/cli/quota", "GET /v2/accounts/ag/quota", "GET /v2/accounts/new/quota", "GET /v2/accounts/ag/quota", "GET /v2/accounts/acc-x/quota"]
+--- error_code eval
+[200, 200, 400, 502, 404]
+--- response_body_like eval
+[qr/^\{"account_id":"cli","flavour":"gemini-cli","project":"proj-c","creditsInfo":\{"models":\{"gemini-2\.5-pro":\{"remainingAmount":"761","remainingFraction":0\.75,"remainingPercent":75,"resetTime":"2025-12-10T22:19:52Z"\},"gemini-2\.5-flash":\{"remainingFraction":0\.5,"remainingPercent":50,"resetTime":"2025-12-10T20:00:00Z"\}\},"summary":\{"totalModels":2,"averageRemaining":0\.625\}\}\}$/,
+ qr/^\{"account_id":"ag","flavour":"antigravity","project":"proj-a","creditsInfo":\{"models":\{"claude-sonnet-4-5":\{"displayName":"Model claude-sonnet-4-5","recommended":true,"remainingFraction":0\.81,"remainingPercent":81,"resetTime":"2025-11-20T16:12:51Z"\}\}/,
+ qr/^\{"detail":"other\.project: the account has no project yet/,
+ qr/^\{"detail":"Quota read failed: the quota call failed"\}$/,
+ qr/^\{"detail":"Account not found"\}$/]
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    my $n = ++$main::seen{$block->name};
+    if ($n == 1) {
+        is_deeply($reqs->[0]{json}, { project => 'proj-c' }, 'retrieveUserQuota names the project');
+    }
+    if ($n == 5) {
+        my $s = main::stored();
+        my $o = ref $s->{cli}{other} ? $s->{cli}{other} : JSON::PP->new->decode($s->{cli}{other});
+        is($o->{resetTime}, '2025-12-10T20:00:00Z', 'the earliest reset persisted');
+        is($o->{creditsInfo}{models}{'gemini-2.5-pro'}{remainingPercent}, 75, 'creditsInfo persisted');
+        is($o->{project}, 'proj-c', 'the rest of other kept');
+    }
+}
+
+
+
+=== TEST 11: discover and quota are for gemini accounts: 400 for others, 404 for none, nothing called
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- request eval
+["POST /v2/accounts/acc-1/discover", "GET /v2/accounts/acc-1/quota", "POST /v2/accounts/nobody/discover", "GET /v2/accounts/acc-1/discover"]
+--- error_code eval
+[400, 400, 404, 405]
+--- response_body eval
+['{"detail":"type: projects are looked up for gemini accounts only"}',
+ '{"detail":"type: quota is read for gemini accounts only"}',
+ '{"detail":"Account not found"}',
+ '{"detail":"Method Not Allowed"}']
+--- mock_requests eval
+[0, 0, 0, 0]
+
+
+
+=== TEST 12: stats of a Gemini account show its flavour, project and the last quota read
+--- http_config eval: $::HTTP
+--- config eval: $::ADMIN
+--- more_headers eval: $::AUTH
+--- user_files eval
+main::accounts({ id => 'g', type => 'gemini', accessToken => 'ya29.g',
+                 other => { project => 'proj-s', creditsInfo => { models => { m => { remainingPercent => 40 } } }, resetTime => '2025-12-10T20:00:00Z' } },
+               { id => 'fresh', type => 'gemini', accessToken => 'ya29.f', clientId => $::AG })
+--- request eval
+["GET /v2/accounts/g/stats", "GET /v2/accounts/fresh/stats"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/"remaining_calls":null,"flavour":"gemini-cli","project":"proj-s","quota":\{"models":\{"m":\{"remainingPercent":40\}\}\},"quota_reset":"2025-12-10T20:00:00Z"\}$/,
+ qr/"flavour":"antigravity","project":null,"quota":null,"quota_reset":null\}$/]
+--- mock_requests eval
+[0, 0]

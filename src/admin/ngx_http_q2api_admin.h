@@ -188,6 +188,7 @@ typedef struct {
 
     /* stats of a Kiro account, waiting for its credits */
     ngx_http_q2api_account_data_t    *account;
+    ngx_uint_t                        created; /* by a Google sign-in */
 
     unsigned                          async:1; /* the job answers */
     unsigned                          running:1;
@@ -201,6 +202,13 @@ extern ngx_module_t  ngx_http_q2api_admin_module;
 /* Gemini accounts (ngx_http_q2api_admin_gemini.c) */
 ngx_int_t ngx_http_q2api_admin_discover(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_gemini_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_quota(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+/* ,"flavour","project","quota","quota_reset" of a Gemini account's stats */
+void ngx_http_q2api_admin_gemini_stats(ngx_http_q2api_admin_json_t *j,
+    ngx_http_q2api_account_data_t *d);
 
 /* auth */
 char *ngx_http_q2api_admin_password(ngx_conf_t *cf, ngx_command_t *cmd,

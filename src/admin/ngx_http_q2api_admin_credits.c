@@ -131,6 +131,10 @@ ngx_http_q2api_admin_stats_answer(ngx_http_request_t *r,
                                 "\"calls_last_hour\":null,"
                                 "\"remaining_calls\":null");
 
+    if (d->type == NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        ngx_http_q2api_admin_gemini_stats(j, d);
+    }
+
     if (d->type == NGX_HTTP_Q2API_ACCOUNT_KIRO) {
         ngx_http_q2api_admin_lit(j, ",\"credits\":");
 

@@ -440,6 +440,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
             return NGX_HTTP_Q2API_ROUTE_DISCOVER;
         }
 
+        if (end - p == 5 && ngx_strncmp(p, "quota", 5) == 0) {
+            return NGX_HTTP_Q2API_ROUTE_QUOTA;
+        }
+
         return NGX_HTTP_Q2API_ROUTE_NONE;
     }
 
@@ -469,6 +473,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
 
     if (q2api_ends_with("/v2/status")) {
         return NGX_HTTP_Q2API_ROUTE_STATUS;
+    }
+
+    if (q2api_ends_with("/v2/gemini/exchange")) {
+        return NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE;
     }
 
 #undef q2api_ends_with
@@ -514,6 +522,7 @@ ngx_http_q2api_admin_methods(ngx_http_q2api_admin_route_e route,
     case NGX_HTTP_Q2API_ROUTE_STATUS:
     case NGX_HTTP_Q2API_ROUTE_STATS:
     case NGX_HTTP_Q2API_ROUTE_USAGE:
+    case NGX_HTTP_Q2API_ROUTE_QUOTA:
     case NGX_HTTP_Q2API_ROUTE_EXPORT:
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
         *allow = "GET, HEAD";
@@ -601,6 +610,12 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_DISCOVER:
         return ngx_http_q2api_admin_discover(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_QUOTA:
+        return ngx_http_q2api_admin_quota(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE:
+        return ngx_http_q2api_admin_gemini_exchange(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_IMPORT:
         return ngx_http_q2api_admin_import(r, ctx);

@@ -561,6 +561,13 @@ ngx_http_q2api_discover_ineligible(ngx_http_q2api_discover_t *ds, cJSON *o,
 
     *p = '\0';
 
+    /* Google's words go to logs and the state's reason: no line breaks */
+    for (p = buf; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+        }
+    }
+
     ngx_http_q2api_discover_finish(ds, NGX_DECLINED, NULL, NULL,
                                    (const char *) buf);
 }

@@ -43,4 +43,49 @@ ngx_int_t ngx_http_q2api_gemini_discover(ngx_http_request_t *r,
     void *data);
 
 
+/*
+ * Reads the quota of Gemini account "id" now (retrieveUserQuota for
+ * gemini-cli accounts, fetchAvailableModels for Antigravity ones) and
+ * persists it in other as amq2api does: other.creditsInfo
+ * {"models": {id: {remainingFraction, remainingPercent, resetTime, ...}},
+ * "summary": {totalModels, averageRemaining}}, other.resetTime (the
+ * earliest reset) and other.quotaCheckedAt.  done gets NGX_OK and
+ * creditsInfo's JSON text, or NGX_ERROR and why.  NGX_DECLINED: no such
+ * Gemini account, no token or no project yet.  gemini-core calls it after
+ * a 429.
+ */
+ngx_int_t ngx_http_q2api_gemini_quota(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_http_q2api_gemini_done_pt done, void *data);
+
+
+/* what a Google sign-in gives: strings in r->pool, checked */
+typedef struct {
+    ngx_str_t                  access_token;
+    ngx_str_t                  refresh_token;  /* empty: none was given */
+    ngx_str_t                  subject;        /* the id token's "sub" */
+    ngx_str_t                  email;          /* empty: none */
+    time_t                     token_expires;
+} ngx_http_q2api_google_login_t;
+
+/*
+ * The end of a code exchange: NGX_OK with login; NGX_DECLINED when
+ * Google refused the code (message: its error code); NGX_ERROR when it
+ * could not be asked (message: why).
+ */
+typedef void (*ngx_http_q2api_google_login_pt)(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, ngx_http_q2api_google_login_t *login,
+    ngx_str_t *message);
+
+/*
+ * Exchanges an authorization code from Google's consent page at its token
+ * endpoint with the flavour's OAuth client (the redirect URI the code was
+ * asked with; the PKCE verifier when one was used, else empty).  NGX_OK:
+ * done will be called.
+ */
+ngx_int_t ngx_http_q2api_google_exchange(ngx_http_request_t *r,
+    ngx_uint_t flavour, ngx_str_t *code, ngx_str_t *verifier,
+    ngx_str_t *redirect_uri, ngx_http_q2api_google_login_pt done,
+    void *data);
+
+
 #endif /* _NGX_HTTP_Q2API_GEMINI_SETUP_H_INCLUDED_ */
