@@ -388,6 +388,28 @@ test('chat test: the answer streams in, on one account', async () => {
     assert.equal(await page.textContent('#chat-out'), 'Hello from the mock.');
 });
 
+test('chat test in the OpenAI dialect: chunks stream in, usage at the end', async () => {
+    await tab('chat');
+    await page.selectOption('#chat-dialect', 'openai');
+    await page.fill('#chat-account', 'xss');
+    await page.fill('#chat-prompt', 'hello openai');
+    const answered = page.waitForResponse((r) => r.url().includes('/v2/chat/test?'));
+    await page.click('#chat-send');
+    const res = await answered;
+    assert.equal(new URL(res.url()).searchParams.get('dialect'), 'openai');
+    await page.waitForFunction(() => /^stop \u00b7 /.test(document.getElementById('chat-meta').textContent));
+    assert.equal(await page.textContent('#chat-out'), 'Hello from the mock.');
+    // include_usage asked for the usage chunk: both counts are numbers
+    assert.match(await page.textContent('#chat-meta'), /^stop \u00b7 \d+ in, \d+ out .* account xss$/);
+    const reqs = readdirSync(join(process.env.MOCK_STATE_DIR, 'requests'))
+        .map((f) => JSON.parse(readFileSync(join(process.env.MOCK_STATE_DIR, 'requests', f))))
+        .filter((r) => /hello openai/.test(r.body || ''));
+    assert.equal(reqs.length, 1);
+    assert.equal(reqs[0].headers.authorization, 'Bearer tok-xss');
+    await screenshot('chat-test-openai');
+    await page.selectOption('#chat-dialect', 'claude');
+});
+
 test('refresh a token from its row', async () => {
     await tab('accounts');
     await search('bulk 007');
