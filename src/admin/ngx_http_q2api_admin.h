@@ -17,6 +17,7 @@
  *   feed       /v2/accounts/feed (a job)
  *   test       /v2/chat/test, the test subrequests of jobs
  *   device     /v2/auth/start, /v2/auth/status, /v2/auth/claim
+ *   donate     q2api_donate: the public donate API, its own location
  *   json, input: writing answers, reading account input
  */
 
@@ -93,6 +94,8 @@ typedef struct {
     ngx_uint_t                 max_failures;  /* q2api_admin_login_limit */
     time_t                     lockout;
     ngx_str_t                  test_location;
+    ngx_uint_t                 donate;        /* q2api_donate: flavours */
+    ngx_uint_t                 donate_default;
 } ngx_http_q2api_admin_loc_conf_t;
 
 
@@ -316,6 +319,10 @@ ngx_int_t ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_start_probe(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_admin_item_t *it);
+
+/* donate: the public donate API (ngx_http_q2api_admin_donate.h) */
+char *ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* device */
 ngx_int_t ngx_http_q2api_admin_device(ngx_http_request_t *r,

@@ -80,6 +80,13 @@ static ngx_command_t  ngx_http_q2api_admin_commands[] = {
       offsetof(ngx_http_q2api_admin_loc_conf_t, test_location),
       NULL },
 
+    { ngx_string("q2api_donate"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_q2api_admin_donate_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -151,6 +158,7 @@ ngx_http_q2api_admin_create_loc_conf(ngx_conf_t *cf)
     alcf->session_timeout = NGX_CONF_UNSET;
     alcf->max_failures = NGX_CONF_UNSET_UINT;
     alcf->lockout = NGX_CONF_UNSET;
+    alcf->donate = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -191,6 +199,11 @@ ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_str_value(conf->test_location, prev->test_location,
                              "/_q2api/test/v1/messages");
+
+    /* q2api_donate is a location's own: never inherited */
+    if (conf->donate == NGX_CONF_UNSET_UINT) {
+        conf->donate = 0;
+    }
 
     if (conf->secret.len && conf->secret.len < 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

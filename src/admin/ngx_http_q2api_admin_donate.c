@@ -1,0 +1,843 @@
+/*
+ * Copyright (C) ngx_http_q2api_module authors
+ *
+ * The public donate API (q2api_donate): people hand over Google accounts
+ * for the Gemini back end.  Its location is open to anyone, so it answers
+ * only what a donor needs and never a secret:
+ *
+ *   POST start      {"flavour"}: Google's authorisation URL, with PKCE
+ *   POST exchange   {"url"}: the pasted localhost address; the code is
+ *                   exchanged and the account stored (or found again)
+ *   GET  status     counts, quota per model group, reset times, masked
+ *                   labels (ngx_http_q2api_admin_donate_status.c)
+ *
+ * The server keeps nothing between start and exchange: the state is
+ * sealed (an expiry, the flavour, a nonce and an HMAC under the admin
+ * zone's master secret) and the PKCE verifier is an HMAC of the state, so
+ * any worker, or any node sharing q2api_admin_secret, finishes a login
+ * another one began, and a state made up by a client is refused.  Attempts
+ * per address are limited by nginx's limit_req in the location
+ * (conf/q2api_donate.conf); its 429 comes back here as an error_page.
+ */
+
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "ngx_http_q2api.h"
+#include "ngx_http_q2api_admin.h"
+#include "ngx_http_q2api_admin_donate.h"
+
+
+#define NGX_HTTP_Q2API_DONATE_TTL      900        /* s to paste the URL */
+#define NGX_HTTP_Q2API_DONATE_NONCE    16         /* bytes, 32 hex */
+#define NGX_HTTP_Q2API_DONATE_MAC      43         /* base64url of 32 */
+#define NGX_HTTP_Q2API_DONATE_CODE_MAX 2048
+/* "<expires>.<flavour>.<nonce>.<mac>" */
+#define NGX_HTTP_Q2API_DONATE_STATE_MAX                                    \
+    (NGX_TIME_T_LEN + 3 + 2 * NGX_HTTP_Q2API_DONATE_NONCE + 1              \
+     + NGX_HTTP_Q2API_DONATE_MAC)
+
+
+/* its routes */
+#define NGX_HTTP_Q2API_DONATE_NONE      0
+#define NGX_HTTP_Q2API_DONATE_START     1
+#define NGX_HTTP_Q2API_DONATE_EXCHANGE  2
+#define NGX_HTTP_Q2API_DONATE_STATUS    3
+
+
+static ngx_int_t ngx_http_q2api_donate_handler(ngx_http_request_t *r);
+static void ngx_http_q2api_donate_start_handler(ngx_http_request_t *r);
+static void ngx_http_q2api_donate_exchange_handler(ngx_http_request_t *r);
+static void ngx_http_q2api_donate_body(ngx_http_request_t *r,
+    ngx_int_t (*route)(ngx_http_request_t *r,
+                       ngx_http_q2api_admin_ctx_t *ctx));
+static ngx_int_t ngx_http_q2api_donate_start(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_q2api_donate_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_q2api_donate_mac(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, const char *purpose,
+    u_char *data, size_t len, u_char *out);
+static ngx_int_t ngx_http_q2api_donate_seal(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, ngx_uint_t flavour,
+    ngx_str_t *state);
+static ngx_int_t ngx_http_q2api_donate_open(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, ngx_str_t *state,
+    ngx_uint_t *flavour, const char **why);
+static ngx_int_t ngx_http_q2api_donate_query(ngx_http_request_t *r,
+    ngx_str_t *query, const char *name, ngx_str_t *value);
+
+
+/* the flavours of a Google login; their names as the API spells them */
+static ngx_str_t  ngx_http_q2api_donate_flavours[] = {
+    ngx_string("gemini-cli"),
+    ngx_string("antigravity")
+};
+
+
+char *
+ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_q2api_admin_loc_conf_t *alcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, f;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_q2api_admin_main_conf_t  *amcf;
+
+    if (alcf->donate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    alcf->donate = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        f = ngx_http_q2api_donate_flavour(&value[i]);
+
+        if (f == NGX_HTTP_Q2API_DONATE_NO_FLAVOUR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": unknown flavour \"%V\" (expected "
+                               "\"antigravity\" or \"gemini-cli\")",
+                               &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (alcf->donate & (1 << f)) {
+            return "names a flavour twice";
+        }
+
+        if (alcf->donate == 0) {
+            alcf->donate_default = f;
+        }
+
+        alcf->donate |= 1 << f;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_q2api_donate_handler;
+
+    /* the master secret that seals states lives in the admin zone */
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_q2api_admin_module);
+
+    if (ngx_http_q2api_admin_add_zone(cf, amcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_http_q2api_donate_flavour(ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(ngx_http_q2api_donate_flavours)
+                    / sizeof(ngx_str_t); i++)
+    {
+        if (name->len == ngx_http_q2api_donate_flavours[i].len
+            && ngx_strncmp(name->data, ngx_http_q2api_donate_flavours[i].data,
+                           name->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_HTTP_Q2API_DONATE_NO_FLAVOUR;
+}
+
+
+ngx_str_t *
+ngx_http_q2api_donate_flavour_name(ngx_uint_t flavour)
+{
+    return &ngx_http_q2api_donate_flavours[flavour & 1];
+}
+
+
+static ngx_uint_t
+ngx_http_q2api_donate_route(ngx_http_request_t *r)
+{
+    u_char  *start, *end;
+
+    start = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    while (end > start && end[-1] == '/') {
+        end--;
+    }
+
+#define q2api_ends_with(lit)                                               \
+    ((size_t) (end - start) >= sizeof(lit) - 1                             \
+     && ngx_strncmp(end - (sizeof(lit) - 1), lit, sizeof(lit) - 1) == 0)
+
+    if (q2api_ends_with("/start")) {
+        return NGX_HTTP_Q2API_DONATE_START;
+    }
+
+    if (q2api_ends_with("/exchange")) {
+        return NGX_HTTP_Q2API_DONATE_EXCHANGE;
+    }
+
+    if (q2api_ends_with("/status")) {
+        return NGX_HTTP_Q2API_DONATE_STATUS;
+    }
+
+#undef q2api_ends_with
+
+    return NGX_HTTP_Q2API_DONATE_NONE;
+}
+
+
+/* an answer that reads no body: whatever was sent is thrown away */
+static ngx_int_t
+ngx_http_q2api_donate_answer(ngx_http_request_t *r, ngx_uint_t status,
+    const char *msg)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_q2api_admin_detail(r, status, "%s", msg);
+}
+
+
+static ngx_int_t
+ngx_http_q2api_donate_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_uint_t                    route, methods;
+    ngx_http_q2api_admin_ctx_t   *ctx;
+    ngx_http_q2api_main_conf_t   *qmcf;
+
+    if (r != r->main) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (r->err_status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        /* limit_req refused the attempt; error_page brought it here */
+        return ngx_http_q2api_donate_answer(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                            "too many attempts from your "
+                                            "address: wait a minute and "
+                                            "try again");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_admin_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->magic = NGX_HTTP_Q2API_ADMIN_CTX;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_admin_module);
+
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+    ctx->accounts = qmcf->accounts;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_q2api_admin_module);
+
+    route = ngx_http_q2api_donate_route(r);
+
+    if (route == NGX_HTTP_Q2API_DONATE_NONE) {
+        return ngx_http_q2api_donate_answer(r, NGX_HTTP_NOT_FOUND,
+                                            "Not Found");
+    }
+
+    methods = route == NGX_HTTP_Q2API_DONATE_STATUS
+              ? NGX_HTTP_GET|NGX_HTTP_HEAD : NGX_HTTP_POST;
+
+    if (!(r->method & methods)) {
+        if (ngx_http_q2api_add_header(r, "Allow", (u_char *)
+                (methods & NGX_HTTP_POST ? "POST" : "GET, HEAD"),
+                methods & NGX_HTTP_POST ? 4 : 9)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_q2api_donate_answer(r, NGX_HTTP_NOT_ALLOWED,
+                                            "Method Not Allowed");
+    }
+
+    if (ctx->accounts == NULL) {
+        return ngx_http_q2api_donate_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            "no account pool: this nginx "
+                                            "has no q2api_zone");
+    }
+
+    if (route == NGX_HTTP_Q2API_DONATE_STATUS) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_q2api_admin_donate_status(r, ctx);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+             route == NGX_HTTP_Q2API_DONATE_START
+             ? ngx_http_q2api_donate_start_handler
+             : ngx_http_q2api_donate_exchange_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_q2api_donate_start_handler(ngx_http_request_t *r)
+{
+    ngx_http_q2api_donate_body(r, ngx_http_q2api_donate_start);
+}
+
+
+static void
+ngx_http_q2api_donate_exchange_handler(ngx_http_request_t *r)
+{
+    ngx_http_q2api_donate_body(r, ngx_http_q2api_donate_exchange);
+}
+
+
+static void
+ngx_http_q2api_donate_body(ngx_http_request_t *r,
+    ngx_int_t (*route)(ngx_http_request_t *r,
+                       ngx_http_q2api_admin_ctx_t *ctx))
+{
+    ngx_int_t                    rc;
+    ngx_http_q2api_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_admin_module);
+
+    r->connection->log->action = "reading a donate request";
+
+    if (ngx_http_q2api_read_body(r, &ctx->body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->connection->log->action = "serving the donate API";
+
+    rc = route(r, ctx);
+
+    if (ctx->async && rc == NGX_DONE) {
+        /* the exchange runs: it answers when it is done */
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* base64url(HMAC-SHA256(master, purpose NUL data)): 43 characters */
+static ngx_int_t
+ngx_http_q2api_donate_mac(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, const char *purpose,
+    u_char *data, size_t len, u_char *out)
+{
+    u_char         msg[128 + NGX_HTTP_Q2API_DONATE_STATE_MAX];
+    u_char         mac[EVP_MAX_MD_SIZE], *master;
+    size_t         plen, mlen;
+    ngx_str_t      src, dst;
+    unsigned int   n;
+
+    plen = ngx_strlen(purpose) + 1;
+
+    if (plen + len > sizeof(msg)) {
+        return NGX_DECLINED;
+    }
+
+    if (alcf->secret.len) {
+        master = alcf->secret.data;
+        mlen = alcf->secret.len;
+
+    } else {
+        master = ngx_http_q2api_admin_zone_key(r, &mlen);
+    }
+
+    ngx_memcpy(msg, purpose, plen);
+    ngx_memcpy(msg + plen, data, len);
+
+    if (HMAC(EVP_sha256(), master, (int) mlen, msg, plen + len, mac, &n)
+        == NULL)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "q2api donate: HMAC() failed");
+        return NGX_ERROR;
+    }
+
+    src.data = mac;
+    src.len = 32;
+    dst.data = out;
+
+    ngx_encode_base64url(&dst, &src);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_q2api_donate_seal(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, ngx_uint_t flavour,
+    ngx_str_t *state)
+{
+    u_char  *p, nonce[NGX_HTTP_Q2API_DONATE_NONCE];
+
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "q2api donate: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    state->data = ngx_pnalloc(r->pool, NGX_HTTP_Q2API_DONATE_STATE_MAX);
+    if (state->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(state->data, "%T.%ui.",
+                    ngx_time() + NGX_HTTP_Q2API_DONATE_TTL, flavour);
+    p = ngx_hex_dump(p, nonce, sizeof(nonce));
+
+    if (ngx_http_q2api_donate_mac(r, alcf, "q2api donate state v1",
+                                  state->data, p - state->data, p + 1)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    *p++ = '.';
+    state->len = p + NGX_HTTP_Q2API_DONATE_MAC - state->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK: a state this server sealed, still young (*flavour set);
+ * NGX_DECLINED with *why for the donor; NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_q2api_donate_open(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, ngx_str_t *state,
+    ngx_uint_t *flavour, const char **why)
+{
+    u_char     *p, *last, *dot, mac[NGX_HTTP_Q2API_DONATE_MAC];
+    time_t      expires;
+    ngx_int_t   rc;
+
+    *why = "the address is not the answer to a login this page began: "
+           "press the button and log in again";
+
+    if (state->len < 1 + 3 + 2 * NGX_HTTP_Q2API_DONATE_NONCE + 1
+                     + NGX_HTTP_Q2API_DONATE_MAC
+        || state->len > NGX_HTTP_Q2API_DONATE_STATE_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    last = state->data + state->len - NGX_HTTP_Q2API_DONATE_MAC - 1;
+
+    /* <digits>.<0|1>.<32 hex>.<mac> */
+    dot = ngx_strlchr(state->data, last, '.');
+
+    if (*last != '.' || dot == NULL || dot == state->data
+        || last - dot != 3 + 2 * NGX_HTTP_Q2API_DONATE_NONCE
+        || (dot[1] != '0' && dot[1] != '1') || dot[2] != '.')
+    {
+        return NGX_DECLINED;
+    }
+
+    expires = ngx_atotm(state->data, dot - state->data);
+
+    if (expires == NGX_ERROR) {
+        return NGX_DECLINED;
+    }
+
+    for (p = dot + 3; p < last; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return NGX_DECLINED;
+        }
+    }
+
+    rc = ngx_http_q2api_donate_mac(r, alcf, "q2api donate state v1",
+                                   state->data, last - state->data, mac);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (CRYPTO_memcmp(mac, last + 1, NGX_HTTP_Q2API_DONATE_MAC) != 0) {
+        return NGX_DECLINED;
+    }
+
+    if (expires <= ngx_time()) {
+        *why = "the login took too long: press the button and log in again";
+        return NGX_DECLINED;
+    }
+
+    *flavour = dot[1] - '0';
+
+    if (!(alcf->donate & (1 << *flavour))) {
+        *why = "this flavour is no longer offered here";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the PKCE verifier of a state: 43 characters of base64url */
+ngx_int_t
+ngx_http_q2api_donate_verifier(ngx_http_request_t *r,
+    ngx_http_q2api_admin_loc_conf_t *alcf, ngx_str_t *state,
+    ngx_str_t *verifier)
+{
+    verifier->data = ngx_pnalloc(r->pool, NGX_HTTP_Q2API_DONATE_MAC);
+    if (verifier->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    verifier->len = NGX_HTTP_Q2API_DONATE_MAC;
+
+    return ngx_http_q2api_donate_mac(r, alcf, "q2api donate verifier v1",
+                                     state->data, state->len,
+                                     verifier->data);
+}
+
+
+/* a query argument of a pasted URL, unescaped; NGX_DECLINED: none */
+static ngx_int_t
+ngx_http_q2api_donate_query(ngx_http_request_t *r, ngx_str_t *query,
+    const char *name, ngx_str_t *value)
+{
+    u_char  *p, *end, *amp, *eq, *dst, *src;
+    size_t   n;
+
+    n = ngx_strlen(name);
+    end = query->data + query->len;
+
+    for (p = query->data; p < end; p = amp + 1) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        if (eq == NULL || (size_t) (eq - p) != n
+            || ngx_strncmp(p, name, n) != 0)
+        {
+            continue;
+        }
+
+        value->data = ngx_pnalloc(r->pool, amp - eq);
+        if (value->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        dst = value->data;
+        src = eq + 1;
+
+        ngx_unescape_uri(&dst, &src, amp - eq - 1, NGX_UNESCAPE_URI);
+        value->len = dst - value->data;
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* POST start {"flavour"}: the authorisation URL a donor opens */
+static ngx_int_t
+ngx_http_q2api_donate_start(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx)
+{
+    u_char                       err[NGX_HTTP_Q2API_ADMIN_ERR_LEN];
+    u_char                       hash[SHA256_DIGEST_LENGTH], *p;
+    cJSON                       *root, *item;
+    ngx_str_t                    name, state, verifier, challenge, src, url;
+    ngx_uint_t                   flavour;
+    ngx_http_q2api_donate_oauth_t  oauth;
+    ngx_http_q2api_admin_json_t  *j;
+
+    flavour = ctx->conf->donate_default;
+
+    if (ctx->body.len) {
+        root = ngx_http_q2api_admin_parse(r, &ctx->body, err);
+        if (root == NULL) {
+            return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                               "%s", err);
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(root, "flavour");
+
+        if (!cJSON_IsObject(root)) {
+            return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                               "body: expected an object");
+        }
+
+        if (item != NULL && !cJSON_IsNull(item)) {
+            if (!cJSON_IsString(item)) {
+                return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                                   "flavour: expected a "
+                                                   "string");
+            }
+
+            name.data = (u_char *) item->valuestring;
+            name.len = ngx_strlen(item->valuestring);
+
+            flavour = ngx_http_q2api_donate_flavour(&name);
+
+            if (flavour == NGX_HTTP_Q2API_DONATE_NO_FLAVOUR
+                || !(ctx->conf->donate & (1 << flavour)))
+            {
+                return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                                   "flavour: not offered "
+                                                   "here");
+            }
+        }
+    }
+
+    if (ngx_http_q2api_donate_oauth(r, flavour, &oauth) != NGX_OK
+        || ngx_http_q2api_donate_seal(r, ctx->conf, flavour, &state)
+           != NGX_OK
+        || ngx_http_q2api_donate_verifier(r, ctx->conf, &state, &verifier)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    SHA256(verifier.data, verifier.len, hash);
+
+    challenge.data = ngx_pnalloc(r->pool, NGX_HTTP_Q2API_DONATE_MAC);
+    if (challenge.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    src.data = hash;
+    src.len = sizeof(hash);
+    ngx_encode_base64url(&challenge, &src);
+
+    /* google-auth-library's order; consent asked again, so that a second
+     * login of the same account still brings a refresh token */
+    url.len = oauth.auth_url.len + 3 * oauth.redirect_uri.len
+              + 3 * oauth.scope.len + 3 * oauth.client_id.len + state.len
+              + challenge.len + 256;
+
+    url.data = ngx_pnalloc(r->pool, url.len);
+    if (url.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(url.data, oauth.auth_url.data, oauth.auth_url.len);
+    p = ngx_cpymem(p, "?redirect_uri=", 14);
+    p = (u_char *) ngx_escape_uri(p, oauth.redirect_uri.data,
+                                  oauth.redirect_uri.len, NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_cpymem(p, "&access_type=offline&scope=", 27);
+    p = (u_char *) ngx_escape_uri(p, oauth.scope.data, oauth.scope.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_sprintf(p, "&state=%V&response_type=code&client_id=", &state);
+    p = (u_char *) ngx_escape_uri(p, oauth.client_id.data,
+                                  oauth.client_id.len, NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_sprintf(p, "&prompt=consent&code_challenge=%V"
+                    "&code_challenge_method=S256", &challenge);
+    url.len = p - url.data;
+
+    j = ngx_http_q2api_admin_json(r);
+    if (j == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_q2api_admin_lit(j, "{\"url\":");
+    ngx_http_q2api_admin_nstr(j, &url);
+    ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+    ngx_http_q2api_admin_nstr(j,
+                              ngx_http_q2api_donate_flavour_name(flavour));
+    ngx_http_q2api_admin_lit(j, ",\"redirect_uri\":");
+    ngx_http_q2api_admin_nstr(j, &oauth.redirect_uri);
+    ngx_http_q2api_admin_lit(j, ",\"expires_in\":");
+    ngx_http_q2api_admin_int(j, NGX_HTTP_Q2API_DONATE_TTL);
+    ngx_http_q2api_admin_lit(j, "}");
+
+    return ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j);
+}
+
+
+/*
+ * POST exchange {"url"}: the address the donor's browser landed on after
+ * Google (http://localhost:PORT/...?state=&code=).  The state must be one
+ * this server sealed, still young; then the code, the verifier and the
+ * redirect URI go to the Gemini back end's exchange, which stores the
+ * account (the same Google account twice is one account).
+ */
+static ngx_int_t
+ngx_http_q2api_donate_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx)
+{
+    u_char                         err[NGX_HTTP_Q2API_ADMIN_ERR_LEN];
+    u_char                        *p, *end, *q;
+    cJSON                         *root, *item;
+    ngx_str_t                      url, query, state, code, error, verifier;
+    ngx_uint_t                     flavour;
+    const char                    *why;
+    ngx_http_q2api_donate_oauth_t  oauth;
+
+    root = ngx_http_q2api_admin_parse(r, &ctx->body, err);
+    if (root == NULL) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST, "%s",
+                                           err);
+    }
+
+    item = cJSON_IsObject(root)
+           ? cJSON_GetObjectItemCaseSensitive(root, "url") : NULL;
+
+    if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "url: paste the whole address "
+                                           "your browser shows after "
+                                           "Google");
+    }
+
+    url.data = (u_char *) item->valuestring;
+    url.len = ngx_strlen(item->valuestring);
+
+    if (url.len > 8192) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "url: longer than 8192 bytes");
+    }
+
+    /* the query, without a fragment or spaces around the paste */
+    end = url.data + url.len;
+
+    while (end > url.data && (end[-1] == ' ' || end[-1] == '\n'
+                              || end[-1] == '\r' || end[-1] == '\t'))
+    {
+        end--;
+    }
+
+    q = ngx_strlchr(url.data, end, '?');
+    p = ngx_strlchr(url.data, end, '#');
+
+    if (p != NULL) {
+        end = p;
+    }
+
+    if (q == NULL || q >= end) {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "url: it has no \"?code=...\": "
+                                           "paste the whole address");
+    }
+
+    query.data = q + 1;
+    query.len = end - q - 1;
+
+    if (ngx_http_q2api_donate_query(r, &query, "error", &error) == NGX_OK) {
+        /* the donor said no, or Google refused: only its own word back */
+        for (p = error.data; p < error.data + error.len; p++) {
+            if (!(*p == '_' || (*p >= 'a' && *p <= 'z'))) {
+                error.len = 0;
+                break;
+            }
+        }
+
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "Google did not grant access "
+                                           "(%V)", &error);
+    }
+
+    if (ngx_http_q2api_donate_query(r, &query, "state", &state) != NGX_OK
+        || ngx_http_q2api_donate_query(r, &query, "code", &code) != NGX_OK)
+    {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "url: it has no state or no "
+                                           "code: paste the whole address");
+    }
+
+    switch (ngx_http_q2api_donate_open(r, ctx->conf, &state, &flavour,
+                                       &why))
+    {
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST, "%s",
+                                           why);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* Google's codes: "4/0A..." of URL-safe characters */
+    if (code.len == 0 || code.len > NGX_HTTP_Q2API_DONATE_CODE_MAX
+        || q2api_check(Q2API_CHECK_TOKEN, (char *) code.data, code.len)
+           != Q2API_OK)
+    {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_BAD_REQUEST,
+                                           "url: its code is not one "
+                                           "Google gives");
+    }
+
+    if (ngx_http_q2api_donate_oauth(r, flavour, &oauth) != NGX_OK
+        || ngx_http_q2api_donate_verifier(r, ctx->conf, &state, &verifier)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_q2api_donate_store(r, ctx, flavour, &code, &verifier,
+                                       &oauth.redirect_uri);
+}
+
+
+/*
+ * The public "installed application" clients of both applications and
+ * their scopes (reference gemini.md 0.2, 1): the login must be made with
+ * the client the account will refresh with.  Nothing listens on the
+ * loopback redirect: the donor copies the address the browser fails to
+ * load.
+ */
+ngx_int_t
+ngx_http_q2api_donate_oauth(ngx_http_request_t *r, ngx_uint_t flavour,
+    ngx_http_q2api_donate_oauth_t *oauth)
+{
+    ngx_str_set(&oauth->auth_url,
+                "https://accounts.google.com/o/oauth2/v2/auth");
+
+    if (flavour == 0) {
+        ngx_str_set(&oauth->client_id,
+                    "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j"
+                    ".apps.googleusercontent.com");
+        ngx_str_set(&oauth->scope,
+                    "https://www.googleapis.com/auth/cloud-platform "
+                    "https://www.googleapis.com/auth/userinfo.email "
+                    "https://www.googleapis.com/auth/userinfo.profile");
+        ngx_str_set(&oauth->redirect_uri,
+                    "http://127.0.0.1:8085/oauth2callback");
+        return NGX_OK;
+    }
+
+    ngx_str_set(&oauth->client_id,
+                "1071006060591-tmhssin2h21lcre235vtolojh4g403ep"
+                ".apps.googleusercontent.com");
+    ngx_str_set(&oauth->scope,
+                "https://www.googleapis.com/auth/cloud-platform "
+                "https://www.googleapis.com/auth/userinfo.email "
+                "https://www.googleapis.com/auth/userinfo.profile "
+                "https://www.googleapis.com/auth/cclog "
+                "https://www.googleapis.com/auth/experimentsandconfigs");
+    ngx_str_set(&oauth->redirect_uri,
+                "http://localhost:51121/oauth-callback");
+
+    return NGX_OK;
+}

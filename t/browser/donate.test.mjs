@@ -1,0 +1,139 @@
+// The public donate page (html/donate.html) in headless Chromium: run by
+// t/browser/console.t with the same nginx, whose /donate/api/ location
+// includes conf/q2api_donate.conf.  Google itself is never reached: the
+// browser's requests to accounts.google.com are answered here, and what a
+// person would copy from the address bar is built from the URL the page
+// opened.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const URL_ = process.env.CONSOLE_URL;
+const ARTIFACTS = process.env.ARTIFACTS;
+const DONATE = new URL('donate.html', URL_).href;
+
+let browser;
+let context;
+let page;
+const pageErrors = [];
+const violations = [];
+const google = [];
+
+async function screenshot(name) {
+    await page.screenshot({ path: join(ARTIFACTS, `donate-${name}.png`), fullPage: true });
+}
+
+before(async () => {
+    browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    await context.addInitScript(() => {
+        window.__csp = [];
+        document.addEventListener('securitypolicyviolation', (e) => {
+            window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
+        });
+    });
+    // Google's login page, as far as this test is concerned
+    await context.route('https://accounts.google.com/**', (route) => {
+        google.push(route.request().url());
+        route.fulfill({ status: 200, contentType: 'text/html',
+                        body: '<title>Sign in - Google Accounts</title>' });
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(10000);
+    page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) {
+            violations.push(m.text());
+        }
+    });
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+});
+
+after(async () => {
+    await browser?.close();
+});
+
+// opens Google's page from the donate page; the URL it opened
+async function startLogin(flavour) {
+    if (flavour) {
+        await page.selectOption('#donate-flavour', flavour);
+    }
+    const popup = page.waitForEvent('popup');
+    await page.click('#donate-start');
+    const p = await popup;
+    await p.waitForLoadState();
+    const url = new URL(p.url());
+    await p.close();
+    return url;
+}
+
+test('the warning comes before the button, which waits for the donor to agree', async () => {
+    const res = await page.goto(DONATE);
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()['content-security-policy'], /script-src 'self'/);
+    assert.equal(res.headers()['x-frame-options'], 'DENY');
+    const warning = await page.textContent('#donate-warning');
+    assert.match(warning, /breach of its terms/);
+    assert.match(warning, /may suspend the account/);
+    // the warning is above the button on the page
+    const w = await page.locator('#donate-warning').boundingBox();
+    const b = await page.locator('#donate-start').boundingBox();
+    assert.ok(w.y < b.y);
+    assert.equal(await page.isDisabled('#donate-start'), true);
+    assert.equal(await page.isDisabled('#donate-paste'), true);
+    await page.waitForFunction(() => /0 accounts, 0 active/.test(
+        document.getElementById('pool-counts').textContent));
+    // the flavours this server offers, its default first
+    assert.deepEqual(await page.$$eval('#donate-flavour option', (o) => o.map((x) => x.value)),
+                     ['antigravity', 'gemini-cli']);
+    await screenshot('start');
+    await page.check('#donate-agree');
+    assert.equal(await page.isDisabled('#donate-start'), false);
+});
+
+test("the button opens Google's authorisation with PKCE and a state", async () => {
+    const url = await startLogin('antigravity');
+    assert.equal(url.origin + url.pathname, 'https://accounts.google.com/o/oauth2/v2/auth');
+    const q = url.searchParams;
+    assert.equal(q.get('client_id'),
+                 '1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com');
+    assert.equal(q.get('redirect_uri'), 'http://localhost:51121/oauth-callback');
+    assert.equal(q.get('code_challenge_method'), 'S256');
+    assert.match(q.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+    assert.match(q.get('state'), /^\d+\.1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/);
+    assert.equal(q.get('prompt'), 'consent');
+    assert.equal(await page.textContent('#donate-redirect'), 'http://localhost:51121/oauth-callback');
+    assert.equal(await page.isDisabled('#donate-paste'), false);
+
+    const cli = await startLogin('gemini-cli');
+    assert.equal(cli.searchParams.get('client_id'),
+                 '681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com');
+    assert.match(cli.searchParams.get('state'), /^\d+\.0\./);
+});
+
+test('an address that is not the answer to this login is refused in plain words', async () => {
+    const forged = 'http://localhost:51121/oauth-callback?state=1999999999.1.'
+        + `${'ab'.repeat(16)}.${'A'.repeat(43)}&code=4/forged`;
+    await page.fill('#donate-paste', forged);
+    await page.click('#donate-send');
+    await page.waitForFunction(() => /not the answer to a login this page began/.test(
+        document.getElementById('donate-result').textContent));
+    assert.equal(await page.getAttribute('#donate-result', 'class'), 'error');
+
+    await page.fill('#donate-paste', 'http://localhost:51121/oauth-callback?error=access_denied&state=x');
+    await page.click('#donate-send');
+    await page.waitForFunction(() => /Google did not grant access \(access_denied\)/.test(
+        document.getElementById('donate-result').textContent));
+    await screenshot('refused');
+});
+
+test('no CSP violation and no script error on the donate page', async () => {
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
+    assert.deepEqual(violations, []);
+    assert.deepEqual(pageErrors, []);
+});
