@@ -42,7 +42,7 @@ DEB_PKGS     := nginx nginx-dev libcjson-dev libpq-dev libssl-dev \
                 perl libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libhttp-message-perl libtest-longstring-perl \
                 liblist-moreutils-perl liburi-perl curl ca-certificates \
-                nodejs npm openssl chromium
+                nodejs npm openssl chromium prometheus
 
 SHELL        := /bin/bash
 

@@ -10,6 +10,8 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_seal.h"
+#include "ngx_http_q2api_metrics.h"
+#include "q2api_check.h"
 
 
 static ngx_int_t ngx_http_q2api_init_process(ngx_cycle_t *cycle);
@@ -34,6 +36,8 @@ static char *ngx_http_q2api_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_q2api_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_q2api_named_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_q2api_add_zone(ngx_conf_t *cf,
     ngx_http_q2api_main_conf_t *qmcf, ngx_str_t *name, ssize_t size);
@@ -181,7 +185,7 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
 
     { ngx_string("q2api_api_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_q2api_api_key,
+      ngx_http_q2api_named_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_loc_conf_t, api_keys),
       NULL },
@@ -781,6 +785,83 @@ ngx_http_q2api_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *key = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * q2api_api_key [name=NAME] KEY ...: a name goes with the key after it, and
+ * is what logs, metrics and the admin status show of that key.
+ */
+static char *
+ngx_http_q2api_named_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                  *value, name;
+    ngx_uint_t                  i;
+    ngx_array_t               **keys;
+    ngx_http_q2api_api_key_t   *key;
+
+    keys = (ngx_array_t **) ((char *) conf + cmd->offset);
+
+    if (*keys == NGX_CONF_UNSET_PTR) {
+        *keys = ngx_array_create(cf->pool, 4,
+                                 sizeof(ngx_http_q2api_api_key_t));
+        if (*keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len > 5 && ngx_strncmp(value[i].data, "name=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+
+            /* it ends up in labels, log lines and JSON as it is */
+            if (q2api_check(Q2API_CHECK_ID, (char *) name.data, name.len)
+                != Q2API_OK
+                || i + 1 == cf->args->nelts)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\": invalid \"%V\": a name is %s, "
+                                   "and a key follows it", &cmd->name,
+                                   &value[i],
+                                   q2api_check_rule(Q2API_CHECK_ID));
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (value[i].len < 8) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": a key must have at least "
+                               "8 characters", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        key = ngx_array_push(*keys);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        key->key = value[i];
+        key->name = name;
+        key->slot = NGX_CONF_UNSET_UINT;
+
+        if (name.len
+            && ngx_http_q2api_metrics_add_key(cf, &name, &key->slot)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_null(&name);
     }
 
     return NGX_CONF_OK;

@@ -286,4 +286,30 @@ ngx_int_t ngx_http_q2api_accounts_kv_get(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *key, ngx_pool_t *p, ngx_str_t *value);
 
 
+/*
+ * The pool at a glance, for metrics and the admin API's status
+ * (ngx_http_q2api_accounts_census.c): accounts by kind (type) and state (a
+ * status, or NGX_HTTP_Q2API_CENSUS_DISABLED), the first cooldown's end (0:
+ * none), changes waiting for the store, affinity bindings, the zone's
+ * bytes.  One pass under the lock: for scrapes, not for requests.
+ */
+#define NGX_HTTP_Q2API_CENSUS_KINDS     8
+#define NGX_HTTP_Q2API_CENSUS_STATES    8
+#define NGX_HTTP_Q2API_CENSUS_DISABLED  (NGX_HTTP_Q2API_CENSUS_STATES - 1)
+
+typedef struct {
+    ngx_uint_t                 accounts;
+    ngx_uint_t                 by[NGX_HTTP_Q2API_CENSUS_KINDS]
+                                 [NGX_HTTP_Q2API_CENSUS_STATES];
+    time_t                     next_back;
+    ngx_uint_t                 dirty;
+    ngx_uint_t                 affinity;
+    size_t                     size;
+    size_t                     free;
+} ngx_http_q2api_census_t;
+
+void ngx_http_q2api_accounts_census(ngx_http_q2api_accounts_t *accounts,
+    ngx_http_q2api_census_t *c);
+
+
 #endif /* _NGX_HTTP_Q2API_ACCOUNTS_H_INCLUDED_ */

@@ -18,6 +18,7 @@
  *   test       /v2/chat/test, the test subrequests of jobs
  *   device     /v2/auth/start, /v2/auth/status, /v2/auth/claim
  *   donate     q2api_donate: the public donate API, its own location
+ *   status     /v2/status (src/metrics writes it)
  *   json, input: writing answers, reading account input
  */
 
@@ -128,7 +129,8 @@ typedef enum {
     NGX_HTTP_Q2API_ROUTE_CHAT_TEST,
     NGX_HTTP_Q2API_ROUTE_AUTH_START,
     NGX_HTTP_Q2API_ROUTE_AUTH_STATUS,
-    NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM
+    NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM,
+    NGX_HTTP_Q2API_ROUTE_STATUS           /* pool totals over time */
 } ngx_http_q2api_admin_route_e;
 
 
@@ -277,6 +279,10 @@ ngx_int_t ngx_http_q2api_admin_arg(ngx_http_request_t *r, char *name,
 
 /* accounts */
 ngx_int_t ngx_http_q2api_admin_health(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+
+/* status */
+ngx_int_t ngx_http_q2api_admin_status(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_send_row(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_str_t *id, ngx_uint_t status);

@@ -7,6 +7,7 @@
 
 
 #include "ngx_http_q2api_admin.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_uint_t
@@ -36,6 +37,7 @@ ngx_http_q2api_admin_health(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
     time_t                          now;
+    ngx_str_t                       extra;
     ngx_uint_t                      i;
     ngx_pool_t                     *p;
     ngx_array_t                     all;
@@ -84,6 +86,13 @@ ngx_http_q2api_admin_health(ngx_http_request_t *r,
     ngx_http_q2api_admin_int(j, total);
     ngx_http_q2api_admin_lit(j, ",\"usable\":");
     ngx_http_q2api_admin_int(j, usable);
+
+    /* the store's and the zone's health, from src/metrics */
+    if (ngx_http_q2api_metrics_health(r, ctx->accounts, &extra) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_q2api_admin_raw(j, extra.data, extra.len);
     ngx_http_q2api_admin_lit(j, "}");
 
     return ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j);

@@ -476,6 +476,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_Q2API_ROUTE_AUTH_START;
     }
 
+    if (q2api_ends_with("/v2/status")) {
+        return NGX_HTTP_Q2API_ROUTE_STATUS;
+    }
+
 #undef q2api_ends_with
 
     /* /v2/auth/status/{authId}, /v2/auth/claim/{authId} */
@@ -516,6 +520,7 @@ ngx_http_q2api_admin_methods(ngx_http_q2api_admin_route_e route,
 
     case NGX_HTTP_Q2API_ROUTE_HEALTH:
     case NGX_HTTP_Q2API_ROUTE_DEEP:
+    case NGX_HTTP_Q2API_ROUTE_STATUS:
     case NGX_HTTP_Q2API_ROUTE_STATS:
     case NGX_HTTP_Q2API_ROUTE_USAGE:
     case NGX_HTTP_Q2API_ROUTE_EXPORT:
@@ -577,6 +582,9 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_HEALTH:
         return ngx_http_q2api_admin_health(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_STATUS:
+        return ngx_http_q2api_admin_status(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_ACCOUNTS:
         return r->method == NGX_HTTP_POST

@@ -56,6 +56,15 @@ typedef struct {
 } ngx_http_q2api_kind_conf_t;
 
 
+/* a client key of q2api_api_key; its name goes to logs and metrics, the
+ * key nowhere */
+typedef struct {
+    ngx_str_t                  key;
+    ngx_str_t                  name;          /* empty: none given */
+    ngx_uint_t                 slot;          /* its metrics label */
+} ngx_http_q2api_api_key_t;
+
+
 typedef struct {
     const q2api_front_t       *front;         /* q2api_pass */
     ngx_http_q2api_kind_conf_t kinds[NGX_HTTP_Q2API_KINDS];
@@ -64,7 +73,7 @@ typedef struct {
     ngx_str_t                  kiro_usage_url;
     ngx_str_t                  kiro_profiles_url;
     size_t                     stream_buffer;
-    ngx_array_t               *api_keys;      /* of ngx_str_t */
+    ngx_array_t               *api_keys;      /* of ..._api_key_t */
     ngx_array_t               *models;        /* of q2api_model_t */
     ngx_str_t                  default_model;
     ngx_msec_t                 ping_interval;
@@ -154,6 +163,15 @@ struct ngx_http_q2api_ctx_s {
     u_char                     reason[64];
 
     ngx_str_t                  client_key;
+    ngx_http_q2api_api_key_t  *key;           /* client_key's entry */
+
+    /* for metrics and the access log */
+    ngx_msec_t                 ttfb;          /* ms to the header, + 1 */
+    q2api_stop_e               stop;
+    q2api_err_e                answered;      /* the error sent */
+    ngx_http_q2api_attempt_t  *counted;       /* the last attempt counted */
+    ngx_uint_t                 counted_back;
+    ngx_uint_t                 counted_class;
     ngx_str_t                  affinity;      /* conversation key */
     ngx_str_t                  want;          /* X-Account-ID */
     ngx_str_t                 *tried;         /* accounts of this request */
@@ -172,6 +190,8 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   tool_open:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
+    unsigned                   no_account:1;  /* none could be tried */
+    unsigned                   had_tool:1;
 };
 
 

@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_int_t ngx_http_q2api_post_subrequest(ngx_http_request_t *sr,
@@ -437,6 +438,8 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         ngx_http_q2api_stream_broke(r, ctx, actx);
     }
 
+    ngx_http_q2api_metrics_attempt(r, ctx);
+
     if (ctx->failed) {
         ngx_http_q2api_accounts_report(qmcf->accounts, &actx->account.id,
                                        ctx->outcome, (char *) ctx->reason,
@@ -503,6 +506,12 @@ ngx_http_q2api_no_account(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_int_t rc)
 {
     u_char  msg[256];
+
+    /* for metrics: all cooling is "rate limited", a last failure is its
+     * own class */
+    ctx->no_account = !(rc == NGX_DECLINED
+                        && ((ctx->attempts && ctx->failed)
+                            || (ctx->want.len == 0 && ctx->retry_after > 0)));
 
     if (rc == NGX_BUSY) {
         ngx_snprintf(msg, sizeof(msg) - 1,
@@ -583,6 +592,8 @@ ngx_http_q2api_retry(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         return rc == NGX_ERROR ? NGX_ERROR : NGX_DECLINED;
     }
 
+    ngx_http_q2api_metrics_failover(r, ctx);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "q2api: account \"%V\" failed (%s), trying account "
                   "\"%V\"", &failed, ctx->reason,
@@ -610,6 +621,8 @@ ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx)
     q2api_usage_init(&ctx->usage);
     ctx->output_bytes = 0;
     ctx->tool_open = 0;
+    ctx->had_tool = 0;
+    ctx->stop = Q2API_STOP_NONE;
 
     ngx_http_q2api_drop_in(ctx);
     ctx->failed = 0;
@@ -781,6 +794,7 @@ ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
 
     case Q2API_EV_TOOL_START:
         ctx->tool_open = 1;
+        ctx->had_tool = 1;
         break;
 
     case Q2API_EV_TOOL_INPUT:
@@ -802,6 +816,18 @@ ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
             ctx->usage.output_tokens = ev->usage.output_tokens;
         }
 
+        if (ev->usage.cache_read_tokens > 0) {
+            ctx->usage.cache_read_tokens = ev->usage.cache_read_tokens;
+        }
+
+        if (ev->usage.cache_write_tokens > 0) {
+            ctx->usage.cache_write_tokens = ev->usage.cache_write_tokens;
+        }
+
+        break;
+
+    case Q2API_EV_STOP:
+        ctx->stop = ev->stop;
         break;
 
     default:

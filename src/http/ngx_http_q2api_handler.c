@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static const q2api_front_t *ngx_http_q2api_dialect(ngx_http_request_t *r,
@@ -271,8 +272,9 @@ ngx_http_q2api_ends_with(u_char *start, u_char *end, const char *tail)
 static ngx_int_t
 ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
-    ngx_str_t   key, *keys, *value;
-    ngx_uint_t  i, ok;
+    ngx_str_t                  key, *value;
+    ngx_uint_t                 i;
+    ngx_http_q2api_api_key_t  *keys;
 
     value = ngx_http_q2api_header(r, "x-api-key");
 
@@ -294,17 +296,17 @@ ngx_http_q2api_check_key(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     }
 
     keys = ctx->conf->api_keys->elts;
-    ok = 0;
 
+    /* every key is compared, so that the time says nothing of which */
     for (i = 0; i < ctx->conf->api_keys->nelts; i++) {
-        if (keys[i].len == key.len
-            && CRYPTO_memcmp(keys[i].data, key.data, key.len) == 0)
+        if (keys[i].key.len == key.len
+            && CRYPTO_memcmp(keys[i].key.data, key.data, key.len) == 0)
         {
-            ok = 1;
+            ctx->key = &keys[i];
         }
     }
 
-    if (!ok) {
+    if (ctx->key == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "q2api: client sent an unknown API key");
         return NGX_DECLINED;
@@ -765,6 +767,9 @@ static void
 ngx_http_q2api_cleanup(void *data)
 {
     ngx_http_q2api_ctx_t  *ctx = data;
+
+    /* after the access log: every path ends here, aborts too */
+    ngx_http_q2api_metrics_request(ctx->request, ctx);
 
     if (ctx->ping.timer_set) {
         ngx_del_timer(&ctx->ping);

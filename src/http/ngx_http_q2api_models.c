@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api.h"
 #include "q2api_models.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 typedef struct {
@@ -68,6 +69,11 @@ ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     m->display = (char *) (cf->args->nelts > 3 ? value[3].data
                                                 : value[1].data);
     m->created = "2025-01-01T00:00:00Z";
+
+    /* a label of q2api_requests_total and q2api_tokens_total */
+    if (ngx_http_q2api_metrics_add_model(cf, m->id) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_int_t ngx_http_q2api_request_id(ngx_http_request_t *r,
@@ -26,6 +27,8 @@ ngx_http_q2api_send_error(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     if (r->header_sent) {
         return NGX_ERROR;
     }
+
+    ctx->answered = kind;
 
     if (ngx_http_q2api_request_id(r, ctx) != NGX_OK) {
         return NGX_ERROR;
@@ -167,6 +170,9 @@ static ngx_int_t
 ngx_http_q2api_request_id(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
 {
     u_char  *p, raw[12];
+
+    /* every answer asks for its id first: its header is about to go */
+    ngx_http_q2api_metrics_first_byte(r, ctx);
 
     if (ctx->request_id[0] != '\0') {
         return NGX_OK;

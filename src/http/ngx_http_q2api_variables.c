@@ -33,6 +33,34 @@ static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_count(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_log(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* what $q2api_* of the access log show (ngx_http_q2api_variable_log) */
+#define NGX_HTTP_Q2API_VAR_FRONT           0
+#define NGX_HTTP_Q2API_VAR_BACKEND         1
+#define NGX_HTTP_Q2API_VAR_MODEL           2
+#define NGX_HTTP_Q2API_VAR_UPSTREAM_MODEL  3
+#define NGX_HTTP_Q2API_VAR_INPUT           4
+#define NGX_HTTP_Q2API_VAR_OUTPUT          5
+#define NGX_HTTP_Q2API_VAR_CACHE_READ      6
+#define NGX_HTTP_Q2API_VAR_TTFB            7
+#define NGX_HTTP_Q2API_VAR_STOP            8
+#define NGX_HTTP_Q2API_VAR_ERROR           9
+#define NGX_HTTP_Q2API_VAR_KEY_NAME        10
+
+
+/* the canonical stop reasons and error kinds, by their enums' values */
+static const char  *ngx_http_q2api_stop_names[] = {
+    NULL, "end_turn", "tool_use", "max_tokens", "context_exceeded"
+};
+
+static const char  *ngx_http_q2api_error_names[] = {
+    NULL, "invalid_request", "authentication", "billing", "permission",
+    "not_found", "method", "too_large", "rate_limit", "api", "bad_gateway",
+    "unavailable", "timeout", "overloaded", "context_exceeded"
+};
 
 
 /*
@@ -88,6 +116,40 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
       ngx_http_q2api_variable_count,
       offsetof(ngx_http_q2api_ctx_t, stream_buffers),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_front"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_FRONT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_backend"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_BACKEND, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_model"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_upstream_model"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_UPSTREAM_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_input_tokens"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_INPUT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_output_tokens"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_OUTPUT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_cache_read_tokens"), NULL,
+      ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_CACHE_READ, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_ttfb"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_TTFB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_stop_reason"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_STOP, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_error_type"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_key_name"), NULL, ngx_http_q2api_variable_log,
+      NGX_HTTP_Q2API_VAR_KEY_NAME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -389,6 +451,147 @@ ngx_http_q2api_variable_count(ngx_http_request_t *r,
     v->data = p;
     v->len = ngx_sprintf(p, "%ui", *(ngx_uint_t *) ((u_char *) ctx + data))
              - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the access log tells of a request.  Tokens and the stop reason are
+ * those of an answer that went well (the figures the account was charged:
+ * the back end's, else estimates); the error type is the one answered.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_log(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    long long              n;
+    ngx_str_t              s;
+    const char            *name;
+    ngx_uint_t             answered;
+    ngx_http_q2api_ctx_t  *ctx;
+
+    ctx = ngx_http_q2api_get_request_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_str_null(&s);
+    name = NULL;
+    n = -1;
+
+    /* an answer that went well, with an upstream call behind it */
+    answered = ctx->attempt && !ctx->failed
+               && ctx->endpoint == NGX_HTTP_Q2API_EP_MESSAGES;
+
+    switch (data) {
+
+    case NGX_HTTP_Q2API_VAR_FRONT:
+        name = ctx->front ? ctx->front->name : NULL;
+        break;
+
+    case NGX_HTTP_Q2API_VAR_BACKEND:
+        name = (ctx->attempt && ctx->back) ? ctx->back->name : NULL;
+        break;
+
+    case NGX_HTTP_Q2API_VAR_MODEL:
+        s.data = (u_char *) ctx->req.model.data;
+        s.len = ctx->req.model.len;
+        break;
+
+    case NGX_HTTP_Q2API_VAR_UPSTREAM_MODEL:
+        s.data = (u_char *) ctx->model_id.data;
+        s.len = ctx->model_id.len;
+        break;
+
+    case NGX_HTTP_Q2API_VAR_INPUT:
+        if (answered) {
+            n = ctx->usage.input_tokens >= 0 ? ctx->usage.input_tokens
+                                             : ctx->input_estimate;
+        }
+        break;
+
+    case NGX_HTTP_Q2API_VAR_OUTPUT:
+        if (answered) {
+            n = ctx->usage.output_tokens >= 0
+                ? ctx->usage.output_tokens
+                : q2api_estimate_tokens(ctx->output_bytes);
+        }
+        break;
+
+    case NGX_HTTP_Q2API_VAR_CACHE_READ:
+        if (answered) {
+            n = ctx->usage.cache_read_tokens;
+        }
+        break;
+
+    case NGX_HTTP_Q2API_VAR_TTFB:
+        if (ctx->ttfb) {
+            p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            s.data = p;
+            s.len = ngx_sprintf(p, "%M.%03M", (ctx->ttfb - 1) / 1000,
+                                (ctx->ttfb - 1) % 1000) - p;
+        }
+        break;
+
+    case NGX_HTTP_Q2API_VAR_STOP:
+        if (answered) {
+            name = (ctx->stop > Q2API_STOP_NONE
+                    && ctx->stop <= Q2API_STOP_CONTEXT_EXCEEDED)
+                   ? ngx_http_q2api_stop_names[ctx->stop]
+                   : ctx->had_tool ? "tool_use" : "end_turn";
+        }
+        break;
+
+    case NGX_HTTP_Q2API_VAR_ERROR:
+        answered = ctx->answered ? ctx->answered
+                   : ctx->failed ? ctx->error : Q2API_ERR_NONE;
+
+        if (answered > Q2API_ERR_NONE
+            && answered <= Q2API_ERR_CONTEXT_EXCEEDED)
+        {
+            name = ngx_http_q2api_error_names[answered];
+        }
+        break;
+
+    default: /* NGX_HTTP_Q2API_VAR_KEY_NAME */
+        if (ctx->key) {
+            s = ctx->key->name;
+        }
+    }
+
+    if (name) {
+        s.data = (u_char *) name;
+        s.len = ngx_strlen(name);
+    }
+
+    if (n >= 0) {
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        s.data = p;
+        s.len = ngx_sprintf(p, "%L", (int64_t) n) - p;
+    }
+
+    if (s.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s.data;
+    v->len = s.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

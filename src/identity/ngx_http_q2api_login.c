@@ -8,6 +8,7 @@
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_identity.h"
 #include "ngx_http_q2api_login.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 #define NGX_HTTP_Q2API_LOGIN_MAX_WAIT  300       /* q2api's 5 minutes */
@@ -494,6 +495,7 @@ ngx_http_q2api_login_poll(ngx_http_q2api_login_t *lg)
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "detail",
                                 "Authorization timeout (5 minutes)");
+        ngx_http_q2api_metrics_login(NGX_HTTP_Q2API_M_LOGIN_EXPIRED);
         ngx_http_q2api_login_answer(lg, NGX_HTTP_REQUEST_TIME_OUT, out);
         return;
     }
@@ -589,6 +591,7 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
         (void) ngx_http_q2api_login_save(lg);
         cJSON_Delete(tok);
 
+        ngx_http_q2api_metrics_login(NGX_HTTP_Q2API_M_LOGIN_REFUSED);
         ngx_http_q2api_login_fail(lg, NGX_HTTP_BAD_GATEWAY, "CreateToken",
                                   status, body);
         return;
@@ -633,6 +636,7 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
            != NGX_OK)
     {
         cJSON_Delete(tok);
+        ngx_http_q2api_metrics_login(NGX_HTTP_Q2API_M_LOGIN_ERROR);
         ngx_http_q2api_login_answer(lg, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                     NULL);
         return;
@@ -657,6 +661,7 @@ ngx_http_q2api_login_polled(ngx_http_request_t *r, void *data,
     cJSON_AddStringToObject(acc, "label", (char *) d.label.data);
     cJSON_AddBoolToObject(acc, "enabled", d.enabled);
 
+    ngx_http_q2api_metrics_login(NGX_HTTP_Q2API_M_LOGIN_OK);
     ngx_http_q2api_login_answer(lg, NGX_HTTP_OK, out);
 }
 

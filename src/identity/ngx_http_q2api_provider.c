@@ -21,7 +21,7 @@
  * Kiro IdC); Kiro's auth service the rest, with a bare refresh token (Kiro
  * social logins).
  */
-static ngx_http_q2api_provider_t  *ngx_http_q2api_providers[] = {
+ngx_http_q2api_provider_t  *ngx_http_q2api_providers[] = {
     &ngx_http_q2api_provider_aws_oidc,
     &ngx_http_q2api_provider_kiro_social,
     NULL

@@ -70,6 +70,9 @@ typedef struct {
 } ngx_http_q2api_provider_t;
 
 
+/* every provider, NULL-terminated (metrics label refreshes by entry) */
+extern ngx_http_q2api_provider_t  *ngx_http_q2api_providers[];
+
 /* the provider that refreshes an account, or NULL */
 ngx_http_q2api_provider_t *ngx_http_q2api_provider(
     ngx_http_q2api_account_data_t *creds);

@@ -25,6 +25,7 @@
 #include "ngx_http_q2api_identity.h"
 #include "ngx_http_q2api_provider.h"
 #include "ngx_http_q2api_kiro_profiles.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 #define NGX_HTTP_Q2API_REFRESH_WAIT      100     /* ms between looks */
@@ -212,6 +213,7 @@ ngx_http_q2api_refresh_start(ngx_http_q2api_refresh_t *rf)
 
 failed:
 
+    ngx_http_q2api_metrics_refresh(rf->provider, NGX_ERROR);
     ngx_http_q2api_accounts_refresh_end(qmcf->accounts, id, NGX_ERROR, NULL,
                                         "refresh could not start");
     return NGX_ERROR;
@@ -260,6 +262,7 @@ ngx_http_q2api_refresh_answer(ngx_http_request_t *r, void *data,
                       "%i: %s", &rf->id, status, err);
     }
 
+    ngx_http_q2api_metrics_refresh(rf->provider, rc);
     ngx_http_q2api_accounts_refresh_end(qmcf->accounts, &rf->id, rc, &fresh,
                                         err);
 

@@ -21,6 +21,7 @@
 #include "q2api_json.h"
 #include "q2api_nul.h"
 #include "ngx_http_q2api_seal.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 #define NGX_HTTP_Q2API_STORE_MAX_SIZE  (256 * 1024 * 1024)
@@ -470,6 +471,8 @@ ngx_http_q2api_store_file_done(ngx_http_q2api_store_file_t *fs)
     ngx_http_q2api_store_t  *st;
 
     st = fs->st;
+
+    ngx_http_q2api_metrics_store(fs->rc == NGX_OK, fs->rc == NGX_OK);
 
     if (fs->rc == NGX_OK) {
         ngx_log_debug2(NGX_LOG_DEBUG_EVENT, st->log, 0,

@@ -27,6 +27,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_int_t ngx_http_q2api_pg_load(ngx_http_q2api_store_t *st,
@@ -336,6 +337,8 @@ ngx_http_q2api_pg_fail(ngx_http_q2api_pg_t *pg)
     ngx_http_q2api_store_t  *st;
 
     st = pg->st;
+
+    ngx_http_q2api_metrics_store(0, 0);
 
     if (pg->closing) {
         ngx_log_error(NGX_LOG_WARN, st->log, 0,

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_q2api_store_pg.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_int_t ngx_http_q2api_pg_result(ngx_http_q2api_pg_t *pg,
@@ -284,6 +285,7 @@ ngx_http_q2api_pg_done(ngx_http_q2api_pg_t *pg, ngx_http_q2api_pg_job_e job)
         if (pg->state == NGX_HTTP_Q2API_PG_SETUP) {
             st = pg->st;
             pg->state = NGX_HTTP_Q2API_PG_READY;
+            ngx_http_q2api_metrics_store(1, 0);
             pg->backoff = NGX_HTTP_Q2API_PG_BACKOFF_MIN;
 
             if (st->failing) {

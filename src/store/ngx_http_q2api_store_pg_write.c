@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api_store_pg.h"
 #include "ngx_http_q2api_seal.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static ngx_int_t ngx_http_q2api_pg_put(ngx_http_q2api_pg_t *pg,
@@ -242,6 +243,8 @@ ngx_http_q2api_pg_written(ngx_http_q2api_pg_t *pg,
     ngx_http_q2api_pg_row_t        *row;
     ngx_http_q2api_pg_put_t        *put;
     ngx_http_q2api_account_data_t  *d;
+
+    ngx_http_q2api_metrics_store(1, 1);
 
     d = batch->taken->elts;
     put = batch->puts;
