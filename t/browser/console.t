@@ -86,6 +86,7 @@ my $n = Q2api::Nginx->new(workers => 2, http => <<"_EOC_", server => <<"_EOC_");
     q2api_kiro_usage_url http://127.0.0.1:$mport/getUsageLimits;
     q2api_kiro_profiles_url http://127.0.0.1:$mport/ListAvailableProfiles;
     limit_req_zone \$binary_remote_addr zone=q2api_donate:1m rate=60r/m;
+    q2api_metrics_interval 1s;
 _EOC_
         location / {
             root $ROOT/html;

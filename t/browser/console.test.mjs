@@ -435,6 +435,35 @@ test('test all: every account checked, each with its result', async () => {
     await screenshot('test-all');
 });
 
+test('pool over time: three charts from the status ring', async () => {
+    // a second or two of samples (q2api_metrics_interval 1s in console.t)
+    let st;
+    for (let i = 0; i < 50; i++) {
+        st = (await api('GET', 'v2/status')).body;
+        if (st.series.samples.length >= 3) {
+            break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(st.series.samples.length >= 3, 'the ring has samples');
+    await tab('pool');
+    await page.waitForSelector('#pool-charts svg.chart');
+    const titles = await page.$$eval('#pool-charts figcaption', (f) => f.map((x) => x.textContent));
+    assert.deepEqual(titles, [ 'Accounts by state', `Requests per ${st.step} s`,
+                               `Tokens per ${st.step} s` ]);
+    assert.equal(await page.locator('#pool-charts polyline').count(), 8);
+    // the last sample's active accounts, as the legend shows them
+    const legend = await page.textContent('#pool-charts .legend');
+    assert.match(legend, /active: \d+/);
+    assert.match(await page.textContent('#pool-now'),
+                 new RegExp(`^${st.pool.accounts} accounts: `));
+    // the requests of this suite are in the deltas
+    const requests = await page.$$eval('#pool-charts figure:nth-child(2) polyline',
+        (p) => p[0].getAttribute('points').split(' ').length);
+    assert.ok(requests >= 2);
+    await screenshot('pool');
+});
+
 test('no CSP violation and no script error on the way', async () => {
     await tab('accounts');
     await search('');
