@@ -35,14 +35,7 @@ my $n = Q2api::Nginx->new(http => <<"_EOC_", server => <<'_EOC_');
     q2api_amazonq_url http://127.0.0.1:$mport/;
     q2api_metrics_interval 1s;
     q2api_amazonq_location /_metrics_test/amazonq;
-    log_format q2json escape=json
-        '{"status":"\$status","key":"\$q2api_key_name",'
-        '"front":"\$q2api_front","backend":"\$q2api_backend",'
-        '"model":"\$q2api_model","upstream_model":"\$q2api_upstream_model",'
-        '"in":"\$q2api_input_tokens","out":"\$q2api_output_tokens",'
-        '"cache_read":"\$q2api_cache_read_tokens","ttfb":"\$q2api_ttfb",'
-        '"stop":"\$q2api_stop_reason","error":"\$q2api_error_type",'
-        '"account":"\$q2api_account","attempts":"\$q2api_attempts"}';
+$Q2api::Metrics::LOG_FORMAT
 _EOC_
         location /v1/ {
             q2api_select round_robin;

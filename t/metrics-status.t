@@ -22,30 +22,27 @@ $mock->start;
 my $mport = $mock->port;
 
 my $json = JSON::PP->new->canonical;
+my $root = Q2api::Nginx->root;
 
 my $http = <<"_EOC_";
+    include $root/conf/q2api_log_json.conf;
     q2api_zone q2api 8m;
     q2api_store file accounts.json;
     q2api_store_interval 100ms;
     q2api_amazonq_url http://127.0.0.1:$mport/;
     q2api_oidc_url http://127.0.0.1:$mport;
     q2api_metrics_interval 1s;
-    log_format q2json escape=json
-        '{"status":"\$status","key":"\$q2api_key_name",'
-        '"front":"\$q2api_front","backend":"\$q2api_backend",'
-        '"model":"\$q2api_model","upstream_model":"\$q2api_upstream_model",'
-        '"in":"\$q2api_input_tokens","out":"\$q2api_output_tokens",'
-        '"cache_read":"\$q2api_cache_read_tokens","ttfb":"\$q2api_ttfb",'
-        '"stop":"\$q2api_stop_reason","error":"\$q2api_error_type",'
-        '"account":"\$q2api_account","attempts":"\$q2api_attempts"}';
+$Q2api::Metrics::LOG_FORMAT
 _EOC_
 
 my $server = <<'_EOC_';
         location /v1/ {
+            q2api_select round_robin;
             q2api_api_key name=alice sk-alice-secret-0123456789
                           name=bob.b sk-bob-secret-0123456789;
             q2api_pass claude;
             access_log logs/q2api.log q2json;
+            access_log logs/q2api-json.log q2api_json;
         }
 
         location = /metrics {
@@ -116,7 +113,7 @@ my %bob = (Authorization => 'Bearer sk-bob-secret-0123456789');
 
 my $s0 = scrape($n);
 my @st;
-for (1 .. 4) {
+for (1 .. 8) {
     push @st, $n->post('/v1/messages', $body, %alice)->{status};
     last if sum(scrape($n), 'q2api_token_refreshes_total') >= 2;
 }
@@ -170,6 +167,16 @@ is($bad->{backend}, '', 'nor a back end');
 my ($unknown) = grep { $_->{status} eq '401' } @log;
 is($unknown->{key}, '', 'an unknown key has no name');
 is($unknown->{error}, 'authentication', 'authentication error');
+
+# conf/q2api_log_json.conf: a JSON object per line
+my @jl = map { $json->decode($_) }
+         split /\n/, $n->read_file('logs/q2api-json.log') // '';
+is(scalar @jl, scalar @log, 'conf/q2api_log_json.conf: a JSON line each');
+my ($j200) = grep { $_->{key} eq 'bob.b' && $_->{status} == 200 } @jl;
+is_deeply([ @$j200{qw(front backend model input_tokens output_tokens
+                      cache_read_tokens stop_reason error_type)} ],
+          [ 'claude', 'amazonq', 'claude-sonnet-4-5', 11, 7, 5, 'end_turn',
+            '' ], 'with the variables');
 
 # --- /healthz and /v2/status ------------------------------------------------
 
@@ -248,6 +255,64 @@ for my $where (sort keys %seen) {
 }
 like($seen{metrics}, qr/key="alice"/, 'the metrics name alice');
 like($seen{'q2api.log'}, qr/"key":"bob\.b"/, 'the log names bob.b');
+
+# --- device logins by result ---------------------------------------------------
+
+sub login {
+    my ($token, $expires) = @_;
+    $mock->reset;
+    $mock->set_script({ by_path => {
+        '/client/register' => [ { json => { clientId => 'c-1',
+                                            clientSecret => 's-1' } } ],
+        '/device_authorization' => [ { json => {
+            deviceCode => 'dc-1', userCode => 'WXYZ-1234',
+            verificationUri => 'https://device.example',
+            verificationUriComplete => 'https://device.example?c=1',
+            expiresIn => $expires, interval => 1 } } ],
+        '/token' => [ $token ] } });
+    my $ua = HTTP::Tiny->new(timeout => 30);
+    my %h = (headers => { Authorization => 'Bearer admin-password-1',
+                          'content-type' => 'application/json' });
+    my $base = 'http://127.0.0.1:' . $n->port;
+    my $r = $ua->request('POST', "$base/v2/auth/start",
+                         { %h, content => '{"label":"m"}' });
+    my $id = $json->decode($r->{content})->{authId};
+    return $ua->request('POST', "$base/v2/auth/claim/$id",
+                        { %h, content => '' })->{status};
+}
+
+my $l0 = scrape($n);
+is(login({ json => { accessToken => 'a-1', refreshToken => 'r-1',
+                     expiresIn => 3600 } }, 600), 200, 'a login approved');
+is(login({ status => 400, json => { error => 'access_denied' } }, 600), 502,
+   'a login refused');
+is(login({ status => 400, json => { error => 'authorization_pending' } }, 1),
+   408, 'a login nobody approved');
+my $l1 = scrape($n);
+for my $r (qw(ok refused expired)) {
+    is(sum($l1, 'q2api_device_logins_total', result => $r)
+       - sum($l0, 'q2api_device_logins_total', result => $r), 1,
+       "device logins $r +1");
+}
+is(sum($l1, 'q2api_device_logins_total', result => 'error'), 0, 'no error');
+
+# conf/grafana-q2api.json queries families that exist
+open my $gf, '<', "$root/conf/grafana-q2api.json" or die "grafana: $!";
+my $dash = $json->decode(do { local $/; <$gf> });
+my %used;
+for my $p (@{ $dash->{panels} }) {
+    $used{$_} = 1 for map { $_->{expr} =~ /\b(q2api_\w+)/g }
+                      @{ $p->{targets} || [] };
+}
+my $text = scrape($n)->{text};
+my $readme = do { open my $r, '<', "$root/README.md" or die; local $/; <$r> };
+ok(keys %used >= 10, scalar(keys %used) . ' families on the dashboard');
+for my $name (sort keys %used) {
+    (my $family = $name) =~ s/_(?:bucket|sum|count)$//;
+    ok(($name eq 'q2api_accounts_next_return_seconds'
+        || $text =~ /^\Q$name\E[{ ]/m)
+       && $readme =~ /\Q$family\E/, "$name: exported and documented");
+}
 
 $n->stop;
 $mock->stop;

@@ -29,7 +29,10 @@ static u_char *ngx_http_q2api_metrics_store_json(u_char *p,
     time_t now);
 
 
-static ngx_event_t  ngx_http_q2api_metrics_timer;
+static ngx_event_t       ngx_http_q2api_metrics_timer;
+
+/* what a debug log reads a timer's fd from */
+static ngx_connection_t  ngx_http_q2api_metrics_conn;
 
 
 static const char  *ngx_http_q2api_metrics_fields[] = {
@@ -48,7 +51,8 @@ ngx_http_q2api_metrics_ring_init(ngx_cycle_t *cycle)
 
     ev->handler = ngx_http_q2api_metrics_tick;
     ev->log = cycle->log;
-    ev->data = NULL;
+    ngx_http_q2api_metrics_conn.fd = (ngx_socket_t) -1;
+    ev->data = &ngx_http_q2api_metrics_conn;
 
     /* a worker shutting down does not wait for it */
     ev->cancelable = 1;

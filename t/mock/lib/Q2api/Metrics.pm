@@ -16,6 +16,18 @@ use Test::More ();
 
 our @EXPORT_OK = qw(scrape parse value sum promtool_ok);
 
+# every $q2api_* of a request in a JSON line: log_format q2json
+our $LOG_FORMAT = <<'_EOC_';
+    log_format q2json escape=json
+        '{"status":"$status","key":"$q2api_key_name",'
+        '"front":"$q2api_front","backend":"$q2api_backend",'
+        '"model":"$q2api_model","upstream_model":"$q2api_upstream_model",'
+        '"in":"$q2api_input_tokens","out":"$q2api_output_tokens",'
+        '"cache_read":"$q2api_cache_read_tokens","ttfb":"$q2api_ttfb",'
+        '"stop":"$q2api_stop_reason","error":"$q2api_error_type",'
+        '"account":"$q2api_account","attempts":"$q2api_attempts"}';
+_EOC_
+
 sub parse {
     my ($text) = @_;
     my @series;
