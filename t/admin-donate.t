@@ -153,7 +153,7 @@ sub {
  '{"detail":"url: it has no state or no code: paste the whole address"}',
  '{"detail":"url: its code is not one Google gives"}',
  '{"detail":"Google did not grant access (access_denied)"}',
- '{"detail":"Google did not grant access ()"}',
+ '{"detail":"Google did not grant access"}',
  '{"detail":"url: it has no \"?code=...\": paste the whole address"}',
  '{"detail":"url: paste the whole address your browser shows after Google"}',
  '{"detail":"url: paste the whole address your browser shows after Google"}',
@@ -223,3 +223,32 @@ sub {
 --- must_die
 --- error_log
 "q2api_donate" directive names a flavour twice
+
+
+
+=== TEST 10: a donate location serves no admin route, with or without the password
+--- http_config eval: $::HTTP
+--- config eval: $::DONATE
+--- user_files eval: main::accounts('one')
+--- more_headers
+Authorization: Bearer admin-password-1
+--- request eval
+["GET /open/v2/accounts", "GET /open/v2/accounts/one", "GET /open/v2/accounts/export", "POST /open/api/login\n{\"password\":\"admin-password-1\"}", "GET /open/healthz", "GET /v2/accounts/one"]
+--- error_code eval
+[404, 404, 404, 404, 404, 200]
+--- response_body_like eval
+[(qr/^\{"detail":"Not Found"\}$/) x 5, qr/"id":"one"/]
+
+
+
+=== TEST 11: q2api_donate and q2api_admin in one location stop nginx -t
+--- http_config eval: $::HTTP
+--- config
+    location /d/ {
+        q2api_admin;
+        q2api_admin_password admin-password-1;
+        q2api_donate antigravity;
+    }
+--- must_die
+--- error_log
+q2api_donate and q2api_admin cannot share a location: the donate API is public

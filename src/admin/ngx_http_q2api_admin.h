@@ -130,7 +130,10 @@ typedef enum {
     NGX_HTTP_Q2API_ROUTE_AUTH_START,
     NGX_HTTP_Q2API_ROUTE_AUTH_STATUS,
     NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM,
-    NGX_HTTP_Q2API_ROUTE_STATUS           /* pool totals over time */
+    NGX_HTTP_Q2API_ROUTE_STATUS,          /* pool totals over time */
+    NGX_HTTP_Q2API_ROUTE_DONATE_START,    /* q2api_donate: public */
+    NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE,
+    NGX_HTTP_Q2API_ROUTE_DONATE_STATUS
 } ngx_http_q2api_admin_route_e;
 
 
@@ -326,9 +329,20 @@ ngx_int_t ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
 ngx_int_t ngx_http_q2api_admin_start_probe(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_admin_item_t *it);
 
-/* donate: the public donate API (ngx_http_q2api_admin_donate.h) */
+/* module: the content handler of admin and donate locations */
+ngx_int_t ngx_http_q2api_admin_handler(ngx_http_request_t *r);
+
+/* donate: the public donate API */
 char *ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_http_q2api_admin_route_e ngx_http_q2api_admin_donate_route(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_q2api_admin_donate_start(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* device */
 ngx_int_t ngx_http_q2api_admin_device(ngx_http_request_t *r,

@@ -13,9 +13,11 @@
  *
  * The server keeps nothing between start and exchange: the state is
  * sealed and the PKCE verifier derived from it
- * (ngx_http_q2api_admin_donate_state.c).  Attempts
- * per address are limited by nginx's limit_req in the location
- * (conf/q2api_donate.conf); its 429 comes back here as an error_page.
+ * (ngx_http_q2api_admin_donate_state.c).  Attempts per address are
+ * limited by nginx's limit_req in the location (conf/q2api_donate.conf);
+ * its 429 comes back as an error_page.  The admin module's content
+ * handler serves the location: a donate location has these routes only,
+ * and none wants credentials.
  */
 
 
@@ -29,23 +31,6 @@
 #define NGX_HTTP_Q2API_DONATE_CODE_MAX 2048
 
 
-/* its routes */
-#define NGX_HTTP_Q2API_DONATE_NONE      0
-#define NGX_HTTP_Q2API_DONATE_START     1
-#define NGX_HTTP_Q2API_DONATE_EXCHANGE  2
-#define NGX_HTTP_Q2API_DONATE_STATUS    3
-
-
-static ngx_int_t ngx_http_q2api_donate_handler(ngx_http_request_t *r);
-static void ngx_http_q2api_donate_start_handler(ngx_http_request_t *r);
-static void ngx_http_q2api_donate_exchange_handler(ngx_http_request_t *r);
-static void ngx_http_q2api_donate_body(ngx_http_request_t *r,
-    ngx_int_t (*route)(ngx_http_request_t *r,
-                       ngx_http_q2api_admin_ctx_t *ctx));
-static ngx_int_t ngx_http_q2api_donate_start(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx);
-static ngx_int_t ngx_http_q2api_donate_exchange(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_q2api_donate_query(ngx_http_request_t *r,
     ngx_str_t *query, const char *name, ngx_str_t *value);
 
@@ -91,7 +76,7 @@ ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_q2api_donate_handler;
+    clcf->handler = ngx_http_q2api_admin_handler;
 
     /* the master secret that seals states lives in the admin zone */
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_q2api_admin_module);
@@ -104,8 +89,9 @@ ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static ngx_uint_t
-ngx_http_q2api_donate_route(ngx_http_request_t *r)
+/* the donate location's routes, by the end of the URI */
+ngx_http_q2api_admin_route_e
+ngx_http_q2api_admin_donate_route(ngx_http_request_t *r)
 {
     u_char  *start, *end;
 
@@ -121,166 +107,20 @@ ngx_http_q2api_donate_route(ngx_http_request_t *r)
      && ngx_strncmp(end - (sizeof(lit) - 1), lit, sizeof(lit) - 1) == 0)
 
     if (q2api_ends_with("/start")) {
-        return NGX_HTTP_Q2API_DONATE_START;
+        return NGX_HTTP_Q2API_ROUTE_DONATE_START;
     }
 
     if (q2api_ends_with("/exchange")) {
-        return NGX_HTTP_Q2API_DONATE_EXCHANGE;
+        return NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE;
     }
 
     if (q2api_ends_with("/status")) {
-        return NGX_HTTP_Q2API_DONATE_STATUS;
+        return NGX_HTTP_Q2API_ROUTE_DONATE_STATUS;
     }
 
 #undef q2api_ends_with
 
-    return NGX_HTTP_Q2API_DONATE_NONE;
-}
-
-
-/* an answer that reads no body: whatever was sent is thrown away */
-static ngx_int_t
-ngx_http_q2api_donate_answer(ngx_http_request_t *r, ngx_uint_t status,
-    const char *msg)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_q2api_admin_detail(r, status, "%s", msg);
-}
-
-
-static ngx_int_t
-ngx_http_q2api_donate_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                     rc;
-    ngx_uint_t                    route, methods;
-    ngx_http_q2api_admin_ctx_t   *ctx;
-    ngx_http_q2api_main_conf_t   *qmcf;
-
-    if (r != r->main) {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    if (r->err_status == NGX_HTTP_TOO_MANY_REQUESTS) {
-        /* limit_req refused the attempt; error_page brought it here */
-        return ngx_http_q2api_donate_answer(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                            "too many attempts from your "
-                                            "address: wait a minute and "
-                                            "try again");
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_q2api_admin_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->magic = NGX_HTTP_Q2API_ADMIN_CTX;
-    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_admin_module);
-
-    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
-    ctx->accounts = qmcf->accounts;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_q2api_admin_module);
-
-    route = ngx_http_q2api_donate_route(r);
-
-    if (route == NGX_HTTP_Q2API_DONATE_NONE) {
-        return ngx_http_q2api_donate_answer(r, NGX_HTTP_NOT_FOUND,
-                                            "Not Found");
-    }
-
-    methods = route == NGX_HTTP_Q2API_DONATE_STATUS
-              ? NGX_HTTP_GET|NGX_HTTP_HEAD : NGX_HTTP_POST;
-
-    if (!(r->method & methods)) {
-        if (ngx_http_q2api_add_header(r, "Allow", (u_char *)
-                (methods & NGX_HTTP_POST ? "POST" : "GET, HEAD"),
-                methods & NGX_HTTP_POST ? 4 : 9)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_q2api_donate_answer(r, NGX_HTTP_NOT_ALLOWED,
-                                            "Method Not Allowed");
-    }
-
-    if (ctx->accounts == NULL) {
-        return ngx_http_q2api_donate_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "no account pool: this nginx "
-                                            "has no q2api_zone");
-    }
-
-    if (route == NGX_HTTP_Q2API_DONATE_STATUS) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_q2api_admin_donate_status(r, ctx);
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r,
-             route == NGX_HTTP_Q2API_DONATE_START
-             ? ngx_http_q2api_donate_start_handler
-             : ngx_http_q2api_donate_exchange_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_q2api_donate_start_handler(ngx_http_request_t *r)
-{
-    ngx_http_q2api_donate_body(r, ngx_http_q2api_donate_start);
-}
-
-
-static void
-ngx_http_q2api_donate_exchange_handler(ngx_http_request_t *r)
-{
-    ngx_http_q2api_donate_body(r, ngx_http_q2api_donate_exchange);
-}
-
-
-static void
-ngx_http_q2api_donate_body(ngx_http_request_t *r,
-    ngx_int_t (*route)(ngx_http_request_t *r,
-                       ngx_http_q2api_admin_ctx_t *ctx))
-{
-    ngx_int_t                    rc;
-    ngx_http_q2api_admin_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_admin_module);
-
-    r->connection->log->action = "reading a donate request";
-
-    if (ngx_http_q2api_read_body(r, &ctx->body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->connection->log->action = "serving the donate API";
-
-    rc = route(r, ctx);
-
-    if (ctx->async && rc == NGX_DONE) {
-        /* the exchange runs: it answers when it is done */
-        return;
-    }
-
-    ngx_http_finalize_request(r, rc);
+    return NGX_HTTP_Q2API_ROUTE_NONE;
 }
 
 
@@ -328,8 +168,8 @@ ngx_http_q2api_donate_query(ngx_http_request_t *r, ngx_str_t *query,
 
 
 /* POST start {"flavour"}: the authorisation URL a donor opens */
-static ngx_int_t
-ngx_http_q2api_donate_start(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_q2api_admin_donate_start(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
     u_char                       err[NGX_HTTP_Q2API_ADMIN_ERR_LEN];
@@ -450,8 +290,8 @@ ngx_http_q2api_donate_start(ngx_http_request_t *r,
  * redirect URI go to the Gemini back end's exchange, which stores the
  * account (the same Google account twice is one account).
  */
-static ngx_int_t
-ngx_http_q2api_donate_exchange(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx)
 {
     u_char                         err[NGX_HTTP_Q2API_ADMIN_ERR_LEN];

@@ -53,9 +53,6 @@ ngx_int_t ngx_http_q2api_donate_store(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_uint_t flavour, ngx_str_t *code,
     ngx_str_t *verifier, ngx_str_t *redirect_uri);
 
-/* GET status */
-ngx_int_t ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx);
 /* keep_head characters, an ellipsis, keep_tail characters (in p) */
 void ngx_http_q2api_donate_mask(ngx_pool_t *p, ngx_str_t *in,
     size_t keep_head, size_t keep_tail, ngx_str_t *out);

@@ -26,7 +26,6 @@ static char *ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_q2api_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_q2api_admin_handler(ngx_http_request_t *r);
 static ngx_http_q2api_admin_route_e ngx_http_q2api_admin_route(
     ngx_http_request_t *r, ngx_str_t *id);
 static ngx_uint_t ngx_http_q2api_admin_methods(
@@ -225,6 +224,13 @@ ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
+    if (conf->enable && conf->donate) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api_donate and q2api_admin cannot share a "
+                           "location: the donate API is public");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->enable && !conf->has_password) {
         /* an open admin API would hand out every account's secrets */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -263,7 +269,7 @@ ngx_http_q2api_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_q2api_admin_handler(ngx_http_request_t *r)
 {
     char                        *allow;
@@ -291,7 +297,21 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_q2api_admin_module);
 
-    ctx->route = ngx_http_q2api_admin_route(r, &ctx->id);
+    if (ctx->conf->donate && r->err_status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        /* limit_req refused a donate attempt; error_page brought it here */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                           "too many attempts from your "
+                                           "address: wait a minute and "
+                                           "try again");
+    }
+
+    ctx->route = ctx->conf->donate ? ngx_http_q2api_admin_donate_route(r)
+                                   : ngx_http_q2api_admin_route(r, &ctx->id);
 
     if (ctx->route == NGX_HTTP_Q2API_ROUTE_NONE) {
         rc = ngx_http_discard_request_body(r);
@@ -321,7 +341,8 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
     }
 
     if (ctx->route != NGX_HTTP_Q2API_ROUTE_LOGIN
-        && ctx->route != NGX_HTTP_Q2API_ROUTE_HEALTH)
+        && ctx->route != NGX_HTTP_Q2API_ROUTE_HEALTH
+        && !ctx->conf->donate)
     {
         r->connection->log->action = "authenticating an admin request";
 
@@ -525,6 +546,7 @@ ngx_http_q2api_admin_methods(ngx_http_q2api_admin_route_e route,
     case NGX_HTTP_Q2API_ROUTE_USAGE:
     case NGX_HTTP_Q2API_ROUTE_EXPORT:
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
+    case NGX_HTTP_Q2API_ROUTE_DONATE_STATUS:
         *allow = "GET, HEAD";
         return NGX_HTTP_GET|NGX_HTTP_HEAD;
 
@@ -621,6 +643,15 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
     case NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM:
         return ngx_http_q2api_admin_device(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_START:
+        return ngx_http_q2api_admin_donate_start(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE:
+        return ngx_http_q2api_admin_donate_exchange(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_STATUS:
+        return ngx_http_q2api_admin_donate_status(r, ctx);
 
     default: /* refresh, refresh-all, feed, deep health */
         return ngx_http_q2api_admin_job(r, ctx);
