@@ -355,6 +355,44 @@ test('URL login: the code, the wait, then the new account', async () => {
     await screenshot('device-login-done');
 });
 
+test('Gemini through Google: the URL the console opens, its state checked here', async () => {
+    await tab('device');
+    await page.context().route('https://accounts.google.com/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Google</title>' }));
+    await page.selectOption('#google-flavour', 'gemini-cli');
+    const popup = page.waitForEvent('popup');
+    await page.click('#google-start');
+    const p = await popup;
+    await p.waitForLoadState();
+    const u = new URL(p.url());
+    await p.close();
+    assert.equal(u.origin + u.pathname, 'https://accounts.google.com/o/oauth2/v2/auth');
+    assert.equal(u.searchParams.get('client_id'),
+                 '681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com');
+    assert.equal(u.searchParams.get('redirect_uri'), 'http://127.0.0.1:8085/oauth2callback');
+    // loopback is a secure context: S256
+    assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
+    assert.match(u.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+    assert.match(u.searchParams.get('state'), /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await page.textContent('#google-redirect'), 'http://127.0.0.1:8085/oauth2callback');
+
+    // another login's answer is refused before anything is sent
+    let sent = 0;
+    const count = (r) => { if (r.url().includes('/v2/gemini/')) sent++; };
+    page.on('request', count);
+    await page.fill('#google-paste', 'http://127.0.0.1:8085/oauth2callback?state=forged&code=4/x');
+    await page.click('#google-send');
+    await page.waitForFunction(() => /not the answer to the login opened here/.test(
+        document.getElementById('google-out').textContent));
+    await page.fill('#google-paste', 'http://127.0.0.1:8085/oauth2callback?error=access_denied');
+    await page.click('#google-send');
+    await page.waitForFunction(() => /did not grant access \(access_denied\)/.test(
+        document.getElementById('google-out').textContent));
+    page.off('request', count);
+    assert.equal(sent, 0);
+    await screenshot('google-login');
+});
+
 test('chat test: the answer streams in, on one account', async () => {
     await tab('accounts');
     await search('xss');
