@@ -16,7 +16,7 @@
 
 static const char  *ngx_http_q2api_status_names[] = {
     "active", "cooling", "quota", "suspended", "token_rejected",
-    "needs_login", "too_many_errors"
+    "needs_login", "too_many_errors", "needs_validation", "ineligible"
 };
 
 

@@ -33,6 +33,24 @@ ngx_http_q2api_accounts_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     pick->type = a->type;
     pick->token_expires = a->token_expires;
     pick->refreshable = a->refresh_token.len != 0;
+    pick->flavour = a->flavour;
+
+    if (a->type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        return NGX_OK;
+    }
+
+    pick->project.data = a->project.len ? ngx_pstrdup(p, &a->project) : NULL;
+    pick->endpoint.data = a->endpoint.len ? ngx_pstrdup(p, &a->endpoint)
+                                          : NULL;
+
+    if ((a->project.len && pick->project.data == NULL)
+        || (a->endpoint.len && pick->endpoint.data == NULL))
+    {
+        return NGX_ERROR;
+    }
+
+    pick->project.len = a->project.len;
+    pick->endpoint.len = a->endpoint.len;
 
     return NGX_OK;
 }

@@ -24,6 +24,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_q2api_accounts.h"
+#include "ngx_http_q2api_kind.h"
 
 
 typedef struct {
@@ -38,12 +39,16 @@ typedef struct {
     unsigned                   cooling:1;
     unsigned                   queued:1;
     unsigned                   deleted:1;     /* a tombstone for the store */
+    unsigned                   flavour_named:1; /* in other, not inferred */
 
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
+    time_t                     discover_since; /* a Gemini project lookup
+                                                  runs since then */
 
     ngx_uint_t                 type;
+    ngx_uint_t                 flavour;       /* Gemini accounts' */
     ngx_flag_t                 enabled;
     ngx_uint_t                 status;
     time_t                     status_since;
@@ -71,6 +76,8 @@ typedef struct {
     ngx_str_t                  access_token;
     ngx_str_t                  profile_arn;
     ngx_str_t                  other;
+    ngx_str_t                  project;       /* other.project */
+    ngx_str_t                  endpoint;      /* other.api_endpoint */
     ngx_str_t                  reason;
     ngx_str_t                  last_error;
 } ngx_http_q2api_account_t;

@@ -131,6 +131,9 @@ typedef enum {
     NGX_HTTP_Q2API_ROUTE_AUTH_STATUS,
     NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM,
     NGX_HTTP_Q2API_ROUTE_STATUS,          /* pool totals over time */
+    NGX_HTTP_Q2API_ROUTE_DISCOVER,        /* a Gemini account's project */
+    NGX_HTTP_Q2API_ROUTE_QUOTA,           /* a Gemini account's quota */
+    NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE, /* a Google sign-in's code */
     NGX_HTTP_Q2API_ROUTE_DONATE_START,    /* q2api_donate: public */
     NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE,
     NGX_HTTP_Q2API_ROUTE_DONATE_STATUS
@@ -191,6 +194,7 @@ typedef struct {
 
     /* stats of a Kiro account, waiting for its credits */
     ngx_http_q2api_account_data_t    *account;
+    ngx_uint_t                        created; /* by a Google sign-in */
 
     unsigned                          async:1; /* the job answers */
     unsigned                          running:1;
@@ -200,6 +204,12 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_q2api_admin_module;
 
+
+/* Gemini accounts (ngx_http_q2api_admin_gemini.c) */
+ngx_int_t ngx_http_q2api_admin_discover(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_gemini_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* auth */
 char *ngx_http_q2api_admin_password(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -470,6 +470,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
             return NGX_HTTP_Q2API_ROUTE_USAGE;
         }
 
+        if (end - p == 8 && ngx_strncmp(p, "discover", 8) == 0) {
+            return NGX_HTTP_Q2API_ROUTE_DISCOVER;
+        }
+
         return NGX_HTTP_Q2API_ROUTE_NONE;
     }
 
@@ -499,6 +503,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
 
     if (q2api_ends_with("/v2/status")) {
         return NGX_HTTP_Q2API_ROUTE_STATUS;
+    }
+
+    if (q2api_ends_with("/v2/gemini/exchange")) {
+        return NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE;
     }
 
 #undef q2api_ends_with
@@ -629,6 +637,12 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_USAGE:
         return ngx_http_q2api_admin_usage(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DISCOVER:
+        return ngx_http_q2api_admin_discover(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE:
+        return ngx_http_q2api_admin_gemini_exchange(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_IMPORT:
         return ngx_http_q2api_admin_import(r, ctx);

@@ -78,23 +78,22 @@ q2api_base64url_decode(const char *in, size_t len, unsigned char *out)
 }
 
 
-int
-q2api_jwt_exp(const char *token, size_t len, int64_t *exp)
+void *
+q2api_jwt_claims(const char *token, size_t len)
 {
-    int            rc;
     long           n;
-    cJSON         *claims, *item;
+    cJSON         *claims;
     const char    *dot1, *dot2;
     unsigned char  payload[Q2API_JWT_MAX_PAYLOAD];
 
     if (token == NULL) {
-        return Q2API_ERROR;
+        return NULL;
     }
 
     dot1 = memchr(token, '.', len);
 
     if (dot1 == NULL) {
-        return Q2API_ERROR;
+        return NULL;
     }
 
     dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
@@ -103,23 +102,40 @@ q2api_jwt_exp(const char *token, size_t len, int64_t *exp)
         || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL
         || (size_t) (dot2 - dot1 - 1) * 3 / 4 >= sizeof(payload))
     {
-        return Q2API_ERROR;
+        return NULL;
     }
 
     n = q2api_base64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), payload);
 
     if (n <= 0) {
-        return Q2API_ERROR;
+        return NULL;
     }
 
     claims = cJSON_ParseWithLength((const char *) payload, (size_t) n);
+
+    if (!cJSON_IsObject(claims)) {
+        cJSON_Delete(claims);
+        return NULL;
+    }
+
+    return claims;
+}
+
+
+int
+q2api_jwt_exp(const char *token, size_t len, int64_t *exp)
+{
+    int     rc;
+    cJSON  *claims, *item;
+
+    claims = q2api_jwt_claims(token, len);
 
     item = cJSON_GetObjectItemCaseSensitive(claims, "exp");
 
     rc = Q2API_ERROR;
 
     /* beyond year 9999 is not an expiry anyone meant */
-    if (cJSON_IsObject(claims) && cJSON_IsNumber(item)
+    if (cJSON_IsNumber(item)
         && item->valuedouble >= 1 && item->valuedouble < 253402300800.0)
     {
         *exp = (int64_t) item->valuedouble;

@@ -20,5 +20,13 @@
  */
 int q2api_jwt_exp(const char *token, size_t len, int64_t *exp);
 
+/*
+ * The claims of a token shaped as a JWT, unverified, as a cJSON object
+ * the caller deletes (void *: this header does not need cJSON's); NULL for
+ * anything else.  Google's id tokens come straight from its token
+ * endpoint over TLS: their "sub" and "email" need no signature check.
+ */
+void *q2api_jwt_claims(const char *token, size_t len);
+
 
 #endif /* _Q2API_JWT_H_INCLUDED_ */

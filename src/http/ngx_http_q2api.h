@@ -72,6 +72,12 @@ typedef struct {
     ngx_str_t                  kiro_auth_url;
     ngx_str_t                  kiro_usage_url;
     ngx_str_t                  kiro_profiles_url;
+    ngx_str_t                  google_oauth_url;
+    ngx_str_t                  code_assist_url; /* empty: the account's */
+    ngx_msec_t                 gemini_onboard_poll;
+    ngx_str_t                  gemini_client_id[NGX_HTTP_Q2API_GEMINI_FLAVOURS];
+    ngx_str_t                  gemini_client_secret[
+                                   NGX_HTTP_Q2API_GEMINI_FLAVOURS];
     size_t                     stream_buffer;
     ngx_array_t               *api_keys;      /* of ..._api_key_t */
     ngx_array_t               *models;        /* of q2api_model_t */

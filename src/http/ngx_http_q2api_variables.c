@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_q2api_variable_region(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_gemini_endpoint(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_count(ngx_http_request_t *r,
@@ -85,6 +87,10 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
 
     { ngx_string("q2api_machine_id"), NULL,
       ngx_http_q2api_variable_machine_id, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_gemini_endpoint"), NULL,
+      ngx_http_q2api_variable_gemini_endpoint, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_call_url"), NULL,
@@ -310,6 +316,47 @@ ngx_http_q2api_variable_region(ngx_http_request_t *r,
 
     v->data = region.data;
     v->len = region.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Code Assist endpoint of the attempt's Gemini account, without a
+ * trailing slash: its other.api_endpoint (held to the known hosts where
+ * it entered), else its flavour's.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_gemini_endpoint(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *ep;
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL
+        || actx->account.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI
+        || actx->account.flavour >= NGX_HTTP_Q2API_GEMINI_FLAVOURS)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ep = actx->account.endpoint.len
+         ? &actx->account.endpoint
+         : &ngx_http_q2api_gemini_flavours[actx->account.flavour].endpoint;
+
+    v->data = ep->data;
+    v->len = ep->len;
+
+    if (v->len && v->data[v->len - 1] == '/') {
+        v->len--;
+    }
+
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include <cjson/cJSON.h>
+
 #include "q2api_jwt.h"
 
 
@@ -39,6 +41,28 @@ refused(const char *token, size_t len, const char *name)
     exp = -1;
     is_int(q2api_jwt_exp(token, len, &exp), Q2API_ERROR, name);
     ok(exp == -1, name);
+}
+
+
+/* Google's id token: sub and email read, nothing verified */
+static void
+test_claims(void)
+{
+    cJSON       *c;
+    const char  *t;
+
+    /* {"sub":"1234567890","email":"a@b.c"} */
+    t = "h.eyJzdWIiOiIxMjM0NTY3ODkwIiwiZW1haWwiOiJhQGIuYyJ9.s";
+    c = q2api_jwt_claims(t, strlen(t));
+    ok(cJSON_IsObject(c), "claims: an object");
+    is_str(cJSON_GetStringValue(cJSON_GetObjectItem(c, "sub")), "1234567890",
+           "claims: sub");
+    is_str(cJSON_GetStringValue(cJSON_GetObjectItem(c, "email")), "a@b.c",
+           "claims: email");
+    cJSON_Delete(c);
+
+    ok(q2api_jwt_claims("h.WzFd.s", 8) == NULL, "claims: [1] is none");
+    ok(q2api_jwt_claims("opaque", 6) == NULL, "claims: not a JWT");
 }
 
 
@@ -96,6 +120,8 @@ main(void)
     copy[len] = '\0';
     refused(copy, len, "an oversized claims part");
     free(copy);
+
+    test_claims();
 
     return done_testing();
 }

@@ -47,6 +47,7 @@ use Test::More ();
 
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ qw(:builders);
+use Q2api::Mock::Google ();
 
 our @EXPORT_FUNCS = (qw(mock mock_requests mock_script mock_reset),
                      @Q2api::Mock::AmazonQ::BUILDERS);
@@ -77,6 +78,8 @@ sub import {
     my %inject = (
         (map { ($_ => \&{"Q2api::Mock::AmazonQ::$_"}) }
              @Q2api::Mock::AmazonQ::BUILDERS),
+        (map { ($_ => \&{"Q2api::Mock::Google::$_"}) }
+             @Q2api::Mock::Google::BUILDERS),
         (map { ($_ => \&{"Q2api::Test::$_"}) } qw(mock mock_requests)),
         (map { ($_ => \&{"Test::More::$_"}) }
              qw(ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain)),
