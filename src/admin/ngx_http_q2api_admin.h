@@ -353,6 +353,9 @@ ngx_int_t ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
+/* the answer of an exchange a donor made (ctx->id, ctx->created) */
+ngx_int_t ngx_http_q2api_admin_donate_answer(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* device */
 ngx_int_t ngx_http_q2api_admin_device(ngx_http_request_t *r,

@@ -33,6 +33,9 @@
 
 static ngx_int_t ngx_http_q2api_donate_query(ngx_http_request_t *r,
     ngx_str_t *query, const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_q2api_donate_store(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_uint_t flavour, ngx_str_t *code,
+    ngx_str_t *verifier, ngx_str_t *redirect_uri);
 
 
 char *
@@ -412,5 +415,93 @@ ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
 
     return ngx_http_q2api_donate_store(r, ctx, flavour, &code, &verifier,
                                        &oauth.redirect_uri);
+}
+
+
+/*
+ * The exchange proper is the admin API's (POST v2/gemini/exchange: the
+ * code exchanged, the account of the Google subject created or renewed,
+ * its project looked up), given the body it reads; its answer comes back
+ * to ngx_http_q2api_admin_donate_answer() in a donate location.
+ */
+static ngx_int_t
+ngx_http_q2api_donate_store(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx, ngx_uint_t flavour, ngx_str_t *code,
+    ngx_str_t *verifier, ngx_str_t *redirect_uri)
+{
+    ngx_int_t                      rc;
+    ngx_http_q2api_admin_json_t   *j;
+
+    j = ngx_http_q2api_admin_json(r);
+    if (j == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the values are checked: a JSON string each, escaped as one */
+    ngx_http_q2api_admin_lit(j, "{\"code\":");
+    ngx_http_q2api_admin_nstr(j, code);
+    ngx_http_q2api_admin_lit(j, ",\"code_verifier\":");
+    ngx_http_q2api_admin_nstr(j, verifier);
+    ngx_http_q2api_admin_lit(j, ",\"redirect_uri\":");
+    ngx_http_q2api_admin_nstr(j, redirect_uri);
+    ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+    ngx_http_q2api_admin_nstr(j, ngx_http_q2api_donate_flavour_name(flavour));
+    ngx_http_q2api_admin_lit(j, "}");
+
+    if (j->rc != Q2API_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->body.data = j->b.data;
+    ctx->body.len = j->b.len;
+
+    rc = ngx_http_q2api_admin_gemini_exchange(r, ctx);
+
+    return rc;
+}
+
+
+/*
+ * What a donor learns of the donation: whether the Google account is new
+ * here, its label and project masked, its state.  Nothing else of the
+ * account leaves.
+ */
+ngx_int_t
+ngx_http_q2api_admin_donate_answer(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx)
+{
+    ngx_str_t                       label, project;
+    ngx_http_q2api_admin_json_t    *j;
+    ngx_http_q2api_account_data_t   d;
+
+    if (ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d)
+        != NGX_OK)
+    {
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_NOT_FOUND,
+                                           "the account is gone");
+    }
+
+    /* this worker's next status shows it */
+    ngx_http_q2api_donate_status_stale();
+
+    ngx_http_q2api_donate_mask(r->pool, &d.label, 3, 0, &label);
+    ngx_http_q2api_donate_mask(r->pool, &d.project, 4, 2, &project);
+
+    j = ngx_http_q2api_admin_json(r);
+    if (j == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_q2api_admin_lit(j, "{\"created\":");
+    ngx_http_q2api_admin_bool(j, ctx->created);
+    ngx_http_q2api_admin_lit(j, ",\"label\":");
+    ngx_http_q2api_admin_nstr(j, &label);
+    ngx_http_q2api_admin_lit(j, ",\"project\":");
+    ngx_http_q2api_admin_nstr(j, &project);
+    ngx_http_q2api_admin_lit(j, ",\"status\":");
+    ngx_http_q2api_admin_cstr(j, ngx_http_q2api_status_name(d.status));
+    ngx_http_q2api_admin_lit(j, "}");
+
+    return ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j);
 }
 

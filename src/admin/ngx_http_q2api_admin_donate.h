@@ -48,11 +48,6 @@ ngx_int_t ngx_http_q2api_donate_verifier(ngx_http_request_t *r,
     ngx_http_q2api_admin_loc_conf_t *alcf, ngx_str_t *state,
     ngx_str_t *verifier);
 
-/* the Gemini back end's exchange: stores the account, answers */
-ngx_int_t ngx_http_q2api_donate_store(ngx_http_request_t *r,
-    ngx_http_q2api_admin_ctx_t *ctx, ngx_uint_t flavour, ngx_str_t *code,
-    ngx_str_t *verifier, ngx_str_t *redirect_uri);
-
 /* keep_head characters, an ellipsis, keep_tail characters (in p) */
 void ngx_http_q2api_donate_mask(ngx_pool_t *p, ngx_str_t *in,
     size_t keep_head, size_t keep_tail, ngx_str_t *out);

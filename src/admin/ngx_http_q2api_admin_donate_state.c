@@ -7,7 +7,7 @@
  * verifier is another HMAC, of the whole state.  So any worker, or any
  * node sharing q2api_admin_secret, finishes a login another one began,
  * a state a client made up or kept too long is refused, and nothing
- * grows with the logins begun.  Also the flavours' Google clients.
+ * grows with the logins begun.  Also what a flavour's login asks Google.
  */
 
 
@@ -16,43 +16,30 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "ngx_http_q2api_google.h"
 #include "ngx_http_q2api_admin_donate.h"
 
 
 #define NGX_HTTP_Q2API_DONATE_NONCE    16         /* bytes, 32 hex */
 
 
-/* the flavours of a Google login; their names as the API spells them */
-static ngx_str_t  ngx_http_q2api_donate_flavours[] = {
-    ngx_string("gemini-cli"),
-    ngx_string("antigravity")
-};
-
-
 ngx_uint_t
 ngx_http_q2api_donate_flavour(ngx_str_t *name)
 {
-    ngx_uint_t  i;
+    ngx_int_t  f;
 
-    for (i = 0; i < sizeof(ngx_http_q2api_donate_flavours)
-                    / sizeof(ngx_str_t); i++)
-    {
-        if (name->len == ngx_http_q2api_donate_flavours[i].len
-            && ngx_strncmp(name->data, ngx_http_q2api_donate_flavours[i].data,
-                           name->len) == 0)
-        {
-            return i;
-        }
-    }
+    f = ngx_http_q2api_gemini_flavour_named(name->data, name->len);
 
-    return NGX_HTTP_Q2API_DONATE_NO_FLAVOUR;
+    return f == NGX_ERROR ? NGX_HTTP_Q2API_DONATE_NO_FLAVOUR
+                          : (ngx_uint_t) f;
 }
 
 
 ngx_str_t *
 ngx_http_q2api_donate_flavour_name(ngx_uint_t flavour)
 {
-    return &ngx_http_q2api_donate_flavours[flavour & 1];
+    return &ngx_http_q2api_gemini_flavours[
+                flavour % NGX_HTTP_Q2API_GEMINI_FLAVOURS].name;
 }
 
 
@@ -232,11 +219,12 @@ ngx_http_q2api_donate_verifier(ngx_http_request_t *r,
 
 
 /*
- * The public "installed application" clients of both applications and
- * their scopes (reference gemini.md 0.2, 1): the login must be made with
- * the client the account will refresh with.  Nothing listens on the
- * loopback redirect: the donor copies the address the browser fails to
- * load.
+ * The flavour's OAuth client as configured (q2api_gemini_client_id; the
+ * application's public one else): a refresh token is bound to the client
+ * that asked for it.  The scopes are the application's, with openid for
+ * the id token whose subject names the Google account.  Nothing listens
+ * on the loopback redirect: the donor copies the address the browser
+ * fails to load.
  */
 ngx_int_t
 ngx_http_q2api_donate_oauth(ngx_http_request_t *r, ngx_uint_t flavour,
@@ -245,11 +233,11 @@ ngx_http_q2api_donate_oauth(ngx_http_request_t *r, ngx_uint_t flavour,
     ngx_str_set(&oauth->auth_url,
                 "https://accounts.google.com/o/oauth2/v2/auth");
 
-    if (flavour == 0) {
-        ngx_str_set(&oauth->client_id,
-                    "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j"
-                    ".apps.googleusercontent.com");
+    oauth->client_id = *ngx_http_q2api_google_client_id(r, flavour);
+
+    if (flavour == NGX_HTTP_Q2API_GEMINI_CLI) {
         ngx_str_set(&oauth->scope,
+                    "openid "
                     "https://www.googleapis.com/auth/cloud-platform "
                     "https://www.googleapis.com/auth/userinfo.email "
                     "https://www.googleapis.com/auth/userinfo.profile");
@@ -258,10 +246,8 @@ ngx_http_q2api_donate_oauth(ngx_http_request_t *r, ngx_uint_t flavour,
         return NGX_OK;
     }
 
-    ngx_str_set(&oauth->client_id,
-                "1071006060591-tmhssin2h21lcre235vtolojh4g403ep"
-                ".apps.googleusercontent.com");
     ngx_str_set(&oauth->scope,
+                "openid "
                 "https://www.googleapis.com/auth/cloud-platform "
                 "https://www.googleapis.com/auth/userinfo.email "
                 "https://www.googleapis.com/auth/userinfo.profile "

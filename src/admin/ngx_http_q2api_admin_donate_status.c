@@ -131,8 +131,8 @@ ngx_http_q2api_donate_quota(ngx_http_request_t *r, ngx_str_t *other,
 
 /*
  * keep_head characters, an ellipsis, keep_tail characters; a value too
- * short to hide anything that way becomes the ellipsis alone.  Cuts fall
- * on UTF-8 character boundaries.
+ * short to hide anything that way becomes the ellipsis alone, an empty
+ * one stays empty.  Cuts fall on UTF-8 character boundaries.
  */
 void
 ngx_http_q2api_donate_mask(ngx_pool_t *p, ngx_str_t *in, size_t keep_head,
@@ -146,6 +146,10 @@ ngx_http_q2api_donate_mask(ngx_pool_t *p, ngx_str_t *in, size_t keep_head,
 
     out->len = 0;
     out->data = (u_char *) "\xe2\x80\xa6";
+
+    if (in->len == 0) {
+        return;
+    }
 
     if (chars == (size_t) NGX_ERROR
         || chars < 2 * (keep_head + keep_tail) + 1)
@@ -180,47 +184,6 @@ ngx_http_q2api_donate_mask(ngx_pool_t *p, ngx_str_t *in, size_t keep_head,
                                      "\xe2\x80\xa6", 3),
                           tail, end - tail)
                - out->data;
-}
-
-
-/* other.project, masked */
-static void
-ngx_http_q2api_donate_project(ngx_http_request_t *r, ngx_str_t *other,
-    ngx_str_t *out)
-{
-    u_char      err[NGX_HTTP_Q2API_ADMIN_ERR_LEN];
-    cJSON      *root, *project;
-    ngx_str_t   s;
-
-    out->len = 0;
-
-    if (other->len == 0) {
-        return;
-    }
-
-    root = ngx_http_q2api_admin_parse(r, other, err);
-    project = cJSON_GetObjectItemCaseSensitive(root, "project");
-
-    if (!cJSON_IsString(project) || project->valuestring[0] == '\0') {
-        return;
-    }
-
-    s.data = (u_char *) project->valuestring;
-    s.len = ngx_strlen(project->valuestring);
-
-    ngx_http_q2api_donate_mask(r->pool, &s, 4, 2, out);
-}
-
-
-static ngx_uint_t
-ngx_http_q2api_donate_is_gemini(ngx_http_q2api_account_data_t *d)
-{
-    ngx_http_q2api_kind_t  *k;
-
-    k = ngx_http_q2api_kind(d->type);
-
-    return d->type != NGX_HTTP_Q2API_ACCOUNT_UNKNOWN
-           && ngx_strcmp(k->back, "gemini") == 0;
 }
 
 
@@ -281,7 +244,7 @@ ngx_http_q2api_donate_build(ngx_http_request_t *r,
     d = all.elts;
 
     for (i = 0; i < all.nelts; i++) {
-        if (!ngx_http_q2api_donate_is_gemini(&d[i])) {
+        if (d[i].type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
             continue;
         }
 
@@ -328,7 +291,11 @@ ngx_http_q2api_donate_build(ngx_http_request_t *r,
             continue;
         }
 
-        ngx_http_q2api_admin_raw(j, ",{\"name\":", comma ? 9 : 8);
+        if (comma) {
+            ngx_http_q2api_admin_lit(j, ",");
+        }
+
+        ngx_http_q2api_admin_lit(j, "{\"name\":");
         ngx_http_q2api_admin_cstr(j, ngx_http_q2api_donate_group_names[g]);
         ngx_http_q2api_admin_lit(j, ",\"accounts\":");
         ngx_http_q2api_admin_int(j, groups[g].accounts);
@@ -351,13 +318,20 @@ ngx_http_q2api_donate_build(ngx_http_request_t *r,
         d = dp[i];
 
         ngx_http_q2api_donate_mask(r->pool, &d->label, 3, 0, &label);
-        ngx_http_q2api_donate_project(r, &d->other, &project);
+        ngx_http_q2api_donate_mask(r->pool, &d->project, 4, 2, &project);
         ngx_http_q2api_donate_quota(r, &d->other, q);
 
-        ngx_http_q2api_admin_raw(j, ",{\"label\":", i ? 10 : 9);
+        if (i) {
+            ngx_http_q2api_admin_lit(j, ",");
+        }
+
+        ngx_http_q2api_admin_lit(j, "{\"label\":");
         ngx_http_q2api_admin_nstr(j, &label);
         ngx_http_q2api_admin_lit(j, ",\"project\":");
         ngx_http_q2api_admin_nstr(j, &project);
+        ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+        ngx_http_q2api_admin_nstr(j,
+                                  ngx_http_q2api_donate_flavour_name(d->flavour));
         ngx_http_q2api_admin_lit(j, ",\"status\":");
         ngx_http_q2api_admin_cstr(j, d->enabled
                                   ? ngx_http_q2api_status_name(d->status)
@@ -371,7 +345,11 @@ ngx_http_q2api_donate_build(ngx_http_request_t *r,
                 continue;
             }
 
-            ngx_http_q2api_admin_raw(j, ",{\"group\":", comma ? 10 : 9);
+            if (comma) {
+                ngx_http_q2api_admin_lit(j, ",");
+            }
+
+            ngx_http_q2api_admin_lit(j, "{\"group\":");
             ngx_http_q2api_admin_cstr(j,
                                       ngx_http_q2api_donate_group_names[g]);
             ngx_http_q2api_admin_lit(j, ",\"remaining_percent\":");
