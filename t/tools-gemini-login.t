@@ -125,9 +125,9 @@ my $auth = query_of($r->{url} // '');
 like($r->{url}, qr{^https://accounts\.google\.com/o/oauth2/v2/auth\?},
      "Google's authorisation endpoint");
 is($auth->{client_id}, $CLI_ID, "gemini-cli's public client");
-is($auth->{scope}, join(' ', map { "https://www.googleapis.com/auth/$_" }
+is($auth->{scope}, join(' ', 'openid', map { "https://www.googleapis.com/auth/$_" }
                         qw(cloud-platform userinfo.email userinfo.profile)),
-   "gemini-cli's scopes");
+   "gemini-cli's scopes, and openid for the id token");
 is($auth->{redirect_uri}, 'http://127.0.0.1:8085/oauth2callback', 'a loopback redirect');
 like($auth->{state}, qr/^[0-9a-f]{64}$/, 'state: 32 random bytes in hex');
 is($auth->{code_challenge_method}, 'S256', 'PKCE S256');
@@ -153,12 +153,14 @@ is(encode_base64url(sha256($f->{code_verifier} // '')), $auth->{code_challenge},
 like($f->{code_verifier}, qr/^[A-Za-z0-9_-]{43,128}$/, 'a verifier of RFC 7636 characters');
 
 my $row = eval { $JSON->decode($r->{out}) } || {};
-is_deeply($row, { type => 'gemini', label => 'donor@example.com',
+is_deeply($row, { id => 'gemini-112233445566778899', type => 'gemini',
+                  label => 'donor@example.com',
                   clientId => $CLI_ID,
                   clientSecret => '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',
                   refreshToken => '1//0refresh-TOKEN_x',
                   accessToken => 'ya29.a0-access_TOKEN', enabled => JSON::PP::true },
-          "stdout: one row in amq2api's shape, labelled by the e-mail")
+          "stdout: one row in amq2api's shape, labelled by the e-mail, "
+          . "its id the gateway's for that Google subject")
     or diag($r->{out});
 like($r->{err}, qr/Google subject 112233445566778899/, 'the subject is named');
 
@@ -251,7 +253,7 @@ is($auth->{client_id}, $AG_ID, "Antigravity's public client");
 like($auth->{scope}, qr{ https://www\.googleapis\.com/auth/cclog https://www\.googleapis\.com/auth/experimentsandconfigs$},
      "Antigravity's two more scopes");
 is($auth->{redirect_uri}, 'http://localhost:51121/oauth-callback', "Antigravity's loopback");
-like($r->{err}, qr/Added to \S+ as account acc-7/, 'the new id is named');
+like($r->{err}, qr/Added at \S+: account acc-7/, 'the new id is named');
 @reqs = $mock->requests;
 is(scalar @reqs, 2, 'the token endpoint, then the admin API');
 is($reqs[1]{path}, '/admin/v2/accounts', 'POST admin/v2/accounts');
@@ -273,6 +275,29 @@ is_deeply(eval { $JSON->decode($r->{out}) }, $posted, 'the same row on stdout');
 is($r->{rc}, 1, "the admin API's refusal: exit 1");
 like($r->{err}, qr/admin API answered 400: refreshToken: expected\\na string$/m,
      'its words, on one line');
+
+# the same Google account again: its tokens renewed in place
+script('/token' => [ { json => { %TOKENS, access_token => 'ya29.again',
+                                 refresh_token => '1//0again',
+                                 id_token => jwt({ sub => '42' }) } } ],
+       '/admin/v2/accounts' => [ { status => 409, json => {
+           detail => 'id: an account with this id exists' } } ],
+       '/admin/v2/accounts/gemini-42' => [ { json => { id => 'gemini-42' } } ]);
+{
+    local $ENV{Q2API_ADMIN_PASSWORD} = 'pw';
+    $r = login(sub {
+        my $q = query_of($_[0]);
+        return callback($q->{redirect_uri}, state => $q->{state}, code => '4/again');
+    }, '--flavour', 'antigravity', '--admin', "http://127.0.0.1:$port/admin/");
+}
+is($r->{rc}, 0, 'an account there already: exit 0') or diag($r->{err});
+like($r->{err}, qr/Renewed at \S+: account gemini-42/, 'renewed, by name');
+@reqs = $mock->requests;
+is_deeply([ map { "$_->{method} $_->{path}" } @reqs ],
+          [ 'POST /token', 'POST /admin/v2/accounts', 'PATCH /admin/v2/accounts/gemini-42' ],
+          'created first, then patched');
+is_deeply($reqs[2]{json}, { refreshToken => '1//0again', accessToken => 'ya29.again' },
+          'only the new tokens patched (no label given)');
 
 $mock->stop;
 done_testing();

@@ -61,7 +61,9 @@ async function start() {
     const q = new URLSearchParams({
         redirect_uri: f.redirect,
         access_type: 'offline',
-        scope: f.scopes.map((s) => `https://www.googleapis.com/auth/${s}`).join(' '),
+        // openid: the id token whose subject names the Google account
+        scope: ['openid', ...f.scopes.map((s) => `https://www.googleapis.com/auth/${s}`)]
+            .join(' '),
         state,
         response_type: 'code',
         client_id: f.client,
@@ -117,9 +119,14 @@ async function send() {
         const r = await api.call('POST', 'v2/gemini/exchange', body);
         pending = null;
         $('google-paste').value = '';
+        const a = r.account || {};
+        const project = a.other && a.other.project;
         clear(out, h('p', { class: 'ok-text' },
-                     `${r.created === false ? 'Already in the pool, login renewed' : 'Added'}: `
-                     + `account ${r.id}`, r.project ? `, project ${r.project}` : ''));
+                     `${r.created ? 'Added' : 'Already in the pool, login renewed'}: `
+                     + `account ${a.id} (${a.label || 'no label'})`,
+                     project ? `, project ${project}` : '',
+                     r.project_lookup && r.project_lookup !== 'ok'
+                         ? `; project lookup: ${r.project_lookup}` : ''));
         toast('Gemini account added');
         hooks.onAccount && hooks.onAccount();
     } catch (e) {
