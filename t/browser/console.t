@@ -28,6 +28,7 @@ use Test::More;
 
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ qw(:builders);
+use Q2api::Mock::Google qw(load_code_assist);
 use Q2api::Nginx;
 use Q2api::Node qw(which run_cmd relay_node_tap missing);
 
@@ -61,6 +62,9 @@ $mock->set_script({
                       { json => { accessToken => 'dev-access',
                                   refreshToken => 'dev-refresh',
                                   expiresIn => 3600 } } ],
+        # Code Assist's project lookup; Google's token endpoint
+        # (/oauth2/token) is scripted by each test (t/browser/mock.mjs)
+        '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'fluent-cosmos-a1b2c3') ],
         '/getUsageLimits' => [ { json => {
             subscriptionInfo => { subscriptionTitle => 'KIRO FREE' },
             nextDateReset => 1900000000,
@@ -87,6 +91,8 @@ my $n = Q2api::Nginx->new(workers => 2, http => <<"_EOC_", server => <<"_EOC_");
     q2api_kiro_profiles_url http://127.0.0.1:$mport/ListAvailableProfiles;
     limit_req_zone \$binary_remote_addr zone=q2api_donate:1m rate=60r/m;
     q2api_metrics_interval 1s;
+    q2api_google_oauth_url http://127.0.0.1:$mport/oauth2;
+    q2api_code_assist_url http://127.0.0.1:$mport;
 _EOC_
         location / {
             root $ROOT/html;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { googleLogins } from './mock.mjs';
 
 const URL_ = process.env.CONSOLE_URL;
 const PASSWORD = process.env.ADMIN_PASSWORD;
@@ -390,7 +391,25 @@ test('Gemini through Google: the URL the console opens, its state checked here',
         document.getElementById('google-out').textContent));
     page.off('request', count);
     assert.equal(sent, 0);
+
+    // the answer to this login: the server exchanges it and finds the project
+    googleLogins([{ access: 'ya29.c1', refresh: '1//0c1', sub: '700000002',
+                    email: 'operator@example.com' }]);
+    const back = new URL('http://127.0.0.1:8085/oauth2callback');
+    back.searchParams.set('state', u.searchParams.get('state'));
+    back.searchParams.set('code', '4/0AQlEd8x-console');
+    await page.fill('#google-paste', back.href);
+    await page.click('#google-send');
+    await page.waitForFunction(() => /^Added: account gemini-700000002/.test(
+        document.getElementById('google-out').textContent), null, { timeout: 20000 });
+    assert.equal(await page.textContent('#google-out'),
+                 'Added: account gemini-700000002 (operator@example.com), '
+                 + 'project fluent-cosmos-a1b2c3');
+    const { body } = await api('GET', 'v2/accounts/gemini-700000002');
+    assert.equal(body.type, 'gemini');
+    assert.equal(body.flavour, 'gemini-cli');
     await screenshot('google-login');
+    await api('DELETE', 'v2/accounts/gemini-700000002');
 });
 
 test('chat test: the answer streams in, on one account', async () => {

@@ -7,8 +7,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { googleLogins, requestsTo } from './mock.mjs';
 
 const URL_ = process.env.CONSOLE_URL;
 const ARTIFACTS = process.env.ARTIFACTS;
@@ -130,6 +132,68 @@ test('an address that is not the answer to this login is refused in plain words'
     await page.waitForFunction(() => /Google did not grant access \(access_denied\)/.test(
         document.getElementById('donate-result').textContent));
     await screenshot('refused');
+});
+
+// what the donor copies from the address bar after Google, for a URL the
+// page opened
+function pasted(url, code) {
+    const u = new URL(url.searchParams.get('redirect_uri'));
+    u.searchParams.set('state', url.searchParams.get('state'));
+    u.searchParams.set('code', code);
+    u.searchParams.set('scope', 'email openid');
+    return u.href;
+}
+
+test('a donation through the mock: the account joins, the pool shows it masked', async () => {
+    googleLogins([
+        { access: 'ya29.d1', refresh: '1//0d1', sub: '700000001', email: 'donor@example.com' },
+        { access: 'ya29.d2', refresh: '1//0d2', sub: '700000001', email: 'donor@example.com' },
+    ]);
+    const before = requestsTo('/oauth2/token').length;
+    const url = await startLogin('antigravity');
+    await page.fill('#donate-paste', pasted(url, '4/0AQlEd8x-donated'));
+    await page.click('#donate-send');
+    await page.waitForFunction(() => /joined the pool/.test(
+        document.getElementById('donate-result').textContent), null, { timeout: 20000 });
+    assert.equal(await page.textContent('#donate-result'),
+                 'Thank you: account don\u2026 joined the pool.');
+    const ex = requestsTo('/oauth2/token').slice(before);
+    assert.equal(ex.length, 1);
+    const form = new URLSearchParams(ex[0].body);
+    assert.equal(form.get('code'), '4/0AQlEd8x-donated');
+    assert.equal(form.get('redirect_uri'), 'http://localhost:51121/oauth-callback');
+    // the verifier the server kept (derived from its state) fits the
+    // challenge the page sent the donor to Google with
+    const digest = createHash('sha256').update(form.get('code_verifier')).digest('base64url');
+    assert.equal(digest, url.searchParams.get('code_challenge'));
+
+    // the pool, refreshed after the donation: one account, masked
+    await page.waitForFunction(() => /^1 account, 1 active$/.test(
+        document.getElementById('pool-counts').textContent));
+    const row = page.locator('#pool-recent tbody tr').first();
+    assert.equal(await row.locator('td').nth(0).textContent(), 'don\u2026');
+    assert.equal(await row.locator('td').nth(1).textContent(), 'flue\u2026c3');
+    assert.doesNotMatch(await page.textContent('body'), /donor@|fluent-cosmos|ya29|1\/\/0/);
+    await screenshot('donated');
+});
+
+test('the same Google account donated again is the same account, its login renewed', async () => {
+    const url = await startLogin('antigravity');
+    await page.fill('#donate-paste', pasted(url, '4/0AQlEd8x-again'));
+    await page.click('#donate-send');
+    await page.waitForFunction(() => /was here already/.test(
+        document.getElementById('donate-result').textContent), null, { timeout: 20000 });
+    assert.match(await page.textContent('#donate-result'), /its login is renewed/);
+    await page.waitForFunction(() => /^1 account, 1 active$/.test(
+        document.getElementById('pool-counts').textContent));
+    // one account in the pool for the two donations, named by the subject
+    const res = await fetch(new URL('admin/v2/accounts?type=gemini', URL_), {
+        headers: { Authorization: `Bearer ${process.env.ADMIN_PASSWORD}` } });
+    const body = await res.json();
+    assert.equal(body.count, 1);
+    assert.equal(body.accounts[0].id, 'gemini-700000001');
+    assert.equal(body.accounts[0].label, 'donor@example.com');
+    await screenshot('donated-again');
 });
 
 test('no CSP violation and no script error on the donate page', async () => {
