@@ -196,6 +196,40 @@ test('the same Google account donated again is the same account, its login renew
     await screenshot('donated-again');
 });
 
+test('quota per model group with its reset counting down', async () => {
+    // the quota as the back end's reads keep it (amq2api's creditsInfo)
+    const reset = new Date(Date.now() + 2 * 3600 * 1000 + 90 * 1000).toISOString();
+    const res = await fetch(new URL('admin/v2/accounts/gemini-700000001', URL_), {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${process.env.ADMIN_PASSWORD}`,
+                   'Content-Type': 'application/json' },
+        body: JSON.stringify({ other: { flavour: 'antigravity', project: 'fluent-cosmos-a1b2c3',
+            creditsInfo: { models: {
+                'gemini-3-pro-high': { remainingFraction: 0.42, resetTime: reset },
+                'claude-sonnet-4-5': { remainingFraction: 0.9, resetTime: reset } } } } }),
+    });
+    assert.equal(res.status, 200);
+    // the status is made at most every 5 s per worker: read until it shows
+    for (let i = 0; i < 40; i++) {
+        await page.reload();
+        await page.waitForSelector('#pool-groups tbody tr');
+        if (/Gemini/.test(await page.textContent('#pool-groups tbody'))) {
+            break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    const rows = page.locator('#pool-groups tbody tr');
+    assert.equal(await rows.count(), 2);
+    assert.equal(await rows.nth(0).locator('td').nth(0).textContent(), 'Gemini');
+    assert.equal(await rows.nth(0).locator('td').nth(2).textContent(), '42 %');
+    assert.equal(await rows.nth(1).locator('td').nth(0).textContent(), 'Claude and GPT');
+    const cd = rows.nth(0).locator('.countdown');
+    const first = await cd.textContent();
+    assert.match(first, /^2 h 0[01] min$/);
+    assert.match(await page.textContent('#pool-recent tbody'), /Gemini: 42 %, reset in 2 h 0[01] min/);
+    await screenshot('quota');
+});
+
 test('no CSP violation and no script error on the donate page', async () => {
     assert.deepEqual(await page.evaluate(() => window.__csp), []);
     assert.deepEqual(violations, []);
