@@ -252,16 +252,19 @@ ngx_http_q2api_admin_donate_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+#define q2api_escape(p, s)                                                 \
+    (u_char *) ngx_escape_uri(p, (s).data, (s).len, NGX_ESCAPE_URI_COMPONENT)
+
     p = ngx_cpymem(url.data, oauth.auth_url.data, oauth.auth_url.len);
     p = ngx_cpymem(p, "?redirect_uri=", 14);
-    p = (u_char *) ngx_escape_uri(p, oauth.redirect_uri.data,
-                                  oauth.redirect_uri.len, NGX_ESCAPE_URI_COMPONENT);
+    p = q2api_escape(p, oauth.redirect_uri);
     p = ngx_cpymem(p, "&access_type=offline&scope=", 27);
-    p = (u_char *) ngx_escape_uri(p, oauth.scope.data, oauth.scope.len,
-                                  NGX_ESCAPE_URI_COMPONENT);
+    p = q2api_escape(p, oauth.scope);
     p = ngx_sprintf(p, "&state=%V&response_type=code&client_id=", &state);
-    p = (u_char *) ngx_escape_uri(p, oauth.client_id.data,
-                                  oauth.client_id.len, NGX_ESCAPE_URI_COMPONENT);
+    p = q2api_escape(p, oauth.client_id);
+
+#undef q2api_escape
+
     p = ngx_sprintf(p, "&prompt=consent&code_challenge=%V"
                     "&code_challenge_method=S256", &challenge);
     url.len = p - url.data;

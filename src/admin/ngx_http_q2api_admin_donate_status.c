@@ -330,8 +330,8 @@ ngx_http_q2api_donate_build(ngx_http_request_t *r,
         ngx_http_q2api_admin_lit(j, ",\"project\":");
         ngx_http_q2api_admin_nstr(j, &project);
         ngx_http_q2api_admin_lit(j, ",\"flavour\":");
-        ngx_http_q2api_admin_nstr(j,
-                                  ngx_http_q2api_donate_flavour_name(d->flavour));
+        ngx_http_q2api_admin_nstr(j, ngx_http_q2api_donate_flavour_name(
+                                         d->flavour));
         ngx_http_q2api_admin_lit(j, ",\"status\":");
         ngx_http_q2api_admin_cstr(j, d->enabled
                                   ? ngx_http_q2api_status_name(d->status)
