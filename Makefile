@@ -300,8 +300,9 @@ install: build
 	install -m 0644 $(MODULE) /usr/lib/nginx/modules/
 	install -d /etc/nginx/q2api
 	install -m 0644 conf/q2api_upstream.conf conf/q2api_console.conf \
-	    conf/q2api_backends.conf \
+	    conf/q2api_backends.conf conf/q2api_donate.conf \
 	    /etc/nginx/q2api/
+	install -m 0755 tools/q2api-gemini-login /usr/bin/
 	install -d /usr/share/q2api/html/js
 	install -m 0644 html/*.html html/*.css html/*.svg /usr/share/q2api/html/
 	install -m 0644 html/js/*.js /usr/share/q2api/html/js/

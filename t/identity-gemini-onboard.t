@@ -110,7 +110,7 @@ sub {
 [200, 200]
 --- response_body_like eval
 [qr/"validation_url":"https:\/\/accounts\.google\.com\/signin\/continue\?x=1".*"status":"needs_validation","status_reason":"VALIDATION_REQUIRED: /,
- qr/"accounts":1,"usable":0\}/]
+ qr/"accounts":1,"usable":0[,}]/]
 --- mock_check eval
 sub {
     my ($reqs, $block) = @_;

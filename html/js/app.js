@@ -7,6 +7,8 @@ import * as transfer from './transfer.js';
 import * as device from './device.js';
 import * as chat from './chat.js';
 import * as health from './health.js';
+import * as pool from './pool.js';
+import * as google from './google.js';
 
 function showLogin(reason) {
     $('app').hidden = true;
@@ -32,6 +34,9 @@ function selectTab(name) {
     }
     for (const s of document.querySelectorAll('main > .tab')) {
         s.hidden = s.id !== `tab-${name}`;
+    }
+    if (name === 'pool') {
+        pool.load();
     }
 }
 
@@ -69,6 +74,7 @@ function init() {
     });
     transfer.init({ onImported: () => accounts.load() });
     device.init({ onAccount: () => accounts.load() });
+    google.init({ onAccount: () => accounts.load() });
     chat.init();
     health.init({ onDone: () => accounts.load() });
 

@@ -17,6 +17,7 @@
  *   feed       /v2/accounts/feed (a job)
  *   test       /v2/chat/test, the test subrequests of jobs
  *   device     /v2/auth/start, /v2/auth/status, /v2/auth/claim
+ *   donate     q2api_donate: the public donate API, its own location
  *   status     /v2/status (src/metrics writes it)
  *   json, input: writing answers, reading account input
  */
@@ -94,6 +95,8 @@ typedef struct {
     ngx_uint_t                 max_failures;  /* q2api_admin_login_limit */
     time_t                     lockout;
     ngx_str_t                  test_location;
+    ngx_uint_t                 donate;        /* q2api_donate: flavours */
+    ngx_uint_t                 donate_default;
 } ngx_http_q2api_admin_loc_conf_t;
 
 
@@ -130,7 +133,10 @@ typedef enum {
     NGX_HTTP_Q2API_ROUTE_STATUS,          /* pool totals over time */
     NGX_HTTP_Q2API_ROUTE_DISCOVER,        /* a Gemini account's project */
     NGX_HTTP_Q2API_ROUTE_QUOTA,           /* a Gemini account's quota */
-    NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE  /* a Google sign-in's code */
+    NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE, /* a Google sign-in's code */
+    NGX_HTTP_Q2API_ROUTE_DONATE_START,    /* q2api_donate: public */
+    NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE,
+    NGX_HTTP_Q2API_ROUTE_DONATE_STATUS
 } ngx_http_q2api_admin_route_e;
 
 
@@ -337,6 +343,24 @@ ngx_int_t ngx_http_q2api_admin_chat_test(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_admin_start_probe(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_http_q2api_admin_item_t *it);
+
+/* module: the content handler of admin and donate locations */
+ngx_int_t ngx_http_q2api_admin_handler(ngx_http_request_t *r);
+
+/* donate: the public donate API */
+char *ngx_http_q2api_admin_donate_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_q2api_admin_route_e ngx_http_q2api_admin_donate_route(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_q2api_admin_donate_start(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+ngx_int_t ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
+/* the answer of an exchange a donor made (ctx->id, ctx->created) */
+ngx_int_t ngx_http_q2api_admin_donate_answer(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* device */
 ngx_int_t ngx_http_q2api_admin_device(ngx_http_request_t *r,

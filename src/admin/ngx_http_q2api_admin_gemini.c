@@ -522,6 +522,11 @@ ngx_http_q2api_admin_gemini_created(ngx_http_request_t *r,
     ngx_http_q2api_admin_json_t    *j;
     ngx_http_q2api_account_data_t   d;
 
+    if (ctx->conf->donate) {
+        /* a donor's exchange: the public API says less */
+        return ngx_http_q2api_admin_donate_answer(r, ctx);
+    }
+
     if (ngx_http_q2api_accounts_get(ctx->accounts, &ctx->id, r->pool, &d)
         != NGX_OK)
     {

@@ -26,7 +26,6 @@ static char *ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_q2api_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_q2api_admin_handler(ngx_http_request_t *r);
 static ngx_http_q2api_admin_route_e ngx_http_q2api_admin_route(
     ngx_http_request_t *r, ngx_str_t *id);
 static ngx_uint_t ngx_http_q2api_admin_methods(
@@ -78,6 +77,13 @@ static ngx_command_t  ngx_http_q2api_admin_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_q2api_admin_loc_conf_t, test_location),
+      NULL },
+
+    { ngx_string("q2api_donate"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_q2api_admin_donate_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -151,6 +157,7 @@ ngx_http_q2api_admin_create_loc_conf(ngx_conf_t *cf)
     alcf->session_timeout = NGX_CONF_UNSET;
     alcf->max_failures = NGX_CONF_UNSET_UINT;
     alcf->lockout = NGX_CONF_UNSET;
+    alcf->donate = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -192,6 +199,11 @@ ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_str_value(conf->test_location, prev->test_location,
                              "/_q2api/test/v1/messages");
 
+    /* q2api_donate is a location's own: never inherited */
+    if (conf->donate == NGX_CONF_UNSET_UINT) {
+        conf->donate = 0;
+    }
+
     if (conf->secret.len && conf->secret.len < 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "q2api_admin_secret must have at least "
@@ -209,6 +221,13 @@ ngx_http_q2api_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "q2api_admin_test_location \"%V\" must be a URI",
                            &conf->test_location);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->enable && conf->donate) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "q2api_donate and q2api_admin cannot share a "
+                           "location: the donate API is public");
         return NGX_CONF_ERROR;
     }
 
@@ -250,7 +269,7 @@ ngx_http_q2api_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_q2api_admin_handler(ngx_http_request_t *r)
 {
     char                        *allow;
@@ -278,7 +297,21 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_q2api_admin_module);
 
-    ctx->route = ngx_http_q2api_admin_route(r, &ctx->id);
+    if (ctx->conf->donate && r->err_status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        /* limit_req refused a donate attempt; error_page brought it here */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_q2api_admin_detail(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                           "too many attempts from your "
+                                           "address: wait a minute and "
+                                           "try again");
+    }
+
+    ctx->route = ctx->conf->donate ? ngx_http_q2api_admin_donate_route(r)
+                                   : ngx_http_q2api_admin_route(r, &ctx->id);
 
     if (ctx->route == NGX_HTTP_Q2API_ROUTE_NONE) {
         rc = ngx_http_discard_request_body(r);
@@ -308,7 +341,8 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
     }
 
     if (ctx->route != NGX_HTTP_Q2API_ROUTE_LOGIN
-        && ctx->route != NGX_HTTP_Q2API_ROUTE_HEALTH)
+        && ctx->route != NGX_HTTP_Q2API_ROUTE_HEALTH
+        && !ctx->conf->donate)
     {
         r->connection->log->action = "authenticating an admin request";
 
@@ -525,6 +559,7 @@ ngx_http_q2api_admin_methods(ngx_http_q2api_admin_route_e route,
     case NGX_HTTP_Q2API_ROUTE_QUOTA:
     case NGX_HTTP_Q2API_ROUTE_EXPORT:
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
+    case NGX_HTTP_Q2API_ROUTE_DONATE_STATUS:
         *allow = "GET, HEAD";
         return NGX_HTTP_GET|NGX_HTTP_HEAD;
 
@@ -630,6 +665,15 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
     case NGX_HTTP_Q2API_ROUTE_AUTH_STATUS:
     case NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM:
         return ngx_http_q2api_admin_device(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_START:
+        return ngx_http_q2api_admin_donate_start(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE:
+        return ngx_http_q2api_admin_donate_exchange(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DONATE_STATUS:
+        return ngx_http_q2api_admin_donate_status(r, ctx);
 
     default: /* refresh, refresh-all, feed, deep health */
         return ngx_http_q2api_admin_job(r, ctx);

@@ -3,11 +3,12 @@
 # The web console (html/) in headless Chromium: Debian's chromium package
 # driven by playwright-core (t/browser/node_modules), against a real nginx
 # with the built module, the example conf's console location
-# (conf/q2api_console.conf) and the mock behind it for Amazon Q and the
-# OIDC service.  The browser side is t/browser/*.test.mjs; its results are
+# (conf/q2api_console.conf), the donate API (conf/q2api_donate.conf) and
+# the mock behind it for Amazon Q and the OIDC service.  The browser side is t/browser/*.test.mjs; its results are
 # relayed here one by one.  Screenshots go to build/browser-artifacts/.
 #
 #   make browser-deps && prove -I t/mock/lib t/browser/console.t
+#   BROWSER_TESTS=donate prove ...   (one file of t/browser/ alone)
 #
 # Skips when chromium, node or playwright-core are missing, except under
 # CI=true, where a missing piece is a failure: CI must run these.
@@ -27,6 +28,7 @@ use Test::More;
 
 use Q2api::Mock;
 use Q2api::Mock::AmazonQ qw(:builders);
+use Q2api::Mock::Google qw(load_code_assist);
 use Q2api::Nginx;
 use Q2api::Node qw(which run_cmd relay_node_tap missing);
 
@@ -60,6 +62,9 @@ $mock->set_script({
                       { json => { accessToken => 'dev-access',
                                   refreshToken => 'dev-refresh',
                                   expiresIn => 3600 } } ],
+        # Code Assist's project lookup; Google's token endpoint
+        # (/oauth2/token) is scripted by each test (t/browser/mock.mjs)
+        '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'fluent-cosmos-a1b2c3') ],
         '/getUsageLimits' => [ { json => {
             subscriptionInfo => { subscriptionTitle => 'KIRO FREE' },
             nextDateReset => 1900000000,
@@ -84,10 +89,18 @@ my $n = Q2api::Nginx->new(workers => 2, http => <<"_EOC_", server => <<"_EOC_");
     q2api_kiro_url http://127.0.0.1:$mport/generateAssistantResponse;
     q2api_kiro_usage_url http://127.0.0.1:$mport/getUsageLimits;
     q2api_kiro_profiles_url http://127.0.0.1:$mport/ListAvailableProfiles;
+    limit_req_zone \$binary_remote_addr zone=q2api_donate:1m rate=60r/m;
+    q2api_metrics_interval 1s;
+    q2api_google_oauth_url http://127.0.0.1:$mport/oauth2;
+    q2api_code_assist_url http://127.0.0.1:$mport;
 _EOC_
         location / {
             root $ROOT/html;
             include $ROOT/conf/q2api_console.conf;
+        }
+
+        location /donate/api/ {
+            include $ROOT/conf/q2api_donate.conf;
         }
 
         location /admin/ {
@@ -113,7 +126,8 @@ my %env = (
     NODE_NO_WARNINGS => 1,
 );
 
-for my $path (sort glob("$DIR/*.test.mjs")) {
+# BROWSER_TESTS=donate runs t/browser/donate.test.mjs alone
+for my $path (sort glob("$DIR/" . ($ENV{BROWSER_TESTS} || '*') . ".test.mjs")) {
     (my $file = $path) =~ s{.*/}{};
     my $r = run_cmd(dir => $tmp->dirname, cmd => [$NODE, '--test-reporter=tap',
                                                   $path],

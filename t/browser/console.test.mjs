@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { googleLogins } from './mock.mjs';
 
 const URL_ = process.env.CONSOLE_URL;
 const PASSWORD = process.env.ADMIN_PASSWORD;
@@ -355,6 +356,62 @@ test('URL login: the code, the wait, then the new account', async () => {
     await screenshot('device-login-done');
 });
 
+test('Gemini through Google: the URL the console opens, its state checked here', async () => {
+    await tab('device');
+    await page.context().route('https://accounts.google.com/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Google</title>' }));
+    await page.selectOption('#google-flavour', 'gemini-cli');
+    const popup = page.waitForEvent('popup');
+    await page.click('#google-start');
+    const p = await popup;
+    await p.waitForLoadState();
+    const u = new URL(p.url());
+    await p.close();
+    assert.equal(u.origin + u.pathname, 'https://accounts.google.com/o/oauth2/v2/auth');
+    assert.equal(u.searchParams.get('client_id'),
+                 '681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com');
+    assert.equal(u.searchParams.get('redirect_uri'), 'http://127.0.0.1:8085/oauth2callback');
+    // loopback is a secure context: S256
+    assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
+    assert.match(u.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+    assert.match(u.searchParams.get('state'), /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await page.textContent('#google-redirect'), 'http://127.0.0.1:8085/oauth2callback');
+
+    // another login's answer is refused before anything is sent
+    let sent = 0;
+    const count = (r) => { if (r.url().includes('/v2/gemini/')) sent++; };
+    page.on('request', count);
+    await page.fill('#google-paste', 'http://127.0.0.1:8085/oauth2callback?state=forged&code=4/x');
+    await page.click('#google-send');
+    await page.waitForFunction(() => /not the answer to the login opened here/.test(
+        document.getElementById('google-out').textContent));
+    await page.fill('#google-paste', 'http://127.0.0.1:8085/oauth2callback?error=access_denied');
+    await page.click('#google-send');
+    await page.waitForFunction(() => /did not grant access \(access_denied\)/.test(
+        document.getElementById('google-out').textContent));
+    page.off('request', count);
+    assert.equal(sent, 0);
+
+    // the answer to this login: the server exchanges it and finds the project
+    googleLogins([{ access: 'ya29.c1', refresh: '1//0c1', sub: '700000002',
+                    email: 'operator@example.com' }]);
+    const back = new URL('http://127.0.0.1:8085/oauth2callback');
+    back.searchParams.set('state', u.searchParams.get('state'));
+    back.searchParams.set('code', '4/0AQlEd8x-console');
+    await page.fill('#google-paste', back.href);
+    await page.click('#google-send');
+    await page.waitForFunction(() => /^Added: account gemini-700000002/.test(
+        document.getElementById('google-out').textContent), null, { timeout: 20000 });
+    assert.equal(await page.textContent('#google-out'),
+                 'Added: account gemini-700000002 (operator@example.com), '
+                 + 'project fluent-cosmos-a1b2c3');
+    const { body } = await api('GET', 'v2/accounts/gemini-700000002');
+    assert.equal(body.type, 'gemini');
+    assert.equal(body.flavour, 'gemini-cli');
+    await screenshot('google-login');
+    await api('DELETE', 'v2/accounts/gemini-700000002');
+});
+
 test('chat test: the answer streams in, on one account', async () => {
     await tab('accounts');
     await search('xss');
@@ -388,6 +445,28 @@ test('chat test: the answer streams in, on one account', async () => {
     assert.equal(await page.textContent('#chat-out'), 'Hello from the mock.');
 });
 
+test('chat test in the OpenAI dialect: chunks stream in, usage at the end', async () => {
+    await tab('chat');
+    await page.selectOption('#chat-dialect', 'openai');
+    await page.fill('#chat-account', 'xss');
+    await page.fill('#chat-prompt', 'hello openai');
+    const answered = page.waitForResponse((r) => r.url().includes('/v2/chat/test?'));
+    await page.click('#chat-send');
+    const res = await answered;
+    assert.equal(new URL(res.url()).searchParams.get('dialect'), 'openai');
+    await page.waitForFunction(() => /^stop \u00b7 /.test(document.getElementById('chat-meta').textContent));
+    assert.equal(await page.textContent('#chat-out'), 'Hello from the mock.');
+    // include_usage asked for the usage chunk: both counts are numbers
+    assert.match(await page.textContent('#chat-meta'), /^stop \u00b7 \d+ in, \d+ out .* account xss$/);
+    const reqs = readdirSync(join(process.env.MOCK_STATE_DIR, 'requests'))
+        .map((f) => JSON.parse(readFileSync(join(process.env.MOCK_STATE_DIR, 'requests', f))))
+        .filter((r) => /hello openai/.test(r.body || ''));
+    assert.equal(reqs.length, 1);
+    assert.equal(reqs[0].headers.authorization, 'Bearer tok-xss');
+    await screenshot('chat-test-openai');
+    await page.selectOption('#chat-dialect', 'claude');
+});
+
 test('refresh a token from its row', async () => {
     await tab('accounts');
     await search('bulk 007');
@@ -411,6 +490,35 @@ test('test all: every account checked, each with its result', async () => {
     assert.equal(await page.locator('#health-results tbody tr').count(), total);
     assert.match(await page.textContent('#health-progress'), new RegExp(`${total} of ${total} tested, ${total} ok`));
     await screenshot('test-all');
+});
+
+test('pool over time: three charts from the status ring', async () => {
+    // a second or two of samples (q2api_metrics_interval 1s in console.t)
+    let st;
+    for (let i = 0; i < 50; i++) {
+        st = (await api('GET', 'v2/status')).body;
+        if (st.series.samples.length >= 3) {
+            break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(st.series.samples.length >= 3, 'the ring has samples');
+    await tab('pool');
+    await page.waitForSelector('#pool-charts svg.chart');
+    const titles = await page.$$eval('#pool-charts figcaption', (f) => f.map((x) => x.textContent));
+    assert.deepEqual(titles, [ 'Accounts by state', `Requests per ${st.step} s`,
+                               `Tokens per ${st.step} s` ]);
+    assert.equal(await page.locator('#pool-charts polyline').count(), 8);
+    // the last sample's active accounts, as the legend shows them
+    const legend = await page.textContent('#pool-charts .legend');
+    assert.match(legend, /active: \d+/);
+    assert.match(await page.textContent('#pool-now'),
+                 new RegExp(`^${st.pool.accounts} accounts: `));
+    // the requests of this suite are in the deltas
+    const requests = await page.$$eval('#pool-charts figure:nth-child(2) polyline',
+        (p) => p[0].getAttribute('points').split(' ').length);
+    assert.ok(requests >= 2);
+    await screenshot('pool');
 });
 
 test('no CSP violation and no script error on the way', async () => {
