@@ -9,6 +9,7 @@
 use Test::Nginx::Socket 'no_plan';
 use Q2api::Test service => 'Q2api::Mock::CodeAssist';
 use Q2api::Gateway;
+use Q2api::Admin qw(stored);
 
 our $HTTP = <<'_EOC_';
     q2api_zone q2api 4m;
@@ -174,3 +175,44 @@ sub {
 [ 400, 400, 400 ]
 --- response_body_like eval
 [ qr/amazon q reached/, qr/amazon q reached/, qr/amazon q reached/ ]
+
+
+
+=== TEST 7: a 429 about a model's quota reads the account's quota in the background: the client's answer does not wait, the reset times are kept
+--- http_config eval
+$::HTTP . "    q2api_code_assist_url http://127.0.0.1:\$TEST_NGINX_MOCK_PORT;\n"
+--- mock eval
+{ by_path => { '/v1internal:retrieveUserQuota' =>
+                   [ quota_buckets([ 'gemini-2.5-pro', 0, '2030-01-01T00:00:00Z' ],
+                                   [ 'gemini-2.5-flash', 0.5, '2030-01-01T01:00:00Z' ]) ] },
+  by_token => { 'tok-g1' => [ gemini_error('quota', array => 1) ],
+                'tok-g2' => [ gemini_text('g2') ] } }
+--- request eval
+[ main::body('gemini-2.5-pro'), main::body('gemini-2.5-pro') ]
+--- error_code eval
+[ 200, 200 ]
+--- response_body_like eval
+[ qr/g2/, qr/g2/ ]
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    return unless ++$main::seen{$block->name} == 2;
+    my ($quota, $o);
+    for (1 .. 100) {
+        ($quota) = grep { ($_->{path} // '') =~ /retrieveUserQuota/ }
+                   Q2api::Test::mock_requests();
+        my $s = main::stored();
+        my $g = $s && $s->{'g-1'};
+        $o = $g && (ref $g->{other} ? $g->{other}
+                                    : JSON::PP->new->decode($g->{other} || '{}'));
+        last if $quota && $o && $o->{creditsInfo};
+        select(undef, undef, undef, 0.1);
+    }
+    ok($quota, 'retrieveUserQuota was called after the 429');
+    is_deeply($quota && $quota->{json}, { project => 'p-1' }, 'for g-1\'s project');
+    like($quota && $quota->{headers}{authorization}, qr/tok-g1/, 'with g-1\'s token');
+    is($o && $o->{creditsInfo}{models}{'gemini-2.5-flash'}{remainingPercent}, 50,
+       'its creditsInfo is kept');
+    is($o && $o->{resetTime}, '2030-01-01T00:00:00Z', 'with the earliest reset');
+    is($o && $o->{project}, 'p-1', 'the rest of other kept');
+}

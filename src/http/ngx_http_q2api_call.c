@@ -83,7 +83,9 @@ ngx_http_q2api_call(ngx_http_request_t *r, ngx_http_q2api_call_req_t *req,
 
     if (ngx_http_subrequest(r, uri, req->args.len ? &req->args : NULL, &sr,
                             ps, NGX_HTTP_SUBREQUEST_IN_MEMORY
-                                |NGX_HTTP_SUBREQUEST_WAITED)
+                                |(req->background
+                                  ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                                  : NGX_HTTP_SUBREQUEST_WAITED))
         != NGX_OK)
     {
         return NGX_ERROR;

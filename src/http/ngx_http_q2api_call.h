@@ -37,6 +37,9 @@ typedef struct {
     ngx_str_t                  url;           /* $q2api_call_url */
     ngx_str_t                  authorization; /* the whole header value */
     ngx_str_t                  body;          /* sent as a POST body */
+    unsigned                   background:1;  /* r does not wait for it:
+                                                 its answer may come after
+                                                 r's own has gone */
 } ngx_http_q2api_call_req_t;
 
 

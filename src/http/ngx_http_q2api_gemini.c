@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_q2api.h"
+#include "ngx_http_q2api_gemini_setup.h"
 
 
 /* how long a model stays out on an account when Google does not say */
@@ -60,6 +61,20 @@ ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     ngx_http_q2api_accounts_model_out(qmcf->accounts, &actx->account.id,
                                       &model, until, ue->reason);
+
+    if (ue->health == Q2API_HEALTH_MODEL_QUOTA
+        && ngx_http_q2api_gemini_quota(r, &actx->account.id, NULL, NULL)
+           == NGX_ERROR)
+    {
+        /*
+         * the account's other models and reset times, for the stats and
+         * the donate page: read in the background, so the next account's
+         * attempt does not wait; a failure costs only their freshness
+         */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "q2api: account \"%V\": its quota could not be read "
+                      "after a 429", &actx->account.id);
+    }
 }
 
 

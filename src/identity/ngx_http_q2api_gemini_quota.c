@@ -96,7 +96,9 @@ ngx_http_q2api_gemini_quota(ngx_http_request_t *r, ngx_str_t *id,
         ngx_str_set(&rpc, "retrieveUserQuota");
     }
 
+    /* with no one waiting, r's own answer need not wait for it either */
     return ngx_http_q2api_code_assist_call(r, &d, "POST", &rpc, &body,
+                                           done == NULL,
                                            ngx_http_q2api_quota_answer, qt);
 }
 
@@ -144,7 +146,9 @@ ngx_http_q2api_quota_answer(ngx_http_request_t *r, void *data,
         text.len = ngx_strlen(err);
     }
 
-    qt->done(r, qt->data, rc, &text);
+    if (qt->done) {
+        qt->done(r, qt->data, rc, &text);
+    }
 }
 
 

@@ -151,7 +151,7 @@ ngx_http_q2api_discover_load(ngx_http_q2api_discover_t *ds)
     ngx_str_set(&rpc, "loadCodeAssist");
 
     return ngx_http_q2api_code_assist_call(ds->request, &ds->d, "POST", &rpc,
-                                           &body,
+                                           &body, 0,
                                            ngx_http_q2api_discover_loaded,
                                            ds);
 }
@@ -346,7 +346,7 @@ ngx_http_q2api_discover_onboard(ngx_http_q2api_discover_t *ds, cJSON *o)
                   ds->tier);
 
     return ngx_http_q2api_code_assist_call(ds->request, &ds->d, "POST", &rpc,
-                                           &text,
+                                           &text, 0,
                                            ngx_http_q2api_discover_onboarded,
                                            ds);
 }
@@ -457,7 +457,7 @@ ngx_http_q2api_discover_poll(ngx_event_t *ev)
     c = ds->request->connection;
 
     if (ngx_http_q2api_code_assist_call(ds->request, &ds->d, "GET",
-                                        &ds->operation, NULL,
+                                        &ds->operation, NULL, 0,
                                         ngx_http_q2api_discover_onboarded,
                                         ds)
         != NGX_OK)

@@ -51,8 +51,9 @@ ngx_int_t ngx_http_q2api_gemini_discover(ngx_http_request_t *r,
  * "summary": {totalModels, averageRemaining}}, other.resetTime (the
  * earliest reset) and other.quotaCheckedAt.  done gets NGX_OK and
  * creditsInfo's JSON text, or NGX_ERROR and why.  NGX_DECLINED: no such
- * Gemini account, no token or no project yet.  gemini-core calls it after
- * a 429.
+ * Gemini account, no token or no project yet.  With done NULL the read
+ * goes on in the background: r's answer does not wait for it (the
+ * attempts call it so after Google's 429 about a model's quota).
  */
 ngx_int_t ngx_http_q2api_gemini_quota(ngx_http_request_t *r, ngx_str_t *id,
     ngx_http_q2api_gemini_done_pt done, void *data);

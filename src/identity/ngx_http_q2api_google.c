@@ -242,7 +242,8 @@ ngx_http_q2api_google_token_call(ngx_http_request_t *r, ngx_str_t *body,
 ngx_int_t
 ngx_http_q2api_code_assist_call(ngx_http_request_t *r,
     ngx_http_q2api_account_data_t *d, char *method, ngx_str_t *rpc,
-    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data)
+    ngx_str_t *body, ngx_uint_t background, ngx_http_q2api_call_done_pt done,
+    void *data)
 {
     u_char                     *p;
     ngx_str_t                   base;
@@ -269,6 +270,7 @@ ngx_http_q2api_code_assist_call(ngx_http_request_t *r,
     ngx_memzero(&req, sizeof(ngx_http_q2api_call_req_t));
 
     req.location = ngx_http_q2api_code_assist_location;
+    req.background = background ? 1 : 0;
     req.method.data = (u_char *) method;
     req.method.len = ngx_strlen(method);
 

@@ -52,7 +52,8 @@ ngx_int_t ngx_http_q2api_google_token_call(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_q2api_code_assist_call(ngx_http_request_t *r,
     ngx_http_q2api_account_data_t *d, char *method, ngx_str_t *rpc,
-    ngx_str_t *body, ngx_http_q2api_call_done_pt done, void *data);
+    ngx_str_t *body, ngx_uint_t background, ngx_http_q2api_call_done_pt done,
+    void *data);
 
 /*
  * A form body (application/x-www-form-urlencoded) of n pairs in r->pool:

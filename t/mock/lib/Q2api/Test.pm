@@ -270,7 +270,11 @@ sub _check {
                 Test::More::diag($code) if defined $code;    # eval's error text
                 last SKIP;
             }
-            $code->(\@new, $block);
+            # a check that dies must fail the test, not only warn
+            unless (eval { $code->(\@new, $block); 1 }) {
+                Test::More::fail("$name - mock_check died");
+                Test::More::diag($@);
+            }
         }
     }
 }
