@@ -158,5 +158,8 @@ const q2api_front_t  q2api_claude_front = {
     "/messages/count_tokens",
     q2api_claude_count_tokens,
     q2api_claude_markers,
-    1
+    1,
+    NULL,
+    NULL,
+    NULL
 };

@@ -45,6 +45,22 @@ int q2api_openai_parse_message(q2api_openai_parse_t *p, cJSON *msg, int i);
 /* tools, functions, tool_choice, function_call, parallel_tool_calls */
 int q2api_openai_parse_tools(q2api_openai_parse_t *p, cJSON *root);
 
+/*
+ * Shared with the Responses front end, whose function tools, images and
+ * reasoning.effort have the same shape: one function {"name",
+ * "description","parameters"}; one image part whose "image_url" is a
+ * data URL or {"url"}; reasoning_effort or reasoning.effort.
+ */
+int q2api_openai_parse_tool(q2api_openai_parse_t *p, cJSON *fn,
+    const char *path);
+int q2api_openai_parse_image(q2api_openai_parse_t *p, q2api_message_t *m,
+    cJSON *part, const char *path);
+int q2api_openai_parse_reasoning(q2api_openai_parse_t *p, cJSON *root);
+
+/* one tool call into m: id (may be NULL) and {"name","arguments"} */
+int q2api_openai_parse_call(q2api_openai_parse_t *p, q2api_message_t *m,
+    cJSON *id, cJSON *fn, const char *path);
+
 /* does the request use the legacy functions rather than tools? */
 int q2api_openai_legacy(const q2api_request_t *req);
 

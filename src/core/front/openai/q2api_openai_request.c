@@ -20,8 +20,6 @@ static int q2api_openai_parse_messages(q2api_openai_parse_t *p,
     cJSON *root);
 static int q2api_openai_parse_refused(q2api_openai_parse_t *p, cJSON *root);
 static int q2api_openai_parse_sampling(q2api_openai_parse_t *p, cJSON *root);
-static int q2api_openai_parse_reasoning(q2api_openai_parse_t *p,
-    cJSON *root);
 static int q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root);
 static int q2api_openai_number(q2api_openai_parse_t *p, cJSON *root,
     const char *name, double min, double max, double *out);
@@ -353,7 +351,7 @@ q2api_openai_parse_sampling(q2api_openai_parse_t *p, cJSON *root)
  * Responses API and some clients send it) turns thinking on with a budget
  * that grows with the effort; "none" leaves it off.
  */
-static int
+int
 q2api_openai_parse_reasoning(q2api_openai_parse_t *p, cJSON *root)
 {
     size_t       i;
