@@ -14,6 +14,8 @@
 #include "q2api_json.h"
 
 
+static int q2api_responses_append_json(q2api_buf_t *b, const cJSON *item,
+    int inner);
 static int q2api_responses_echo_field(q2api_buf_t *b, cJSON *root,
     const char *name, const char *absent);
 static int q2api_responses_usage(q2api_responses_stream_t *s,
@@ -24,13 +26,58 @@ static int q2api_responses_usage(q2api_responses_stream_t *s,
     q2api_buf_append(b, "" lit, sizeof(lit) - 1)
 
 
+/*
+ * A part of the client's body as compact JSON (inner: an array's elements
+ * without its brackets), with the NULs its strings held (marked when it
+ * was parsed, q2api_nul.h) written as \u0000 again.
+ */
+static int
+q2api_responses_append_json(q2api_buf_t *b, const cJSON *item, int inner)
+{
+    int     rc;
+    char   *json, *p, *end, *mark;
+
+    json = cJSON_PrintUnformatted(item);
+    if (json == NULL) {
+        return Q2API_NOMEM;
+    }
+
+    p = json;
+    end = json + strlen(json);
+
+    if (inner && end - p >= 2) {
+        p++;
+        end--;
+    }
+
+    rc = Q2API_OK;
+
+    while (rc == Q2API_OK && p < end) {
+        mark = memchr(p, Q2API_NUL_MARK, end - p);
+        if (mark == NULL) {
+            rc = q2api_buf_append(b, p, end - p);
+            break;
+        }
+
+        rc = q2api_buf_append(b, p, mark - p);
+        if (rc == Q2API_OK) {
+            rc = q2api_responses_put(b, "\\u0000");
+        }
+
+        p = mark + 1;
+    }
+
+    cJSON_free(json);
+
+    return rc;
+}
+
+
 /* ,"<name>":<the request's value, or absent> */
 static int
 q2api_responses_echo_field(q2api_buf_t *b, cJSON *root, const char *name,
     const char *absent)
 {
-    int     rc;
-    char   *json;
     cJSON  *item;
 
     item = cJSON_GetObjectItemCaseSensitive(root, name);
@@ -46,15 +93,7 @@ q2api_responses_echo_field(q2api_buf_t *b, cJSON *root, const char *name,
         return q2api_buf_append_str(b, absent);
     }
 
-    json = cJSON_PrintUnformatted(item);
-    if (json == NULL) {
-        return Q2API_NOMEM;
-    }
-
-    rc = q2api_buf_append_str(b, json);
-    cJSON_free(json);
-
-    return rc;
+    return q2api_responses_append_json(b, item, 0);
 }
 
 
@@ -232,9 +271,7 @@ int
 q2api_responses_record(q2api_responses_stream_t *s, q2api_str_t *id,
     q2api_buf_t *items)
 {
-    char   *json;
     cJSON  *input;
-    size_t  len;
 
     id->data = s->id;
     id->len = 0;
@@ -254,29 +291,16 @@ q2api_responses_record(q2api_responses_stream_t *s, q2api_str_t *id,
         if (q2api_responses_put(items, "{\"type\":\"message\","
                                        "\"role\":\"user\",\"content\":")
             != Q2API_OK
-            || q2api_json_append_string(items, input->valuestring,
-                                        strlen(input->valuestring))
-               != Q2API_OK
+            || q2api_responses_append_json(items, input, 0) != Q2API_OK
             || q2api_buf_append_byte(items, '}') != Q2API_OK)
         {
             return Q2API_NOMEM;
         }
 
-    } else if (cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0) {
-        json = cJSON_PrintUnformatted(input);
-        if (json == NULL) {
-            return Q2API_NOMEM;
-        }
-
-        /* the array's elements, without its brackets */
-        len = strlen(json);
-
-        if (q2api_buf_append(items, json + 1, len - 2) != Q2API_OK) {
-            cJSON_free(json);
-            return Q2API_NOMEM;
-        }
-
-        cJSON_free(json);
+    } else if (cJSON_IsArray(input)
+               && q2api_responses_append_json(items, input, 1) != Q2API_OK)
+    {
+        return Q2API_NOMEM;
     }
 
     if ((items->len > 1 && s->items.len
