@@ -281,8 +281,12 @@ test_refusals(void)
     rs_rejects("{'model':'m','input':'x','reasoning':{'summary':'long'}}",
                "reasoning.summary:", "a bad summary mode");
     rs_rejects("{'model':'m','input':'x','text':{'format':{'type':"
-               "'json_schema','name':'n'}}}", "text.format.schema:",
-               "json_schema without a schema");
+               "'json_schema','name':'n','schema':5}}}",
+               "text.format.schema: expected an object",
+               "json_schema with a schema not an object");
+    rs_rejects("{'model':'m','input':'x','text':{'format':{'type':"
+               "'json_schema'}}}", "text.format.name:",
+               "json_schema without a name");
     rs_rejects("{'model':'m','input':'x','metadata':{'k':1}}", "metadata:",
                "metadata not strings");
     rs_rejects("{'model':'m','input':'x','include':[1]}", "include:",

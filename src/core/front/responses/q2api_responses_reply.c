@@ -142,28 +142,15 @@ q2api_responses_echo(q2api_responses_stream_t *s)
 
 /*
  * input_tokens is the whole prompt, cached tokens included: Codex's
- * context meter and its compaction read it.  Reasoning is estimated from
- * its text and is part of output_tokens, as OpenAI counts it.
+ * context meter and its compaction read it.
  */
 static int
 q2api_responses_usage(q2api_responses_stream_t *s, q2api_buf_t *b)
 {
     long long  in, out, reasoning;
 
-    in = s->usage.input_tokens >= 0 ? s->usage.input_tokens
-                                    : s->input_tokens;
-    in += s->usage.cache_read_tokens + s->usage.cache_write_tokens;
-
-    reasoning = s->reasoning_bytes
-                ? q2api_estimate_tokens(s->reasoning_bytes) : 0;
-
-    if (s->usage.output_tokens >= 0) {
-        out = s->usage.output_tokens;
-        reasoning = reasoning > out ? out : reasoning;
-
-    } else {
-        out = q2api_estimate_tokens(s->output_bytes) + reasoning;
-    }
+    q2api_openai_usage_counts(&s->usage, s->input_tokens, s->output_bytes,
+                              s->reasoning_bytes, &in, &out, &reasoning);
 
     if (q2api_responses_put(b, "{\"input_tokens\":") != Q2API_OK
         || q2api_json_append_int(b, in) != Q2API_OK

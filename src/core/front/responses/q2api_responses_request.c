@@ -24,8 +24,6 @@ static int q2api_responses_parse_format(q2api_openai_parse_t *p,
     cJSON *root);
 static int q2api_responses_parse_include(q2api_openai_parse_t *p,
     cJSON *root);
-static int q2api_responses_number(q2api_openai_parse_t *p, cJSON *root,
-    const char *name, double max, double *out);
 
 
 int
@@ -129,19 +127,10 @@ q2api_responses_parse_top(q2api_openai_parse_t *p, cJSON *root)
         }
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(root, "max_output_tokens");
-    if (q2api_openai_given(item)) {
-        /* the bound first: converting a larger double is undefined */
-        if (!cJSON_IsNumber(item) || item->valuedouble < 1
-            || item->valuedouble >= 1e18
-            || item->valuedouble != (double) (long long) item->valuedouble)
-        {
-            q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                            "max_output_tokens: expected a positive integer");
-            return Q2API_ERROR;
-        }
-
-        req->max_tokens = (long long) item->valuedouble;
+    if (q2api_openai_count(p, root, "max_output_tokens", &req->max_tokens)
+        != Q2API_OK)
+    {
+        return Q2API_ERROR;
     }
 
     /* echoed in the Response; at most 16 string values, as OpenAI's */
@@ -183,9 +172,9 @@ q2api_responses_parse_top(q2api_openai_parse_t *p, cJSON *root)
         req->user_id = q2api_json_str(item);
     }
 
-    if (q2api_responses_number(p, root, "temperature", 2, &req->temperature)
+    if (q2api_openai_number(p, root, "temperature", 0, 2, &req->temperature)
         != Q2API_OK
-        || q2api_responses_number(p, root, "top_p", 1, &req->top_p)
+        || q2api_openai_number(p, root, "top_p", 0, 1, &req->top_p)
            != Q2API_OK)
     {
         return Q2API_ERROR;
@@ -296,10 +285,7 @@ q2api_responses_parse_reasoning(q2api_openai_parse_t *p, cJSON *root)
 static int
 q2api_responses_parse_format(q2api_openai_parse_t *p, cJSON *root)
 {
-    cJSON            *text, *item, *type, *name, *schema, *verbosity;
-    q2api_request_t  *req;
-
-    req = p->req;
+    cJSON  *text, *item, *verbosity;
 
     text = cJSON_GetObjectItemCaseSensitive(root, "text");
     if (!q2api_openai_given(text)) {
@@ -322,56 +308,8 @@ q2api_responses_parse_format(q2api_openai_parse_t *p, cJSON *root)
         return Q2API_OK;
     }
 
-    type = cJSON_GetObjectItemCaseSensitive(item, "type");
-
-    if (!cJSON_IsObject(item) || !cJSON_IsString(type)) {
-        q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "text.format: expected an object with a \"type\"");
-        return Q2API_ERROR;
-    }
-
-    if (strcmp(type->valuestring, "text") == 0) {
-        return Q2API_OK;
-    }
-
-    if (strcmp(type->valuestring, "json_object") == 0) {
-        req->format = Q2API_FORMAT_JSON_OBJECT;
-        return Q2API_OK;
-    }
-
-    if (strcmp(type->valuestring, "json_schema") != 0) {
-        q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "text.format.type: expected \"text\", "
-                        "\"json_object\" or \"json_schema\"");
-        return Q2API_ERROR;
-    }
-
-    name = cJSON_GetObjectItemCaseSensitive(item, "name");
-    schema = cJSON_GetObjectItemCaseSensitive(item, "schema");
-
-    if (!cJSON_IsString(name) || name->valuestring[0] == '\0') {
-        q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "text.format.name: expected a non-empty string");
-        return Q2API_ERROR;
-    }
-
-    if (!cJSON_IsObject(schema)) {
-        q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "text.format.schema: expected a JSON Schema object");
-        return Q2API_ERROR;
-    }
-
-    req->format = Q2API_FORMAT_JSON_SCHEMA;
-    req->format_name = q2api_json_str(name);
-
-    if (q2api_json_print(&req->arena, schema, &req->format_schema)
-        != Q2API_OK)
-    {
-        q2api_error_set(p->err, Q2API_ERR_API, "out of memory");
-        return Q2API_ERROR;
-    }
-
-    return Q2API_OK;
+    /* a json_schema's name and schema are in text.format itself */
+    return q2api_openai_format(p, item, item, "text.format", "text.format");
 }
 
 
@@ -403,32 +341,6 @@ invalid:
     q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
                     "include: expected an array of strings");
     return Q2API_ERROR;
-}
-
-
-/* an optional number in [0, max] into *out */
-static int
-q2api_responses_number(q2api_openai_parse_t *p, cJSON *root,
-    const char *name, double max, double *out)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(root, name);
-    if (!q2api_openai_given(item)) {
-        return Q2API_OK;
-    }
-
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0)
-        || item->valuedouble > max)
-    {
-        q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "%s: expected a number from 0 to %g", name, max);
-        return Q2API_ERROR;
-    }
-
-    *out = item->valuedouble;
-
-    return Q2API_OK;
 }
 
 
