@@ -10,6 +10,7 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_seal.h"
+#include "ngx_http_q2api_google.h"
 
 
 static ngx_int_t ngx_http_q2api_init_process(ngx_cycle_t *cycle);
@@ -150,6 +151,75 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
                kinds[NGX_HTTP_Q2API_ACCOUNT_AMAZONQ].location),
       NULL },
 
+    { ngx_string("q2api_gemini_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_GEMINI].url),
+      NULL },
+
+    { ngx_string("q2api_gemini_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               kinds[NGX_HTTP_Q2API_ACCOUNT_GEMINI].location),
+      NULL },
+
+    { ngx_string("q2api_google_oauth_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_url_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, google_oauth_url),
+      NULL },
+
+    { ngx_string("q2api_code_assist_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_url_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, code_assist_url),
+      NULL },
+
+    { ngx_string("q2api_gemini_onboard_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, gemini_onboard_poll),
+      NULL },
+
+    { ngx_string("q2api_gemini_client_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_client_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               gemini_client_id[NGX_HTTP_Q2API_GEMINI_CLI]),
+      NULL },
+
+    { ngx_string("q2api_gemini_client_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_client_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               gemini_client_secret[NGX_HTTP_Q2API_GEMINI_CLI]),
+      NULL },
+
+    { ngx_string("q2api_antigravity_client_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_client_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               gemini_client_id[NGX_HTTP_Q2API_GEMINI_ANTIGRAVITY]),
+      NULL },
+
+    { ngx_string("q2api_antigravity_client_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_q2api_google_client_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t,
+               gemini_client_secret[NGX_HTTP_Q2API_GEMINI_ANTIGRAVITY]),
+      NULL },
+
     { ngx_string("q2api_oidc_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -194,7 +264,7 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       NULL },
 
     { ngx_string("q2api_model"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_q2api_model_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -416,6 +486,10 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
      *     qlcf->kiro_auth_url = { 0, NULL };
      *     qlcf->kiro_usage_url = { 0, NULL };
      *     qlcf->kiro_profiles_url = { 0, NULL };
+     *     qlcf->google_oauth_url = { 0, NULL };
+     *     qlcf->code_assist_url = { 0, NULL };
+     *     qlcf->gemini_client_id[] = { 0, NULL };
+     *     qlcf->gemini_client_secret[] = { 0, NULL };
      */
 
     for (i = 0; i < NGX_HTTP_Q2API_KINDS; i++) {
@@ -431,6 +505,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
     qlcf->affinity_timeout = NGX_CONF_UNSET;
     qlcf->max_attempts = NGX_CONF_UNSET_UINT;
     qlcf->account_header_keys = NGX_CONF_UNSET_PTR;
+    qlcf->gemini_onboard_poll = NGX_CONF_UNSET_MSEC;
 
     return qlcf;
 }
@@ -454,6 +529,8 @@ ngx_http_q2api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->kiro_profiles_url, prev->kiro_profiles_url,
                              "https://q.{region}.amazonaws.com"
                              "/ListAvailableProfiles");
+
+    ngx_http_q2api_google_merge_conf(conf, prev);
 
     for (k = ngx_http_q2api_kinds; k->name.len; k++) {
         if (ngx_http_q2api_merge_kind(cf, k, &conf->kinds[k->type],

@@ -71,7 +71,7 @@ main::accounts(
 --- request eval
 [map { "GET /v2/accounts$_" } '', '?enabled=false', '?enabled=true', '?status=suspended', '?type=kiro',
  '?sort_by=success_count&sort_order=asc', '?sort_by=label&sort_order=asc', '?sort_by=last_used',
- '?sort_order=asc', '?sort_by=bogus', '?enabled=maybe', '?status=ill', '?sort_order=up', '?type=gemini']
+ '?sort_order=asc', '?sort_by=bogus', '?enabled=maybe', '?status=ill', '?sort_order=up', '?type=bogus']
 --- error_code eval
 [(200) x 9, (400) x 5]
 --- response_body_like eval
@@ -88,7 +88,7 @@ main::accounts(
  qr/^\{"detail":"enabled: expected true or false"\}$/,
  qr/^\{"detail":"status: expected active, /,
  qr/^\{"detail":"sort_order: expected asc or desc"\}$/,
- qr/^\{"detail":"type: expected amazonq or kiro"\}$/]
+ qr/^\{"detail":"type: expected amazonq, kiro or gemini"\}$/]
 
 
 
@@ -186,7 +186,7 @@ my @b = (
     '{"accessToken":"t","other":{"big":"' . ('o' x 65536) . '"}}',
     '{"accessToken":"t","enabled":"yes"}',
     '{"accessToken":"t","enabled":2}',
-    '{"accessToken":"t","type":"gemini"}',
+    '{"accessToken":"t","type":"bedrock"}',
     '{"refresh_token":"t"}',
     '{"accessToken":"t","accessToken":"u"}',
     '{"label":"no token"}',
@@ -217,7 +217,7 @@ my @b = (
  qr/^\{"detail":"other: must be valid UTF-8 of at most 65536 bytes"\}$/,
  qr/^\{"detail":"enabled: expected a boolean"\}$/,
  qr/^\{"detail":"enabled: expected a boolean"\}$/,
- qr/^\{"detail":"type: expected \\"amazonq\\" or \\"kiro\\""\}$/,
+ qr/^\{"detail":"type: expected \\"amazonq\\", \\"kiro\\" or \\"gemini\\""\}$/,
  qr/^\{"detail":"refresh_token: unknown or read-only field"\}$/,
  qr/^\{"detail":"accessToken: given twice"\}$/,
  qr/^\{"detail":"accessToken: an account needs an accessToken or a refreshToken"\}$/,
@@ -378,7 +378,7 @@ amazonq|bad|cid|csec|ref|acc token
 amazonq|norefclient|||ref-5|
 --- error_code: 200
 --- response_body_like chomp
-^\{"success":false,"total":7,"created":3,"updated":0,"failed":4,"errors":\[\{"line":6,"error":"line: expected type\|label.*"\},\{"line":7,"error":"type: gemini accounts are not served by this module"\},\{"line":8,"error":"accessToken: must be printable ASCII without spaces, at most 16384 bytes"\},\{"line":9,"error":"clientId: needed with a refreshToken"\}\],"account_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}$
+^\{"success":false,"total":7,"created":3,"updated":0,"failed":4,"errors":\[\{"line":6,"error":"line: expected type\|label.*"\},\{"line":7,"error":"api_endpoint: must be https:// and a Code Assist host .*?"\},\{"line":8,"error":"accessToken: must be printable ASCII without spaces, at most 16384 bytes"\},\{"line":9,"error":"clientId: needed with a refreshToken"\}\],"account_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}$
 --- mock_check eval
 sub {
     my $s = main::stored();

@@ -577,13 +577,13 @@ _SQL_
 
     # a row of a type this module does not serve is left alone
     $pg->psql("INSERT INTO accounts (id, accessToken, type) VALUES "
-            . "('g-1', 'tok-g', 'gemini'); "
+            . "('g-1', 'tok-g', 'bedrock'); "
             . "NOTIFY q2api_accounts, 'amq:g-1'", db => 'q2api');
     sleep 0.3;
     $mock->reset;
     ask($E) for 1 .. 3;
     %seen = map { $_ => 1 } tokens_seen();
-    is_deeply([ keys %seen ], [ 'tok-q1' ], 'a gemini row is not used');
+    is_deeply([ keys %seen ], [ 'tok-q1' ], 'a row of an unknown type is not used');
 
     $E->stop;
 }

@@ -21,7 +21,10 @@ typedef enum {
     NGX_HTTP_Q2API_ST_SUSPENDED,      /* locked by the backend */
     NGX_HTTP_Q2API_ST_TOKEN,          /* token rejected: needs a refresh */
     NGX_HTTP_Q2API_ST_NEEDS_LOGIN,    /* refresh refused: needs a login */
-    NGX_HTTP_Q2API_ST_ERRORS          /* too many consecutive errors */
+    NGX_HTTP_Q2API_ST_ERRORS,         /* too many consecutive errors */
+    NGX_HTTP_Q2API_ST_NEEDS_VALIDATION, /* Google wants the user to verify
+                                           (the URL in other) */
+    NGX_HTTP_Q2API_ST_INELIGIBLE      /* no Code Assist tier for it */
 } ngx_http_q2api_status_e;
 
 
@@ -58,6 +61,13 @@ typedef struct {
     ngx_str_t                  profile_arn;
     ngx_str_t                  other;         /* JSON object text */
     ngx_flag_t                 enabled;
+
+    /* Gemini accounts: read out of other (other.project,
+     * other.api_endpoint, other.flavour) and checked where they enter */
+    ngx_str_t                  project;
+    ngx_str_t                  api_endpoint;
+    ngx_uint_t                 flavour;       /* NGX_HTTP_Q2API_GEMINI_* */
+    unsigned                   flavour_named:1; /* else inferred */
 
     ngx_uint_t                 status;        /* ngx_http_q2api_status_e */
     ngx_str_t                  reason;
@@ -115,6 +125,12 @@ typedef struct {
     ngx_uint_t                 type;
     time_t                     token_expires;
     unsigned                   refreshable:1;
+
+    /* Gemini accounts: the Code Assist project (empty: not found yet),
+     * the endpoint (empty: the flavour's), the flavour */
+    ngx_str_t                  project;
+    ngx_str_t                  endpoint;
+    ngx_uint_t                 flavour;
 } ngx_http_q2api_pick_t;
 
 
@@ -127,6 +143,14 @@ typedef struct {
                                                  rotation (admin tests) */
     ngx_str_t                 *exclude;       /* ids tried already */
     ngx_uint_t                 nexclude;
+
+    /* the model asked for: accounts of its back end that have it (not
+     * out of quota for it, not refusing it); NULL back: any account */
+    const char                *back;
+    ngx_str_t                  model;
+    ngx_str_t                  alt_model;     /* Claude's id on Antigravity
+                                                 accounts, which serve it
+                                                 too; empty: they do not */
 } ngx_http_q2api_select_t;
 
 
@@ -157,6 +181,14 @@ void ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id, ngx_http_q2api_outcome_e outcome, const char *detail,
     uint64_t tokens_in, uint64_t tokens_out);
 const char *ngx_http_q2api_status_name(ngx_uint_t status);
+/*
+ * One model out on one account until "until" (Gemini's per-model quota, a
+ * model the account is not given); the account serves its other models.
+ * A few models per account are remembered: a new one takes the place of
+ * the one back soonest.
+ */
+void ngx_http_q2api_accounts_model_out(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, ngx_str_t *model, time_t until, const char *reason);
 /* the reverse; NGX_HTTP_Q2API_ST_ACTIVE for a name it does not know */
 ngx_uint_t ngx_http_q2api_status_from_name(u_char *name, size_t len);
 
@@ -230,6 +262,29 @@ void ngx_http_q2api_accounts_refresh_end(ngx_http_q2api_accounts_t *accounts,
     const char *reason);
 ngx_uint_t ngx_http_q2api_accounts_refreshing(
     ngx_http_q2api_accounts_t *accounts, ngx_str_t *id);
+/*
+ * Gemini accounts: what project discovery and quota reads learn, persisted
+ * with the account.  other is the account's new "other" object (the
+ * caller read the old one with accounts_get and changed its members);
+ * project, when not NULL, the project found in it.  status, when not
+ * NGX_HTTP_Q2API_ST_ACTIVE, puts the account out of rotation with reason
+ * (needs_validation, ineligible); ACTIVE brings back an account that was
+ * out for one of those.  NGX_DECLINED: no such account.
+ */
+ngx_int_t ngx_http_q2api_accounts_learn_other(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, ngx_str_t *other,
+    ngx_str_t *project, ngx_uint_t status, const char *reason);
+
+/*
+ * One project discovery per Gemini account at a time, across workers:
+ * begin NGX_OK (this caller runs it), NGX_BUSY (one started less than
+ * "stale" seconds ago runs), NGX_DECLINED (no such Gemini account).
+ */
+ngx_int_t ngx_http_q2api_accounts_discover_begin(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, time_t stale);
+void ngx_http_q2api_accounts_discover_end(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id);
+
 /* a profileArn found for an account that had none; persisted */
 void ngx_http_q2api_accounts_learn_profile(
     ngx_http_q2api_accounts_t *accounts, ngx_str_t *id,

@@ -16,7 +16,7 @@
 
 static const char  *ngx_http_q2api_status_names[] = {
     "active", "cooling", "quota", "suspended", "token_rejected",
-    "needs_login", "too_many_errors"
+    "needs_login", "too_many_errors", "needs_validation", "ineligible"
 };
 
 
@@ -229,6 +229,57 @@ ngx_http_q2api_accounts_report(ngx_http_q2api_accounts_t *accounts,
     }
 
     (void) ngx_http_q2api_accounts_place(accounts, a);
+    ngx_http_q2api_accounts_mark(accounts, a);
+
+    ngx_shmtx_unlock(&accounts->shpool->mutex);
+}
+
+
+void
+ngx_http_q2api_accounts_model_out(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, ngx_str_t *model, time_t until, const char *reason)
+{
+    ngx_uint_t                    i;
+    ngx_http_q2api_account_t     *a;
+    ngx_http_q2api_model_cool_t  *c, *slot;
+
+    if (model->len == 0 || model->len > NGX_HTTP_Q2API_MODEL_LEN) {
+        return;
+    }
+
+    ngx_shmtx_lock(&accounts->shpool->mutex);
+
+    a = ngx_http_q2api_accounts_lookup(accounts, id);
+
+    if (a == NULL) {
+        ngx_shmtx_unlock(&accounts->shpool->mutex);
+        return;
+    }
+
+    slot = &a->models_out[0];
+
+    for (i = 0; i < NGX_HTTP_Q2API_MODEL_COOLS; i++) {
+        c = &a->models_out[i];
+
+        if (c->len == model->len
+            && ngx_memcmp(c->model, model->data, model->len) == 0)
+        {
+            slot = c;
+            break;
+        }
+
+        /* else the one back soonest (a free one is back already) */
+        if (c->until < slot->until) {
+            slot = c;
+        }
+    }
+
+    slot->until = until;
+    slot->len = model->len;
+    ngx_memcpy(slot->model, model->data, model->len);
+
+    a->last_used = ngx_time();
+    ngx_http_q2api_accounts_set_cstr(accounts, &a->last_error, reason);
     ngx_http_q2api_accounts_mark(accounts, a);
 
     ngx_shmtx_unlock(&accounts->shpool->mutex);

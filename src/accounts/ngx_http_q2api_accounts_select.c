@@ -33,6 +33,24 @@ ngx_http_q2api_accounts_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
     pick->type = a->type;
     pick->token_expires = a->token_expires;
     pick->refreshable = a->refresh_token.len != 0;
+    pick->flavour = a->flavour;
+
+    if (a->type != NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        return NGX_OK;
+    }
+
+    pick->project.data = a->project.len ? ngx_pstrdup(p, &a->project) : NULL;
+    pick->endpoint.data = a->endpoint.len ? ngx_pstrdup(p, &a->endpoint)
+                                          : NULL;
+
+    if ((a->project.len && pick->project.data == NULL)
+        || (a->endpoint.len && pick->endpoint.data == NULL))
+    {
+        return NGX_ERROR;
+    }
+
+    pick->project.len = a->project.len;
+    pick->endpoint.len = a->endpoint.len;
 
     return NGX_OK;
 }
@@ -58,17 +76,71 @@ ngx_http_q2api_accounts_excluded(ngx_http_q2api_select_t *sel,
 
 
 /*
- * The base strategies, all in constant time: a random start (or the
- * round-robin cursor) and a walk past the few accounts this request
- * already tried; least_used takes the less used of two random accounts,
- * which keeps usage within a small constant of even without a heap.
+ * Whether an account serves the model asked for: its back end's (or
+ * Claude on an Antigravity account), and that model not out on it.  An
+ * account out for the model says when it is back in *back_at.
+ */
+static ngx_uint_t
+ngx_http_q2api_accounts_serves(ngx_http_q2api_select_t *sel,
+    ngx_http_q2api_account_t *a, time_t now, time_t *back_at)
+{
+    ngx_str_t                    *model;
+    ngx_uint_t                    i;
+    ngx_http_q2api_kind_t        *kind;
+    ngx_http_q2api_model_cool_t  *c;
+
+    if (sel->back == NULL) {
+        return 1;
+    }
+
+    kind = ngx_http_q2api_kind(a->type);
+
+    if (ngx_strcmp(kind->back, sel->back) == 0) {
+        model = &sel->model;
+
+    } else if (sel->alt_model.len
+               && a->type == NGX_HTTP_Q2API_ACCOUNT_GEMINI
+               && a->flavour == NGX_HTTP_Q2API_GEMINI_ANTIGRAVITY)
+    {
+        model = &sel->alt_model;
+
+    } else {
+        return 0;
+    }
+
+    for (i = 0; i < NGX_HTTP_Q2API_MODEL_COOLS; i++) {
+        c = &a->models_out[i];
+
+        if (c->until > now && c->len == model->len
+            && ngx_memcmp(c->model, model->data, model->len) == 0)
+        {
+            if (*back_at == 0 || c->until < *back_at) {
+                *back_at = c->until;
+            }
+
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The base strategies: a random start (or the round-robin cursor) and a
+ * walk past the accounts this request already tried and those that do
+ * not serve its model; least_used takes the less used of two random
+ * accounts, which keeps usage within a small constant of even without a
+ * heap.  With one back end and no model out the walk is a few steps
+ * whatever the pool's size; a pool that mixes back ends walks past the
+ * other one's accounts.
  */
 static ngx_http_q2api_account_t *
 ngx_http_q2api_accounts_choose(ngx_http_q2api_accounts_t *accounts,
-    ngx_http_q2api_select_t *sel)
+    ngx_http_q2api_select_t *sel, time_t now, time_t *back_at)
 {
     ngx_uint_t                     i, n, start;
-    ngx_http_q2api_account_t      *a, *b;
+    ngx_http_q2api_account_t      *a, *b, *c;
     ngx_http_q2api_accounts_sh_t  *sh;
 
     sh = accounts->sh;
@@ -87,10 +159,15 @@ ngx_http_q2api_accounts_choose(ngx_http_q2api_accounts_t *accounts,
 
     a = NULL;
 
-    for (i = 0; i <= sel->nexclude && i < n; i++) {
-        if (!ngx_http_q2api_accounts_excluded(sel, sh->rot[(start + i) % n]))
+    for (i = 0; i < n; i++) {
+        c = sh->rot[(start + i) % n];
+
+        /* served first: an account tried and out for the model still
+         * says when it is back */
+        if (ngx_http_q2api_accounts_serves(sel, c, now, back_at)
+            && !ngx_http_q2api_accounts_excluded(sel, c))
         {
-            a = sh->rot[(start + i) % n];
+            a = c;
             break;
         }
     }
@@ -104,6 +181,7 @@ ngx_http_q2api_accounts_choose(ngx_http_q2api_accounts_t *accounts,
     b = sh->rot[(ngx_uint_t) ngx_random() % n];
 
     if (b != a && !ngx_http_q2api_accounts_excluded(sel, b)
+        && ngx_http_q2api_accounts_serves(sel, b, now, back_at)
         && b->successes + b->errors < a->successes + a->errors)
     {
         return b;
@@ -135,7 +213,7 @@ ngx_http_q2api_affinity_free(ngx_http_q2api_accounts_t *accounts,
  */
 static ngx_http_q2api_account_t *
 ngx_http_q2api_accounts_affinity(ngx_http_q2api_accounts_t *accounts,
-    ngx_http_q2api_select_t *sel, time_t now)
+    ngx_http_q2api_select_t *sel, time_t now, time_t *back_at)
 {
     u_char                      md5[16];
     uint32_t                    hash;
@@ -174,7 +252,8 @@ ngx_http_q2api_accounts_affinity(ngx_http_q2api_accounts_t *accounts,
         a = ngx_http_q2api_accounts_lookup(accounts, &e->account);
 
         if (a != NULL && a->rot >= 0
-            && !ngx_http_q2api_accounts_excluded(sel, a))
+            && !ngx_http_q2api_accounts_excluded(sel, a)
+            && ngx_http_q2api_accounts_serves(sel, a, now, back_at))
         {
             e->last = now;
             ngx_queue_remove(&e->lru);
@@ -184,7 +263,7 @@ ngx_http_q2api_accounts_affinity(ngx_http_q2api_accounts_t *accounts,
     }
 
     /* a new conversation, or its account is out: bind to another */
-    a = ngx_http_q2api_accounts_choose(accounts, sel);
+    a = ngx_http_q2api_accounts_choose(accounts, sel, now, back_at);
     if (a == NULL) {
         return NULL;
     }
@@ -236,12 +315,13 @@ ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *accounts,
     ngx_pool_t *p, ngx_http_q2api_select_t *sel, ngx_http_q2api_pick_t *pick,
     time_t *retry_after)
 {
-    time_t                     now;
+    time_t                     now, back_at;
     ngx_int_t                  rc;
     ngx_rbtree_node_t         *node;
     ngx_http_q2api_account_t  *a;
 
     *retry_after = 0;
+    back_at = 0;
     now = ngx_time();
 
     ngx_shmtx_lock(&accounts->shpool->mutex);
@@ -258,10 +338,10 @@ ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *accounts,
         }
 
     } else if (sel->affinity.len) {
-        a = ngx_http_q2api_accounts_affinity(accounts, sel, now);
+        a = ngx_http_q2api_accounts_affinity(accounts, sel, now, &back_at);
 
     } else {
-        a = ngx_http_q2api_accounts_choose(accounts, sel);
+        a = ngx_http_q2api_accounts_choose(accounts, sel, now, &back_at);
     }
 
     if (a == NULL) {
@@ -269,6 +349,12 @@ ngx_http_q2api_accounts_pick(ngx_http_q2api_accounts_t *accounts,
             node = ngx_rbtree_min(accounts->sh->cool.root,
                                   accounts->sh->cool.sentinel);
             *retry_after = (time_t) node->key - now;
+        }
+
+        /* or the first account back for this model, if sooner */
+        if (back_at && (*retry_after <= 0 || back_at - now < *retry_after))
+        {
+            *retry_after = back_at - now;
         }
 
         ngx_shmtx_unlock(&accounts->shpool->mutex);

@@ -154,12 +154,21 @@ ngx_http_q2api_accounts_upsert(ngx_http_q2api_accounts_t *accounts,
             || ngx_http_q2api_accounts_set_str(accounts, &a->profile_arn,
                                                &d->profile_arn) != NGX_OK
             || ngx_http_q2api_accounts_set_str(accounts, &a->other,
-                                               &d->other) != NGX_OK)
+                                               &d->other) != NGX_OK
+            || ngx_http_q2api_accounts_set_str(accounts, &a->project,
+                                               &d->project) != NGX_OK
+            || ngx_http_q2api_accounts_set_str(accounts, &a->endpoint,
+                                               &d->api_endpoint) != NGX_OK)
         {
             goto nomem;
         }
 
         a->type = d->type;
+        a->flavour = ngx_http_q2api_gemini_flavour(
+                         d->flavour_named ? (ngx_int_t) d->flavour
+                                          : NGX_ERROR,
+                         &d->client_id, &d->api_endpoint);
+        a->flavour_named = d->flavour_named;
         a->enabled = d->enabled;
 
         if (!keep) {

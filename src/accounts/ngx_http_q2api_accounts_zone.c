@@ -295,12 +295,16 @@ ngx_http_q2api_accounts_export_one(ngx_http_q2api_account_t *a,
     q2api_copy(access_token, access_token);
     q2api_copy(profile_arn, profile_arn);
     q2api_copy(other, other);
+    q2api_copy(project, project);
+    q2api_copy(endpoint, api_endpoint);
     q2api_copy(reason, reason);
     q2api_copy(last_error, last_error);
 
 #undef q2api_copy
 
     d->type = a->type;
+    d->flavour = a->flavour;
+    d->flavour_named = a->flavour_named;
     d->enabled = a->enabled;
     d->status = a->status;
     d->status_since = a->status_since;

@@ -24,6 +24,18 @@
 #include <ngx_core.h>
 
 #include "ngx_http_q2api_accounts.h"
+#include "ngx_http_q2api_kind.h"
+
+
+/* a model out on one account: bounded, in the account itself */
+#define NGX_HTTP_Q2API_MODEL_COOLS  4
+#define NGX_HTTP_Q2API_MODEL_LEN    64
+
+typedef struct {
+    time_t                     until;
+    size_t                     len;
+    u_char                     model[NGX_HTTP_Q2API_MODEL_LEN];
+} ngx_http_q2api_model_cool_t;
 
 
 typedef struct {
@@ -38,12 +50,17 @@ typedef struct {
     unsigned                   cooling:1;
     unsigned                   queued:1;
     unsigned                   deleted:1;     /* a tombstone for the store */
+    unsigned                   flavour_named:1; /* in other, not inferred */
 
     ngx_pid_t                  refresh_pid;   /* refreshing its token */
     ngx_msec_t                 refresh_since;
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
+    time_t                     discover_since; /* a Gemini project lookup
+                                                  runs since then */
 
     ngx_uint_t                 type;
+    ngx_uint_t                 flavour;       /* Gemini accounts' */
+    ngx_http_q2api_model_cool_t  models_out[NGX_HTTP_Q2API_MODEL_COOLS];
     ngx_flag_t                 enabled;
     ngx_uint_t                 status;
     time_t                     status_since;
@@ -71,6 +88,8 @@ typedef struct {
     ngx_str_t                  access_token;
     ngx_str_t                  profile_arn;
     ngx_str_t                  other;
+    ngx_str_t                  project;       /* other.project */
+    ngx_str_t                  endpoint;      /* other.api_endpoint */
     ngx_str_t                  reason;
     ngx_str_t                  last_error;
 } ngx_http_q2api_account_t;

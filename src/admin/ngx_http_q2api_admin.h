@@ -125,7 +125,10 @@ typedef enum {
     NGX_HTTP_Q2API_ROUTE_CHAT_TEST,
     NGX_HTTP_Q2API_ROUTE_AUTH_START,
     NGX_HTTP_Q2API_ROUTE_AUTH_STATUS,
-    NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM
+    NGX_HTTP_Q2API_ROUTE_AUTH_CLAIM,
+    NGX_HTTP_Q2API_ROUTE_DISCOVER,        /* a Gemini account's project */
+    NGX_HTTP_Q2API_ROUTE_QUOTA,           /* a Gemini account's quota */
+    NGX_HTTP_Q2API_ROUTE_GEMINI_EXCHANGE  /* a Google sign-in's code */
 } ngx_http_q2api_admin_route_e;
 
 
@@ -192,6 +195,10 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_q2api_admin_module;
 
+
+/* Gemini accounts (ngx_http_q2api_admin_gemini.c) */
+ngx_int_t ngx_http_q2api_admin_discover(ngx_http_request_t *r,
+    ngx_http_q2api_admin_ctx_t *ctx);
 
 /* auth */
 char *ngx_http_q2api_admin_password(ngx_conf_t *cf, ngx_command_t *cmd,

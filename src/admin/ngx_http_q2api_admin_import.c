@@ -8,6 +8,7 @@
 
 #include "ngx_http_q2api_admin.h"
 #include "q2api_check.h"
+#include "ngx_http_q2api_row.h"
 
 
 typedef struct {
@@ -107,10 +108,54 @@ ngx_http_q2api_admin_import_one(ngx_http_request_t *r,
 }
 
 
+/* other of a gemini line: {"project": f[0], "api_endpoint": f[1]} */
+static ngx_int_t
+ngx_http_q2api_admin_import_other(ngx_http_request_t *r,
+    ngx_http_q2api_admin_input_t *in, ngx_str_t *f, ngx_uint_t n, u_char *err)
+{
+    static const char  *keys[] = { "project", "api_endpoint" };
+
+    u_char      *v;
+    ngx_uint_t   i;
+    const char  *member;
+
+    for (i = 0; i < n && i < 2; i++) {
+        if (f[i].len == 0) {
+            continue;
+        }
+
+        v = ngx_pnalloc(r->pool, f[i].len + 1);
+        if (v == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ngx_cpymem(v, f[i].data, f[i].len) = '\0';
+
+        if (ngx_http_q2api_admin_other_set(r, &in->d.other, keys[i],
+                                              (const char *) v)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_q2api_row_other(&in->d.other, &in->d, &member) != NGX_OK) {
+        ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN, "%s: %s%Z", member,
+                     q2api_check_rule(member[0] == 'p' ? Q2API_CHECK_PROJECT
+                                                       : Q2API_CHECK_ENDPOINT));
+        return NGX_DECLINED;
+    }
+
+    in->set |= NGX_HTTP_Q2API_F_OTHER;
+
+    return NGX_OK;
+}
+
+
 /*
  * amq2api's lines, "|"-separated and trimmed, "#" lines skipped:
  * type|label|clientId|clientSecret|refreshToken|accessToken[|project|
- * api_endpoint] (type amazonq or kiro), or its "amazonq" form
+ * api_endpoint] (type amazonq, kiro or gemini), or its "amazonq" form
  * email|password|clientId|clientSecret|refreshToken|accessToken (the
  * e-mail becomes the label, the password is not kept).
  */
@@ -121,6 +166,7 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
 {
     u_char                        *p, *q;
     ngx_str_t                      f[9];
+    ngx_int_t                      rc;
     ngx_uint_t                     n, i, generic, type;
     ngx_http_q2api_admin_input_t   in;
 
@@ -161,18 +207,7 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
 
     type = ngx_http_q2api_kind_type(f[0].data, f[0].len);
 
-    /* amq2api's gemini lines are generic lines too, refused by name */
-    generic = n >= 6
-              && (type != NGX_HTTP_Q2API_ACCOUNT_UNKNOWN
-                  || (f[0].len == 6
-                      && ngx_strncmp(f[0].data, "gemini", 6) == 0));
-
-    if (generic && type == NGX_HTTP_Q2API_ACCOUNT_UNKNOWN) {
-        ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
-                     "type: gemini accounts are not served by this "
-                     "module%Z");
-        return NGX_DECLINED;
-    }
+    generic = n >= 6 && type != NGX_HTTP_Q2API_ACCOUNT_UNKNOWN;
 
     if (!generic && n != 6) {
         ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
@@ -211,6 +246,14 @@ ngx_http_q2api_admin_import_line(ngx_http_request_t *r,
                != Q2API_OK)
         {
             goto bad_token;
+        }
+    }
+
+    if (type == NGX_HTTP_Q2API_ACCOUNT_GEMINI && n > 6) {
+        /* amq2api's gemini lines: the project and endpoint go to other */
+        rc = ngx_http_q2api_admin_import_other(r, &in, &f[6], n - 6, err);
+        if (rc != NGX_OK) {
+            return rc;
         }
     }
 

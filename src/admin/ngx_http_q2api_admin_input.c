@@ -13,6 +13,7 @@
 #include "q2api_json.h"
 #include "q2api_nul.h"
 #include "q2api_time.h"
+#include "ngx_http_q2api_row.h"
 
 
 /* what a field's value must be */
@@ -225,6 +226,7 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
     char                          *printed;
     size_t                         len;
     cJSON                         *v, *o;
+    const char                    *member;
     u_char                        *s;
     ngx_str_t                     *str;
     ngx_http_q2api_admin_field_t  *f;
@@ -364,6 +366,17 @@ ngx_http_q2api_admin_input(ngx_http_request_t *r, cJSON *obj,
             str->len = len;
             cJSON_free(printed);
 
+            if (ngx_http_q2api_row_other(str, &in->d, &member) != NGX_OK) {
+                ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
+                             "%sother.%s: %s%Z", prefix, member,
+                             member[0] == 'p'
+                             ? q2api_check_rule(Q2API_CHECK_PROJECT)
+                             : member[0] == 'a'
+                             ? q2api_check_rule(Q2API_CHECK_ENDPOINT)
+                             : "must be \"gemini-cli\" or \"antigravity\"");
+                return NGX_DECLINED;
+            }
+
             continue;
 
         default: /* strings */
@@ -461,7 +474,8 @@ bool_expected:
 type_expected:
 
     ngx_snprintf(err, NGX_HTTP_Q2API_ADMIN_ERR_LEN,
-                 "%stype: expected \"amazonq\" or \"kiro\"%Z", prefix);
+                 "%stype: expected \"amazonq\", \"kiro\" or \"gemini\"%Z",
+                 prefix);
     return NGX_DECLINED;
 
 object_expected:
@@ -567,6 +581,15 @@ ngx_http_q2api_admin_overlay(ngx_http_q2api_account_data_t *d,
         case NGX_HTTP_Q2API_VALUE_TIME:
             *(time_t *) ((u_char *) d + f->offset) =
                 *(time_t *) ((u_char *) &in->d + f->offset);
+            break;
+
+        case NGX_HTTP_Q2API_VALUE_OTHER:
+            /* what is read out of it goes with it */
+            d->other = in->d.other;
+            d->project = in->d.project;
+            d->api_endpoint = in->d.api_endpoint;
+            d->flavour = in->d.flavour;
+            d->flavour_named = in->d.flavour_named;
             break;
 
         default:

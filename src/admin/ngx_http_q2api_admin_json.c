@@ -243,6 +243,14 @@ ngx_http_q2api_admin_row(ngx_http_q2api_admin_json_t *j,
     ngx_http_q2api_admin_lit(j, ",\"type\":");
     type = ngx_http_q2api_kind_name(d->type);
     ngx_http_q2api_admin_string(j, type->data, type->len);
+
+    if (d->type == NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        /* derived (other.flavour, the client id, the endpoint) */
+        ngx_http_q2api_admin_lit(j, ",\"flavour\":");
+        type = &ngx_http_q2api_gemini_flavours[
+                   d->flavour % NGX_HTTP_Q2API_GEMINI_FLAVOURS].name;
+        ngx_http_q2api_admin_string(j, type->data, type->len);
+    }
     ngx_http_q2api_admin_lit(j, ",\"status\":");
     ngx_http_q2api_admin_cstr(j, ngx_http_q2api_status_name(d->status));
     ngx_http_q2api_admin_lit(j, ",\"status_reason\":");

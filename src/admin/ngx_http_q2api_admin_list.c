@@ -170,7 +170,7 @@ ngx_http_q2api_admin_query(ngx_http_request_t *r,
     }
 
     if (ngx_http_q2api_admin_arg(r, "status", &v) == NGX_OK) {
-        for (i = 0; i <= NGX_HTTP_Q2API_ST_ERRORS; i++) {
+        for (i = 0; i <= NGX_HTTP_Q2API_ST_INELIGIBLE; i++) {
             if (v.len == ngx_strlen(ngx_http_q2api_status_name(i))
                 && ngx_strncmp(v.data, ngx_http_q2api_status_name(i), v.len)
                    == 0)
@@ -182,7 +182,8 @@ ngx_http_q2api_admin_query(ngx_http_request_t *r,
 
         if (qy->status == -1) {
             *err = "status: expected active, cooling, quota, suspended, "
-                   "token_rejected, needs_login or too_many_errors";
+                   "token_rejected, needs_login, too_many_errors, "
+                   "needs_validation or ineligible";
             return NGX_DECLINED;
         }
     }
@@ -191,7 +192,7 @@ ngx_http_q2api_admin_query(ngx_http_request_t *r,
         qy->type = ngx_http_q2api_kind_type(v.data, v.len);
 
         if (qy->type == NGX_HTTP_Q2API_ACCOUNT_UNKNOWN) {
-            *err = "type: expected amazonq or kiro";
+            *err = "type: expected amazonq, kiro or gemini";
             return NGX_DECLINED;
         }
     }

@@ -436,6 +436,10 @@ ngx_http_q2api_admin_route(ngx_http_request_t *r, ngx_str_t *id)
             return NGX_HTTP_Q2API_ROUTE_USAGE;
         }
 
+        if (end - p == 8 && ngx_strncmp(p, "discover", 8) == 0) {
+            return NGX_HTTP_Q2API_ROUTE_DISCOVER;
+        }
+
         return NGX_HTTP_Q2API_ROUTE_NONE;
     }
 
@@ -586,6 +590,9 @@ ngx_http_q2api_admin_dispatch(ngx_http_request_t *r,
 
     case NGX_HTTP_Q2API_ROUTE_USAGE:
         return ngx_http_q2api_admin_usage(r, ctx);
+
+    case NGX_HTTP_Q2API_ROUTE_DISCOVER:
+        return ngx_http_q2api_admin_discover(r, ctx);
 
     case NGX_HTTP_Q2API_ROUTE_IMPORT:
         return ngx_http_q2api_admin_import(r, ctx);

@@ -13,6 +13,8 @@
 #define _Q2API_CANON_H_INCLUDED_
 
 
+#include <time.h>
+
 #include "q2api_core.h"
 #include "q2api_arena.h"
 #include "q2api_nul.h"
@@ -195,7 +197,15 @@ typedef enum {
     Q2API_HEALTH_QUOTA,          /* quota used up: out until reset */
     Q2API_HEALTH_THROTTLED,      /* rate limited: cool down */
     Q2API_HEALTH_CAPACITY,       /* service side: next account */
-    Q2API_HEALTH_FORBIDDEN       /* other 403 */
+    Q2API_HEALTH_FORBIDDEN,      /* other 403 */
+
+    /*
+     * Back ends whose quota is per model (Gemini): the account stays in
+     * rotation for other models.
+     */
+    Q2API_HEALTH_MODEL_QUOTA,    /* this model out on it until reset */
+    Q2API_HEALTH_MODEL_UNSERVED, /* this model is not served by it */
+    Q2API_HEALTH_PROJECT         /* its project is wrong: discover again */
 } q2api_health_e;
 
 typedef struct {
@@ -203,6 +213,9 @@ typedef struct {
     q2api_err_e              client_error;
     char                     message[Q2API_ERR_MSG_LEN];
     char                     reason[64];
+    char                     model[64];    /* the model it is about, "" */
+    time_t                   reset_at;     /* when it is over; 0: unknown */
+    long long                retry_after;  /* or in seconds; 0: unknown */
 } q2api_upstream_error_t;
 
 
@@ -211,7 +224,8 @@ typedef enum {
     Q2API_STOP_END_TURN,
     Q2API_STOP_TOOL_USE,
     Q2API_STOP_MAX_TOKENS,
-    Q2API_STOP_CONTEXT_EXCEEDED
+    Q2API_STOP_CONTEXT_EXCEEDED,
+    Q2API_STOP_REFUSAL           /* the back end's safety filter stopped it */
 } q2api_stop_e;
 
 

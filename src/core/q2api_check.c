@@ -16,6 +16,8 @@ static int q2api_check_id(const unsigned char *p, size_t len);
 static int q2api_check_label(const unsigned char *p, size_t len);
 static int q2api_check_region(const unsigned char *p, size_t len);
 static int q2api_check_base64(const unsigned char *p, size_t len);
+static int q2api_check_project(const unsigned char *p, size_t len);
+static int q2api_check_endpoint(const char *s, size_t len);
 static int q2api_arn_field(const char **p, const char *end, q2api_str_t *f);
 static int q2api_arn_partition(q2api_str_t *f);
 static int q2api_arn_service(q2api_str_t *f);
@@ -31,7 +33,24 @@ static const char  *q2api_check_rules[] = {
     "must be an AWS region such as us-east-1",
     "must be an ARN such as "
         "arn:aws:codewhisperer:us-east-1:123456789012:profile/ABC",
-    "must be base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)"
+    "must be base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
+    "must be a Google Cloud project id: a lower-case letter, then up to 99 "
+        "of a-z 0-9 - . :, not ending in - . or :",
+    "must be https:// and a Code Assist host (cloudcode-pa.googleapis.com, "
+        "daily-cloudcode-pa.googleapis.com, "
+        "daily-cloudcode-pa.sandbox.googleapis.com, ...)"
+};
+
+
+/* the hosts of Code Assist known to answer (gemini.md 0.2, 2) */
+static const char  *q2api_check_endpoints[] = {
+    "cloudcode-pa.googleapis.com",
+    "daily-cloudcode-pa.googleapis.com",
+    "daily-cloudcode-pa.sandbox.googleapis.com",
+    "staging-cloudcode-pa.googleapis.com",
+    "autopush-cloudcode-pa.googleapis.com",
+    "autopush-cloudcode-pa.sandbox.googleapis.com",
+    NULL
 };
 
 
@@ -66,6 +85,12 @@ q2api_check(q2api_check_e what, const char *s, size_t len)
 
     case Q2API_CHECK_BASE64:
         return q2api_check_base64(p, len);
+
+    case Q2API_CHECK_PROJECT:
+        return q2api_check_project(p, len);
+
+    case Q2API_CHECK_ENDPOINT:
+        return q2api_check_endpoint(s, len);
 
     default:
         return Q2API_ERROR;
@@ -131,6 +156,70 @@ q2api_check_id(const unsigned char *p, size_t len)
     }
 
     return Q2API_OK;
+}
+
+
+/*
+ * Project ids are lower-case letters, digits and hyphens; older ones are
+ * scoped by a domain ("example.com:proj").  Such a value goes into JSON
+ * bodies and, for quota, into no URL: the allow-list keeps it that way.
+ */
+static int
+q2api_check_project(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    if (len > Q2API_CHECK_PROJECT_MAX || p[0] < 'a' || p[0] > 'z'
+        || p[len - 1] == '-' || p[len - 1] == '.' || p[len - 1] == ':')
+    {
+        return Q2API_ERROR;
+    }
+
+    for (i = 1; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')
+              || p[i] == '-' || p[i] == '.' || p[i] == ':'))
+        {
+            return Q2API_ERROR;
+        }
+    }
+
+    return Q2API_OK;
+}
+
+
+/*
+ * An account's endpoint picks the host its token is sent to: only the
+ * hosts of the service itself, https, nothing after the host but one
+ * slash, so that no row can send a Google token elsewhere.
+ */
+static int
+q2api_check_endpoint(const char *s, size_t len)
+{
+    size_t        n;
+    const char  **host;
+
+    if (len < sizeof("https://") - 1
+        || memcmp(s, "https://", sizeof("https://") - 1) != 0)
+    {
+        return Q2API_ERROR;
+    }
+
+    s += sizeof("https://") - 1;
+    len -= sizeof("https://") - 1;
+
+    if (len && s[len - 1] == '/') {
+        len--;
+    }
+
+    for (host = q2api_check_endpoints; *host; host++) {
+        n = strlen(*host);
+
+        if (n == len && memcmp(s, *host, n) == 0) {
+            return Q2API_OK;
+        }
+    }
+
+    return Q2API_ERROR;
 }
 
 

@@ -27,6 +27,10 @@ typedef enum {
     Q2API_CHECK_ARN,
     /* base64 (RFC 4648 4, padded, no line breaks): image data */
     Q2API_CHECK_BASE64,
+    /* a Google Cloud project id (Code Assist's project): request bodies */
+    Q2API_CHECK_PROJECT,
+    /* a Code Assist endpoint, https://<one of its hosts>: a host name */
+    Q2API_CHECK_ENDPOINT,
     Q2API_CHECK_NCLASSES
 } q2api_check_e;
 
@@ -36,6 +40,7 @@ typedef enum {
 #define Q2API_CHECK_LABEL_MAX   256
 #define Q2API_CHECK_REGION_MAX  32
 #define Q2API_CHECK_ARN_MAX     2048
+#define Q2API_CHECK_PROJECT_MAX 100
 
 
 /* arn:<partition>:<service>:<region>:<account>:<resource> */

@@ -4,24 +4,25 @@
 
 
 #include <ctype.h>
+#include <strings.h>
 
 #include "q2api_models.h"
 
 
 const q2api_model_t  q2api_builtin_models[] = {
     { "claude-opus-4-6", "claude-opus-4.6", "Claude Opus 4.6",
-      "2026-02-05T00:00:00Z" },
+      "2026-02-05T00:00:00Z", "amazonq" },
     { "claude-sonnet-4-6", "claude-sonnet-4.6", "Claude Sonnet 4.6",
-      "2026-02-17T00:00:00Z" },
+      "2026-02-17T00:00:00Z", "amazonq" },
     { "claude-opus-4-5", "claude-opus-4.5", "Claude Opus 4.5",
-      "2025-11-24T00:00:00Z" },
+      "2025-11-24T00:00:00Z", "amazonq" },
     { "claude-haiku-4-5", "claude-haiku-4.5", "Claude Haiku 4.5",
-      "2025-10-15T00:00:00Z" },
+      "2025-10-15T00:00:00Z", "amazonq" },
     { "claude-sonnet-4-5", "claude-sonnet-4.5", "Claude Sonnet 4.5",
-      "2025-09-29T00:00:00Z" },
+      "2025-09-29T00:00:00Z", "amazonq" },
     { "claude-sonnet-4", "claude-sonnet-4", "Claude Sonnet 4",
-      "2025-05-22T00:00:00Z" },
-    { NULL, NULL, NULL, NULL }
+      "2025-05-22T00:00:00Z", "amazonq" },
+    { NULL, NULL, NULL, NULL, NULL }
 };
 
 
@@ -134,4 +135,15 @@ q2api_model_builtin(const char *name)
     }
 
     return NULL;
+}
+
+
+const char *
+q2api_model_back(const char *name, size_t len)
+{
+    if (len >= 7 && strncasecmp(name, "gemini-", 7) == 0) {
+        return "gemini";
+    }
+
+    return "amazonq";
 }

@@ -20,6 +20,8 @@ typedef struct {
     const char  *upstream;    /* backend modelId, e.g. "claude-sonnet-4.5" */
     const char  *display;     /* "Claude Sonnet 4.5" */
     const char  *created;     /* RFC 3339 */
+    const char  *back;        /* the back end that serves it; NULL: by
+                                 its name (q2api_model_back) */
 } q2api_model_t;
 
 
@@ -39,6 +41,13 @@ size_t q2api_model_normalize(const char *name, size_t len, char *out,
 
 /* the built-in model whose normalised id is "name", or NULL */
 const q2api_model_t *q2api_model_builtin(const char *name);
+
+/*
+ * The back end a model name belongs to when nothing says otherwise:
+ * "gemini-*" names are Google's models, served by Gemini accounts;
+ * everything else (Claude) by Amazon Q / Kiro accounts.
+ */
+const char *q2api_model_back(const char *name, size_t len);
 
 
 #endif /* _Q2API_MODELS_H_INCLUDED_ */

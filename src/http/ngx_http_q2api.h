@@ -65,6 +65,12 @@ typedef struct {
     ngx_str_t                  kiro_auth_url;
     ngx_str_t                  kiro_usage_url;
     ngx_str_t                  kiro_profiles_url;
+    ngx_str_t                  google_oauth_url;
+    ngx_str_t                  code_assist_url; /* empty: the account's */
+    ngx_msec_t                 gemini_onboard_poll;
+    ngx_str_t                  gemini_client_id[NGX_HTTP_Q2API_GEMINI_FLAVOURS];
+    ngx_str_t                  gemini_client_secret[
+                                   NGX_HTTP_Q2API_GEMINI_FLAVOURS];
     size_t                     stream_buffer;
     ngx_array_t               *api_keys;      /* of ngx_str_t */
     ngx_array_t               *models;        /* of q2api_model_t */
@@ -98,6 +104,7 @@ typedef struct {
     ngx_http_q2api_pick_t      account;
     u_char                     invocation_id[37];
     ngx_str_t                  body;          /* what this attempt sends */
+    q2api_str_t                model_id;      /* the model it asks for */
 
     ngx_int_t                  status;        /* upstream HTTP status */
     ngx_msec_t                 last_input;    /* when bytes last came */
@@ -122,6 +129,9 @@ struct ngx_http_q2api_ctx_s {
 
     q2api_request_t            req;           /* canonical request */
     q2api_str_t                model_id;      /* the backend's model */
+    const char                *back_name;     /* the back end serving it */
+    q2api_str_t                alt_model_id;  /* a Claude model's id on
+                                                 Antigravity accounts */
     q2api_buf_t                body;          /* the attempt's body */
     q2api_buf_t                out;           /* bytes for the client */
     ngx_str_t                  history;       /* previous_response_id's */
@@ -172,9 +182,13 @@ struct ngx_http_q2api_ctx_s {
     unsigned                   waiting:1;     /* for a token refresh */
     unsigned                   force:1;       /* want an account as it is */
     unsigned                   auth_retried:1;
+    unsigned                   discovered:1;  /* the account's project was
+                                                 looked up for this request */
+    unsigned                   project_refused:1;
     unsigned                   tool_open:1;
     unsigned                   rewrite:1;     /* an nginx error page is
                                                  being replaced */
+    unsigned                   gemini_alias:1;/* /v1/gemini/messages */
 };
 
 
@@ -186,6 +200,15 @@ ngx_int_t ngx_http_q2api_add_variables(ngx_conf_t *cf);
 
 /* handler */
 ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
+
+/* attempts on Gemini accounts */
+void ngx_http_q2api_model_out(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
+ngx_int_t ngx_http_q2api_discover_then_launch(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, ngx_str_t *id, ngx_uint_t flags);
+/* a refresh or lookup over: the attempt it held back, or the next one */
+void ngx_http_q2api_resume(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *message, const char *failure);
 
 /* models */
 char *ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,

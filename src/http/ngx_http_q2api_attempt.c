@@ -23,11 +23,13 @@ static ngx_int_t ngx_http_q2api_retry(ngx_http_request_t *r,
 static ngx_int_t ngx_http_q2api_reset_attempt(ngx_http_q2api_ctx_t *ctx);
 static void ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_str_t *message);
+
 static int ngx_http_q2api_on_event(void *data, const q2api_event_t *ev);
 static void ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
     const q2api_event_t *ev);
 static void ngx_http_q2api_stream_broke(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_http_q2api_attempt_t *actx);
+
 
 
 static ngx_str_t  ngx_http_q2api_post_method = ngx_string("POST");
@@ -61,6 +63,16 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     sel.exclude = ctx->tried;
     sel.nexclude = ctx->attempts;
 
+    /* the model's back end decides which accounts can serve it */
+    sel.back = ctx->back_name;
+    sel.model.data = (u_char *) ctx->model_id.data;
+    sel.model.len = ctx->model_id.len;
+
+    if (ctx->back_name && ngx_strcmp(ctx->back_name, "amazonq") == 0) {
+        sel.alt_model.data = (u_char *) ctx->alt_model_id.data;
+        sel.alt_model.len = ctx->alt_model_id.len;
+    }
+
     rc = ngx_http_q2api_accounts_pick(qmcf->accounts, r->pool, &sel, &pick,
                                   &ctx->retry_after);
     if (rc != NGX_OK) {
@@ -69,8 +81,10 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
 
     ctx->tried[ctx->attempts++] = pick.id;
 
-    /* each account gets its own refresh-and-retry after a 401 or 403 */
+    /* each account gets its own refresh-and-retry after a 401 or 403,
+     * and its own project lookup */
     ctx->auth_retried = 0;
+    ctx->discovered = 0;
 
     /*
      * A token that has expired, or will within the refresh window, is
@@ -83,6 +97,19 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
         rc = ngx_http_q2api_refresh_then_launch(r, ctx, &pick.id);
 
         if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /*
+     * A Gemini account whose project is not known yet finds it first;
+     * when another request is at it, this one goes without, and Google's
+     * 403 about the project brings it back here.
+     */
+    if (pick.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI && pick.project.len == 0) {
+        rc = ngx_http_q2api_discover_then_launch(r, ctx, &pick.id, 0);
+
+        if (rc == NGX_OK || rc == NGX_ERROR) {
             return rc;
         }
     }
@@ -207,6 +234,22 @@ ngx_http_q2api_attempt_body(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     opts.scope.len = actx->account.profile_arn.len;
     opts.flavour = kind->flavour;
     opts.now = ngx_time();
+
+    if (actx->account.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI) {
+        /* Gemini accounts: their project and flavour are their own */
+        opts.scope.data = (char *) actx->account.project.data;
+        opts.scope.len = actx->account.project.len;
+        opts.flavour = actx->account.flavour;
+
+        if (ctx->back_name && ngx_strcmp(ctx->back_name, back->name) != 0
+            && ctx->alt_model_id.len)
+        {
+            /* Claude on Antigravity, under Antigravity's name */
+            opts.model_id = ctx->alt_model_id;
+        }
+    }
+
+    actx->model_id = opts.model_id;
 
     q2api_buf_reset(&ctx->body);
 
@@ -423,6 +466,14 @@ ngx_http_q2api_attempt_done(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         ctx->failed = 1;
         ctx->error = ue.client_error;
         ctx->outcome = ngx_http_q2api_health_outcome(ue.health);
+
+        ctx->project_refused = (ue.health == Q2API_HEALTH_PROJECT);
+
+        if (ue.health == Q2API_HEALTH_MODEL_QUOTA
+            || ue.health == Q2API_HEALTH_MODEL_UNSERVED)
+        {
+            ngx_http_q2api_model_out(r, ctx, &ue);
+        }
         ngx_cpystrn(ctx->error_message, (u_char *) ue.message,
                     Q2API_ERR_MSG_LEN);
         ngx_cpystrn(ctx->reason, (u_char *) ue.reason, sizeof(ctx->reason));
@@ -470,6 +521,20 @@ ngx_http_q2api_attempt_again(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
     ngx_http_q2api_attempt_t  *actx;
 
     actx = ctx->attempt;
+
+    if (ctx->project_refused && !ctx->discovered
+        && actx->account.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI)
+    {
+        /* Google refused the project: look it up again, once */
+        ctx->project_refused = 0;
+        ngx_http_q2api_reset_attempt(ctx);
+
+        rc = ngx_http_q2api_discover_then_launch(r, ctx, &actx->account.id,
+                                             NGX_HTTP_Q2API_GEMINI_REDISCOVER);
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+    }
 
     if (ctx->outcome == NGX_HTTP_Q2API_OUT_AUTH
         && actx->account.refreshable && !ctx->auth_retried)
@@ -558,6 +623,9 @@ ngx_http_q2api_health_outcome(q2api_health_e health)
     case Q2API_HEALTH_THROTTLED:
         return NGX_HTTP_Q2API_OUT_THROTTLED;
     case Q2API_HEALTH_CAPACITY:
+    case Q2API_HEALTH_MODEL_QUOTA:
+    case Q2API_HEALTH_MODEL_UNSERVED:
+        /* the account serves its other models: no penalty of its own */
         return NGX_HTTP_Q2API_OUT_CAPACITY;
     default:
         return NGX_HTTP_Q2API_OUT_ERROR;
@@ -650,8 +718,20 @@ static void
 ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     ngx_str_t *message)
 {
-    ngx_http_q2api_ctx_t  *ctx = data;
+    ngx_http_q2api_resume(r, data, rc, message,
+                          "the backend account's token could not be "
+                          "refreshed");
+}
 
+
+/*
+ * A refresh or a project lookup is over: the attempt it held back starts
+ * on the account, or, when it failed, the next account is tried.
+ */
+void
+ngx_http_q2api_resume(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
+    ngx_int_t rc, ngx_str_t *message, const char *failure)
+{
     ngx_int_t                    rv;
     ngx_http_q2api_pick_t        pick;
     ngx_http_q2api_main_conf_t  *qmcf;
@@ -685,9 +765,8 @@ ngx_http_q2api_refreshed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     /* this account cannot be used: the next one, if any */
     ctx->failed = 1;
     ctx->error = Q2API_ERR_UNAVAILABLE;
-    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1,
-                 "the backend account's token could not be refreshed "
-                 "(%V)%Z", message);
+    ngx_snprintf(ctx->error_message, Q2API_ERR_MSG_LEN - 1, "%s (%V)%Z",
+                 failure, message);
 
     rv = ngx_http_q2api_start_attempt(r, ctx);
 
@@ -808,5 +887,3 @@ ngx_http_q2api_count_usage(ngx_http_q2api_ctx_t *ctx,
         break;
     }
 }
-
-

@@ -217,6 +217,10 @@ ngx_http_q2api_route(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     for (f = q2api_fronts; *f != NULL; f++) {
         if (ngx_http_q2api_ends_with(r->uri.data, end, (*f)->messages_path)) {
             ctx->front = *f;
+
+            /* amq2api's route for its Google accounts */
+            ctx->gemini_alias = ngx_http_q2api_ends_with(r->uri.data, end,
+                                                         "/gemini/messages");
             return NGX_HTTP_Q2API_EP_MESSAGES;
         }
 

@@ -20,6 +20,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_q2api_models_collect(ngx_http_request_t *r,
     ngx_http_q2api_loc_conf_t *qlcf, ngx_http_q2api_model_list_t *ml);
+static ngx_uint_t ngx_http_q2api_gemini_model_name(q2api_str_t *name);
 
 
 char *
@@ -28,12 +29,19 @@ ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_q2api_loc_conf_t *qlcf = conf;
 
-    char           *p;
-    ngx_str_t      *value;
-    ngx_uint_t      i;
-    q2api_model_t  *m;
+    char                *p;
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    q2api_model_t       *m;
+    const q2api_back_t  *back;
 
     value = cf->args->elts;
+
+    if (cf->args->nelts > 5) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many arguments in \"q2api_model\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (qlcf->models == NGX_CONF_UNSET_PTR || qlcf->models == NULL) {
         qlcf->models = ngx_array_create(cf->pool, 4, sizeof(q2api_model_t));
@@ -65,17 +73,45 @@ ngx_http_q2api_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     m->id = p;
     m->upstream = (char *) value[2].data;
-    m->display = (char *) (cf->args->nelts > 3 ? value[3].data
-                                                : value[1].data);
+    m->display = (char *) value[1].data;
     m->created = "2025-01-01T00:00:00Z";
+    m->back = NULL;
+
+    /* [display] [backend=name], in either order */
+    for (i = 3; i < cf->args->nelts; i++) {
+        if (value[i].len > 8
+            && ngx_strncmp(value[i].data, "backend=", 8) == 0)
+        {
+            back = q2api_back_find((char *) value[i].data + 8,
+                                   value[i].len - 8);
+            if (back == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "unknown back end in \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            m->back = back->name;
+            continue;
+        }
+
+        m->display = (char *) value[i].data;
+    }
+
+    if (m->back == NULL) {
+        m->back = q2api_model_back((char *) value[1].data, value[1].len);
+    }
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * A client's model name to the backend id: the location's own entries
- * first, then the built-in table, then q2api_default_model.
+ * A client's model name to the backend id and the back end that serves
+ * it: the location's own entries first, then the built-in table, then a
+ * Gemini name as it is, then q2api_default_model.  On amq2api's
+ * /v1/gemini/messages every name asks for Gemini accounts: a Claude name
+ * is then Claude on Antigravity, which names its models as our table
+ * lists them.
  */
 ngx_int_t
 ngx_http_q2api_resolve_model(ngx_http_request_t *r,
@@ -88,6 +124,7 @@ ngx_http_q2api_resolve_model(ngx_http_request_t *r,
     const q2api_model_t  *bm;
 
     thinking = 0;
+    ctx->alt_model_id.len = 0;
 
     if (q2api_model_normalize(ctx->req.model.data, ctx->req.model.len,
                               name, sizeof(name), &thinking)
@@ -101,23 +138,50 @@ ngx_http_q2api_resolve_model(ngx_http_request_t *r,
         ctx->req.thinking = 1;
     }
 
+    bm = NULL;
+
     if (ctx->conf->models) {
         m = ctx->conf->models->elts;
 
         for (i = 0; i < ctx->conf->models->nelts; i++) {
             if (ngx_strcmp(m[i].id, name) == 0) {
-                upstream->data = m[i].upstream;
-                upstream->len = ngx_strlen(m[i].upstream);
-                return NGX_OK;
+                bm = &m[i];
+                break;
             }
         }
     }
 
-    bm = q2api_model_builtin(name);
+    if (bm == NULL) {
+        bm = q2api_model_builtin(name);
+    }
 
     if (bm != NULL) {
         upstream->data = bm->upstream;
         upstream->len = ngx_strlen(bm->upstream);
+        ctx->back_name = bm->back ? bm->back : "amazonq";
+
+        /* Antigravity serves Claude under the listed (dashed) ids */
+        ctx->alt_model_id.data = bm->id;
+        ctx->alt_model_id.len = ngx_strlen(bm->id);
+
+        if (ctx->gemini_alias && ngx_strcmp(ctx->back_name, "gemini") != 0) {
+            *upstream = ctx->alt_model_id;
+            ctx->back_name = "gemini";
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_strcmp(q2api_model_back(name, ngx_strlen(name)), "gemini") == 0
+        && ngx_http_q2api_gemini_model_name(&ctx->req.model))
+    {
+        /* Google's names change often: any gemini-* is passed on */
+        *upstream = ctx->req.model;
+        ctx->back_name = "gemini";
+
+        if (thinking) {
+            upstream->len -= sizeof("-thinking") - 1;
+        }
         return NGX_OK;
     }
 
@@ -126,6 +190,9 @@ unknown:
     if (ctx->conf->default_model.len) {
         upstream->data = (char *) ctx->conf->default_model.data;
         upstream->len = ctx->conf->default_model.len;
+        ctx->back_name = ctx->gemini_alias
+                         ? "gemini"
+                         : q2api_model_back(upstream->data, upstream->len);
         return NGX_OK;
     }
 
@@ -134,6 +201,32 @@ unknown:
                     ctx->req.model.data);
 
     return NGX_DECLINED;
+}
+
+
+/* a Gemini model id as the client sent it: lower-case letters, digits,
+ * "." and "-", as Google names them (it goes into the upstream body) */
+static ngx_uint_t
+ngx_http_q2api_gemini_model_name(q2api_str_t *name)
+{
+    size_t  i;
+    u_char  c;
+
+    if (name->len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = (u_char) name->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'
+              || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -29,6 +29,10 @@ static ngx_int_t ngx_http_q2api_variable_region(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_machine_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_gemini_endpoint(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_q2api_variable_gemini_user_agent(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_account(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_q2api_variable_count(ngx_http_request_t *r,
@@ -57,6 +61,14 @@ static ngx_http_variable_t  ngx_http_q2api_vars[] = {
 
     { ngx_string("q2api_machine_id"), NULL,
       ngx_http_q2api_variable_machine_id, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_gemini_endpoint"), NULL,
+      ngx_http_q2api_variable_gemini_endpoint, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("q2api_gemini_user_agent"), NULL,
+      ngx_http_q2api_variable_gemini_user_agent, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("q2api_call_url"), NULL,
@@ -248,6 +260,100 @@ ngx_http_q2api_variable_region(ngx_http_request_t *r,
 
     v->data = region.data;
     v->len = region.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Code Assist endpoint of the attempt's Gemini account, without a
+ * trailing slash: its other.api_endpoint (held to the known hosts where
+ * it entered), else its flavour's.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_gemini_endpoint(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *ep;
+    ngx_http_q2api_attempt_t  *actx;
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL
+        || actx->account.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI
+        || actx->account.flavour >= NGX_HTTP_Q2API_GEMINI_FLAVOURS)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ep = actx->account.endpoint.len
+         ? &actx->account.endpoint
+         : &ngx_http_q2api_gemini_flavours[actx->account.flavour].endpoint;
+
+    v->data = ep->data;
+    v->len = ep->len;
+
+    if (v->len && v->data[v->len - 1] == '/') {
+        v->len--;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The User-Agent of a Gemini account's client: gemini-cli names the model
+ * it was started with (gemini.md 2), Antigravity only itself.
+ */
+static ngx_int_t
+ngx_http_q2api_variable_gemini_user_agent(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_http_q2api_attempt_t  *actx;
+
+    static u_char  antigravity[] = "antigravity/1.15.8 linux/amd64";
+
+    actx = ngx_http_q2api_get_attempt(r);
+
+    if (actx == NULL
+        || actx->account.type != NGX_HTTP_Q2API_ACCOUNT_GEMINI)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (actx->account.flavour == NGX_HTTP_Q2API_GEMINI_ANTIGRAVITY) {
+        v->data = antigravity;
+        v->len = sizeof(antigravity) - 1;
+
+    } else {
+        len = sizeof("GeminiCLI/0.56.0/ (linux; x64; terminal) "
+                     "google-api-nodejs-client/10.9.0") - 1
+              + actx->model_id.len;
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the model id is a table entry or a checked gemini-* name */
+        v->data = p;
+        v->len = ngx_sprintf(p, "GeminiCLI/0.56.0/%*s (linux; x64; "
+                             "terminal) google-api-nodejs-client/10.9.0",
+                             actx->model_id.len, actx->model_id.data)
+                 - p;
+    }
+
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

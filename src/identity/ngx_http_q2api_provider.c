@@ -16,12 +16,14 @@
 
 
 /*
- * The first that owns an account refreshes it.  The AWS SSO OIDC one
+ * The first that owns an account refreshes it.  Google's takes Gemini
+ * accounts, whatever they hold.  The AWS SSO OIDC one
  * takes every account with a client registration (Amazon Q, Builder ID,
  * Kiro IdC); Kiro's auth service the rest, with a bare refresh token (Kiro
  * social logins).
  */
 static ngx_http_q2api_provider_t  *ngx_http_q2api_providers[] = {
+    &ngx_http_q2api_provider_google,
     &ngx_http_q2api_provider_aws_oidc,
     &ngx_http_q2api_provider_kiro_social,
     NULL

@@ -91,6 +91,7 @@ ngx_int_t ngx_http_q2api_provider_oauth_refusal(ngx_int_t status, cJSON *o,
     const char **err);
 
 
+extern ngx_http_q2api_provider_t  ngx_http_q2api_provider_google;
 extern ngx_http_q2api_provider_t  ngx_http_q2api_provider_aws_oidc;
 extern ngx_http_q2api_provider_t  ngx_http_q2api_provider_kiro_social;
 

@@ -17,6 +17,7 @@
 #include "ngx_http_q2api_call.h"
 #include "ngx_http_q2api_credentials.h"
 #include "ngx_http_q2api_kiro_usage.h"
+#include "ngx_http_q2api_gemini_setup.h"
 
 
 /*

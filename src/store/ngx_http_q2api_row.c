@@ -13,6 +13,7 @@
 #include "q2api_check.h"
 #include "q2api_time.h"
 #include "q2api_json.h"
+#include "q2api_json_scan.h"
 
 
 #define q2api_row(f)  offsetof(ngx_http_q2api_account_data_t, f)
@@ -22,6 +23,8 @@ static ngx_int_t ngx_http_q2api_row_type(ngx_str_t *name, ngx_uint_t *type);
 static ngx_int_t ngx_http_q2api_row_string(ngx_http_q2api_row_field_e field,
     ngx_str_t *value, ngx_str_t *to);
 static uint64_t ngx_http_q2api_row_number(ngx_str_t *text);
+static ngx_int_t ngx_http_q2api_row_member(q2api_json_field_t *f,
+    q2api_check_e what);
 
 
 /* in the order of ngx_http_q2api_row_field_e */
@@ -207,7 +210,11 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
 
         cJSON_free(printed);
 
-        return (s->data != NULL) ? NGX_OK : NGX_ERROR;
+        if (s->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_q2api_row_other(s, d, NULL);
 
     default:
         break;
@@ -230,6 +237,10 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
         *(ngx_uint_t *) p = ngx_http_q2api_status_from_name(name.data,
                                                             name.len);
         return NGX_OK;
+
+    case NGX_HTTP_Q2API_ROW_IS_JSON:
+        *s = name;
+        return ngx_http_q2api_row_other(s, d, NULL);
 
     default:
         return ngx_http_q2api_row_string(field, &name, s);
@@ -277,9 +288,111 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
                                                             text->len);
         return NGX_OK;
 
+    case NGX_HTTP_Q2API_ROW_IS_JSON:
+        *(ngx_str_t *) p = *text;
+        return ngx_http_q2api_row_other(text, d, NULL);
+
     default:
         return ngx_http_q2api_row_string(field, text, (ngx_str_t *) p);
     }
+}
+
+
+/*
+ * A Gemini account keeps its Code Assist project and endpoint in other,
+ * amq2api's shape: the project goes into request bodies and the endpoint
+ * chooses the host a Google token is sent to, so both are held to their
+ * checks here, where a row enters.  Values with JSON escapes are refused
+ * (no real one has any), so that the copies point into other's text.
+ * other that is no JSON object carries none of them.
+ */
+ngx_int_t
+ngx_http_q2api_row_other(ngx_str_t *other, ngx_http_q2api_account_data_t *d,
+    const char **bad)
+{
+    ngx_int_t           named;
+    const char         *member;
+    q2api_json_field_t  f[3];
+
+    ngx_memzero(f, sizeof(f));
+    f[0].name = "project";
+    f[1].name = "api_endpoint";
+    f[2].name = "flavour";
+
+    ngx_str_null(&d->project);
+    ngx_str_null(&d->api_endpoint);
+    d->flavour = 0;
+    d->flavour_named = 0;
+
+    if (other->len == 0
+        || q2api_json_fields((const char *) other->data, other->len, f, 3)
+           != Q2API_OK)
+    {
+        return NGX_OK;
+    }
+
+    member = NULL;
+
+    if (ngx_http_q2api_row_member(&f[0], Q2API_CHECK_PROJECT) != NGX_OK) {
+        member = "project";
+
+    } else if (ngx_http_q2api_row_member(&f[1], Q2API_CHECK_ENDPOINT)
+               != NGX_OK)
+    {
+        member = "api_endpoint";
+
+    } else if (f[2].type != Q2API_JSON_ABSENT && f[2].type != Q2API_JSON_NULL) {
+        named = (f[2].type == Q2API_JSON_STRING)
+                ? ngx_http_q2api_gemini_flavour_named((u_char *) f[2].value,
+                                                      f[2].len)
+                : NGX_ERROR;
+
+        if (named == NGX_ERROR) {
+            member = "flavour";
+
+        } else {
+            d->flavour = (ngx_uint_t) named;
+            d->flavour_named = 1;
+        }
+    }
+
+    if (member) {
+        if (bad) {
+            *bad = member;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (f[0].type == Q2API_JSON_STRING) {
+        d->project.data = (u_char *) f[0].value;
+        d->project.len = f[0].len;
+    }
+
+    if (f[1].type == Q2API_JSON_STRING) {
+        d->api_endpoint.data = (u_char *) f[1].value;
+        d->api_endpoint.len = f[1].len;
+    }
+
+    return NGX_OK;
+}
+
+
+/* absent, null, "" or a string of the class without escapes */
+static ngx_int_t
+ngx_http_q2api_row_member(q2api_json_field_t *f, q2api_check_e what)
+{
+    if (f->type == Q2API_JSON_ABSENT || f->type == Q2API_JSON_NULL) {
+        return NGX_OK;
+    }
+
+    if (f->type != Q2API_JSON_STRING || f->escaped
+        || (f->len && q2api_check(what, f->value, f->len) != Q2API_OK))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -338,6 +451,10 @@ const char *
 ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field)
 {
     int  what;
+
+    if (field == NGX_HTTP_Q2API_ROW_OTHER) {
+        return NGX_HTTP_Q2API_ROW_OTHER_RULE;
+    }
 
     what = ngx_http_q2api_row_class(field);
 

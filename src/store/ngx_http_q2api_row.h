@@ -112,6 +112,19 @@ ngx_int_t ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field,
 ngx_int_t ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
     ngx_str_t *text, ngx_http_q2api_account_data_t *d);
 
+/*
+ * A Gemini account's members of other (project, api_endpoint, flavour)
+ * into d, pointing into other's text; NGX_DECLINED when one of them is
+ * refused, *bad (when not NULL) its name.  other that is no JSON object
+ * holds none.
+ */
+ngx_int_t ngx_http_q2api_row_other(ngx_str_t *other,
+    ngx_http_q2api_account_data_t *d, const char **bad);
+
+#define NGX_HTTP_Q2API_ROW_OTHER_RULE                                       \
+    "must hold a Google Cloud project id as project, https:// and a Code "  \
+    "Assist host as api_endpoint, and gemini-cli or antigravity as flavour"
+
 /* what a field refused with NGX_DECLINED must be, for a log line */
 const char *ngx_http_q2api_row_rule(ngx_http_q2api_row_field_e field);
 

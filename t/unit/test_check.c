@@ -106,6 +106,54 @@ test_region(void)
 
 
 static void
+test_project(void)
+{
+    good(Q2API_CHECK_PROJECT, "proud-quasar-abc12", "project: generated");
+    good(Q2API_CHECK_PROJECT, "gen-lang-client-0194852792",
+         "project: an AI Studio one");
+    good(Q2API_CHECK_PROJECT, "example.com:proj-1", "project: domain-scoped");
+    bad(Q2API_CHECK_PROJECT, "Proud-quasar", "project: capitals");
+    bad(Q2API_CHECK_PROJECT, "1proj", "project: a digit first");
+    bad(Q2API_CHECK_PROJECT, "proj-", "project: a trailing dash");
+    bad(Q2API_CHECK_PROJECT, "proj/../x", "project: a path");
+    bad(Q2API_CHECK_PROJECT, "proj x", "project: a space");
+    bad(Q2API_CHECK_PROJECT, "proj\"}", "project: JSON");
+    bad(Q2API_CHECK_PROJECT, "proj\r\n", "project: CR LF");
+    bad(Q2API_CHECK_PROJECT, "proj\0", "project: NUL");
+    bad(Q2API_CHECK_PROJECT, "", "project: empty");
+}
+
+
+static void
+test_endpoint(void)
+{
+    good(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com",
+         "endpoint: production");
+    good(Q2API_CHECK_ENDPOINT,
+         "https://daily-cloudcode-pa.sandbox.googleapis.com",
+         "endpoint: amq2api's sandbox");
+    good(Q2API_CHECK_ENDPOINT, "https://daily-cloudcode-pa.googleapis.com/",
+         "endpoint: a trailing slash");
+    bad(Q2API_CHECK_ENDPOINT, "http://cloudcode-pa.googleapis.com",
+        "endpoint: plain http");
+    bad(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com.evil.com",
+        "endpoint: a suffix");
+    bad(Q2API_CHECK_ENDPOINT, "https://evil.com/cloudcode-pa.googleapis.com",
+        "endpoint: another host");
+    bad(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com@evil.com",
+        "endpoint: user info");
+    bad(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com:8443",
+        "endpoint: a port");
+    bad(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com/x",
+        "endpoint: a path");
+    bad(Q2API_CHECK_ENDPOINT, "https://cloudcode-pa.googleapis.com\r\n",
+        "endpoint: CR LF");
+    bad(Q2API_CHECK_ENDPOINT, "https://", "endpoint: no host");
+    bad(Q2API_CHECK_ENDPOINT, "", "endpoint: empty");
+}
+
+
+static void
 test_arn(void)
 {
     q2api_arn_t  arn;
@@ -187,6 +235,8 @@ main(void)
     test_label();
     test_region();
     test_arn();
+    test_project();
+    test_endpoint();
 
     ok(strstr(q2api_check_rule(Q2API_CHECK_REGION), "region") != NULL,
        "a rule names what is expected");

@@ -108,8 +108,8 @@ test_entry(void)
     const q2api_model_t  *list[2];
 
     static const q2api_model_t  m[2] = {
-        { "claude-a", "a", "A", "2025-09-29T00:00:00Z" },
-        { "claude-b", "b", "B", "bogus" }
+        { "claude-a", "a", "A", "2025-09-29T00:00:00Z", NULL },
+        { "claude-b", "b", "B", "bogus", NULL }
     };
 
     f = q2api_front_find("openai", 6);

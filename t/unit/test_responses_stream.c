@@ -258,6 +258,9 @@ test_ends(void)
         TEXT("x"), STOP(Q2API_STOP_CONTEXT_EXCEEDED), END
     };
     static const step_t  plain[] = { TEXT("ok"), END };
+    static const step_t  refusal[] = {
+        TEXT("I can"), STOP(Q2API_STOP_REFUSAL), END
+    };
 
     q2api_buf_init(&sse, 0);
     rs_run(limit, RS_BODY(""), &sse, NULL);
@@ -276,6 +279,17 @@ test_ends(void)
        && strcmp(rs_str(cJSON_GetObjectItem(r.response, "error"), "code"),
                  "context_length_exceeded") == 0,
        "an overflowing context: response.failed, context_length_exceeded");
+    rs_replay_free(&r);
+    q2api_buf_free(&sse);
+
+    q2api_buf_init(&sse, 0);
+    rs_run(refusal, RS_BODY(""), &sse, NULL);
+    ok(rs_replay(&sse, &r) == 0
+       && strcmp(r.terminal, "response.incomplete") == 0
+       && strcmp(rs_str(cJSON_GetObjectItem(r.response,
+                                            "incomplete_details"),
+                        "reason"), "content_filter") == 0,
+       "a safety stop: response.incomplete, content_filter");
     rs_replay_free(&r);
     q2api_buf_free(&sse);
 

@@ -10,10 +10,12 @@
 
 
 extern const q2api_back_t  q2api_amazonq_back;
+extern const q2api_back_t  q2api_gemini_back;
 
 
 const q2api_back_t  *q2api_backs[] = {
     &q2api_amazonq_back,
+    &q2api_gemini_back,
     NULL
 };
 

@@ -7,60 +7,18 @@
 
 
 #include <stdio.h>
-#include <zlib.h>
 
 #include "q2api_amazonq.h"
 #include "q2api_amazonq_internal.h"
 #include "q2api_json.h"
+#include "q2api_tool_name.h"
 
 
 size_t
 q2api_amazonq_tool_name(const char *name, size_t len, char *out)
 {
-    char      c;
-    size_t    i, n, max;
-    uint32_t  crc;
-    int       changed;
-
-    changed = (len == 0 || len > Q2API_AMAZONQ_TOOL_NAME_MAX);
-    n = 0;
-
-    if (len == 0 || !((name[0] >= 'a' && name[0] <= 'z')
-                      || (name[0] >= 'A' && name[0] <= 'Z')))
-    {
-        out[n++] = 't';
-        out[n++] = '_';
-        changed = 1;
-    }
-
-    /* room for "_" and 8 hex digits when the name had to change */
-    max = Q2API_AMAZONQ_TOOL_NAME_MAX - 9;
-
-    for (i = 0; i < len && n < Q2API_AMAZONQ_TOOL_NAME_MAX; i++) {
-        c = name[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_'))
-        {
-            c = '_';
-            changed = 1;
-        }
-
-        out[n++] = c;
-    }
-
-    if (changed) {
-        if (n > max) {
-            n = max;
-        }
-
-        crc = crc32(0, (const Bytef *) name, len);
-        n += snprintf(out + n, 10, "_%08x", crc);
-    }
-
-    out[n] = '\0';
-
-    return n;
+    return q2api_tool_name_fit(name, len, out, Q2API_AMAZONQ_TOOL_NAME_MAX,
+                               "", "", "t_");
 }
 
 

@@ -513,6 +513,8 @@ q2api_claude_stop_reason(q2api_claude_stream_t *s)
         return "tool_use";
     case Q2API_STOP_END_TURN:
         return "end_turn";
+    case Q2API_STOP_REFUSAL:
+        return "refusal";
     default:
         return s->had_tool ? "tool_use" : "end_turn";
     }

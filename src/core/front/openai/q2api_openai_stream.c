@@ -465,6 +465,8 @@ q2api_openai_finish_reason(q2api_openai_stream_t *s)
     case Q2API_STOP_MAX_TOKENS:
     case Q2API_STOP_CONTEXT_EXCEEDED:
         return "length";
+    case Q2API_STOP_REFUSAL:
+        return "content_filter";
     default:
         break;
     }

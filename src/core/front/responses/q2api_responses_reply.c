@@ -218,9 +218,12 @@ q2api_responses_write_response(q2api_responses_stream_t *s, q2api_buf_t *b,
     }
 
     if (q2api_responses_put(b, ",\"incomplete_details\":") != Q2API_OK
-        || (strcmp(status, "incomplete") == 0
-            ? q2api_responses_put(b, "{\"reason\":\"max_output_tokens\"}")
-            : q2api_responses_put(b, "null")) != Q2API_OK
+        || (strcmp(status, "incomplete") != 0
+            ? q2api_responses_put(b, "null")
+            : s->stop == Q2API_STOP_REFUSAL
+            ? q2api_responses_put(b, "{\"reason\":\"content_filter\"}")
+            : q2api_responses_put(b, "{\"reason\":\"max_output_tokens\"}"))
+           != Q2API_OK
         || q2api_buf_append(b, s->echo.data, s->echo.len) != Q2API_OK
         || q2api_buf_append_byte(b, '}') != Q2API_OK)
     {

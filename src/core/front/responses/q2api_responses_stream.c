@@ -759,6 +759,7 @@ q2api_responses_stream_finish(q2api_responses_stream_t *s)
 
     switch (s->stop) {
     case Q2API_STOP_MAX_TOKENS:
+    case Q2API_STOP_REFUSAL:
         type = "response.incomplete";
         status = "incomplete";
         break;

@@ -46,10 +46,8 @@ use JSON::PP ();
 use Test::More ();
 
 use Q2api::Mock;
-use Q2api::Mock::AmazonQ qw(:builders);
-
-our @EXPORT_FUNCS = (qw(mock mock_requests mock_script mock_reset),
-                     @Q2api::Mock::AmazonQ::BUILDERS);
+use Q2api::Mock::AmazonQ ();
+use Q2api::Mock::Google ();
 
 my $MOCK;              # the Q2api::Mock object
 my $OWNER_PID;         # the process that started it
@@ -58,14 +56,23 @@ my $LAST_SEQ = 0;      # last record seen by a check
 my $BLOCK_REQS = 1;    # requests in the current block (one repetition)
 
 sub import {
-    my $class = shift;
+    my ($class, %opt) = @_;
     my $caller = caller;
 
-    _start() unless $MOCK;
+    # another mock service: its builders instead of Amazon Q's
+    my $service = $opt{service} // 'Q2api::Mock::AmazonQ';
+    (my $file = "$service.pm") =~ s{::}{/}g;
+    require $file;
+
+    _start($service) unless $MOCK;
 
     no strict 'refs';
-    for my $f (@EXPORT_FUNCS) {
+    for my $f (qw(mock mock_requests mock_script mock_reset)) {
         *{"${caller}::$f"} = \&{$f} unless defined &{"${caller}::$f"};
+    }
+    for my $f (@{"${service}::BUILDERS"}) {
+        *{"${caller}::$f"} = \&{"${service}::$f"}
+            unless defined &{"${caller}::$f"};
     }
 
     # "--- foo eval" sections are evaluated by Test::Base's eval filter in
@@ -75,8 +82,9 @@ sub import {
     # "--- mock_check eval" sub can call is() and mock_requests().  Other
     # functions of a .t file are reached as main::name.
     my %inject = (
-        (map { ($_ => \&{"Q2api::Mock::AmazonQ::$_"}) }
-             @Q2api::Mock::AmazonQ::BUILDERS),
+        (map { ($_ => \&{"${service}::$_"}) } @{"${service}::BUILDERS"}),
+        (map { ($_ => \&{"Q2api::Mock::Google::$_"}) }
+             @Q2api::Mock::Google::BUILDERS),
         (map { ($_ => \&{"Q2api::Test::$_"}) } qw(mock mock_requests)),
         (map { ($_ => \&{"Test::More::$_"}) }
              qw(ok is isnt like unlike is_deeply cmp_ok pass fail diag note explain)),
@@ -111,14 +119,16 @@ sub _tn_function {
 }
 
 sub _start {
+    my ($service) = @_;
     $TMPDIR = File::Temp->newdir('q2api-mock-XXXXXX', TMPDIR => 1);
     $MOCK = Q2api::Mock->new(
+        service => $service,
         listen => '127.0.0.1:0',
         state_dir => $TMPDIR->dirname,
         watch_parent => 1,
         verbose => $ENV{Q2API_MOCK_VERBOSE} ? 1 : 0,
     );
-    $MOCK->set_script(default_script());
+    $MOCK->set_script($service->default_script);
     $MOCK->reset;
     $OWNER_PID = $$;
     $MOCK->start;
@@ -155,7 +165,7 @@ sub _preprocess {
     my ($block) = @_;
 
     my $script = $block->mock;
-    $script = default_script() unless defined $script;
+    $script = $MOCK->service->default_script unless defined $script;
 
     $MOCK->reset;
     $LAST_SEQ = 0;
