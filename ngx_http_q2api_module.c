@@ -73,6 +73,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       0,
       NULL },
 
+    { ngx_string("q2api_responses_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_q2api_responses_store_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_q2api_main_conf_t, responses),
+      NULL },
+
     { ngx_string("q2api_store_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -407,6 +414,13 @@ ngx_http_q2api_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    if (ngx_http_q2api_responses_store_conf(cf, &qmcf->responses,
+                                  qmcf->zone_implicit != NGX_CONF_UNSET)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (qmcf->accounts != NULL) {
         qmcf->accounts->store = qmcf->store;
         qmcf->accounts->max_errors = qmcf->max_errors;
@@ -650,7 +664,8 @@ ngx_http_q2api_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (qlcf->front == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid q2api_pass front end \"%V\", "
-                           "it must be \"claude\" or \"openai\"", &value[1]);
+                           "it must be \"claude\", \"openai\" or "
+                           "\"responses\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 

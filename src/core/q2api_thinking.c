@@ -4,6 +4,7 @@
 
 
 #include "q2api_thinking.h"
+#include "q2api_json.h"
 
 
 #define Q2API_THINK_OPEN   "<thinking>"
@@ -101,6 +102,12 @@ q2api_thinking_feed(q2api_thinking_t *t, const char *s, size_t len,
          * tag is at most 11 bytes, so 16 of each are enough to settle it.
          */
         take = len < 16 ? len : 16;
+
+        /* a piece emitted from join must not end inside a character */
+        if (take < len && q2api_utf8_complete_prefix(s, take) > 0) {
+            take = q2api_utf8_complete_prefix(s, take);
+        }
+
         n = t->nheld;
 
         memcpy(join, t->held, n);

@@ -23,6 +23,7 @@
 #include "ngx_http_q2api_store.h"
 #include "ngx_http_q2api_token.h"
 #include "ngx_http_q2api_util.h"
+#include "ngx_http_q2api_responses_store.h"
 
 
 
@@ -46,6 +47,7 @@ typedef struct {
     ngx_msec_t                 store_interval;
     ngx_http_q2api_seal_t     *store_key;     /* q2api_store_key */
     ngx_uint_t                 max_errors;
+    ngx_http_q2api_responses_t *responses;    /* q2api_responses_store */
 } ngx_http_q2api_main_conf_t;
 
 
@@ -141,6 +143,7 @@ struct ngx_http_q2api_ctx_s {
                                                  Antigravity accounts */
     q2api_buf_t                body;          /* the attempt's body */
     q2api_buf_t                out;           /* bytes for the client */
+    ngx_str_t                  history;       /* previous_response_id's */
 
     const q2api_front_t       *front;
     void                      *front_state;
@@ -274,6 +277,12 @@ ngx_int_t ngx_http_q2api_send_stream_header(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx);
 ngx_int_t ngx_http_q2api_send_json(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
+
+/* responses: previous_response_id before the backend, store after it */
+ngx_int_t ngx_http_q2api_responses_continue(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx, q2api_error_t *err);
+void ngx_http_q2api_responses_keep(ngx_http_request_t *r,
+    ngx_http_q2api_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_Q2API_H_INCLUDED_ */

@@ -506,6 +506,7 @@ static ngx_int_t
 ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_str_t *body, q2api_error_t *err)
 {
+    ngx_int_t    rc;
     q2api_str_t  model_id;
 
     if (ctx->front->parse(&ctx->req, (char *) body->data, body->len, err)
@@ -524,6 +525,11 @@ ngx_http_q2api_prepare(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
 
     if (ctx->endpoint == NGX_HTTP_Q2API_EP_COUNT_TOKENS) {
         return NGX_OK;
+    }
+
+    rc = ngx_http_q2api_responses_continue(r, ctx, err);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_q2api_resolve_model(r, ctx, &model_id, err) != NGX_OK) {
@@ -726,6 +732,8 @@ ngx_http_q2api_finish(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx)
         if (ctx->front->stream_finish(ctx->front_state) != Q2API_OK) {
             return NGX_ERROR;
         }
+
+        ngx_http_q2api_responses_keep(r, ctx);
 
         if (!ctx->stream) {
             return ngx_http_q2api_send_json(r, ctx, NGX_HTTP_OK,

@@ -11,11 +11,13 @@
 
 extern const q2api_front_t  q2api_claude_front;
 extern const q2api_front_t  q2api_openai_front;
+extern const q2api_front_t  q2api_responses_front;
 
 
 const q2api_front_t  *q2api_fronts[] = {
     &q2api_claude_front,
     &q2api_openai_front,
+    &q2api_responses_front,
     NULL
 };
 

@@ -83,6 +83,21 @@ struct q2api_front_s {
      */
     int         (*count_estimate)(const char *body, size_t len,
                                   long long *tokens);
+
+    /*
+     * Stored replies (the Responses API's store and
+     * previous_response_id); NULL in dialects without them.  previous:
+     * after parse, the id of the stored reply the request continues (a
+     * zero length if none), checked to be one the front end could have
+     * made.  history: puts the items a stored reply kept before the
+     * request's own.  record: after a reply went well, its id and what a
+     * later turn needs of it (a zero-length id: not to be stored).
+     */
+    int         (*previous)(const q2api_request_t *req, q2api_str_t *id,
+                            q2api_error_t *err);
+    int         (*history)(q2api_request_t *req, const char *items,
+                           size_t len, q2api_error_t *err);
+    int         (*record)(void *state, q2api_str_t *id, q2api_buf_t *items);
 };
 
 

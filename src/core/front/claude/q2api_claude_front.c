@@ -159,5 +159,8 @@ const q2api_front_t  q2api_claude_front = {
     q2api_claude_count_tokens,
     q2api_claude_markers,
     1,
-    q2api_claude_count
+    q2api_claude_count,
+    NULL,
+    NULL,
+    NULL
 };

@@ -12,6 +12,7 @@
 
 #include "q2api_buf.h"
 #include "q2api_canon.h"
+#include "q2api_models.h"
 
 
 /* parses and validates a Chat Completions body; on failure err says what
@@ -23,6 +24,12 @@ int q2api_openai_parse(q2api_request_t *req, const char *body, size_t len,
 int q2api_openai_error_body(q2api_buf_t *out, q2api_err_e kind,
     const char *message, const char *request_id);
 int q2api_openai_error_status(q2api_err_e kind);
+
+/* one model and the unpaged list, as GET .../models answers OpenAI's SDK
+ * (the Responses front end lists models the same way) */
+int q2api_openai_model(q2api_buf_t *out, const q2api_model_t *m);
+int q2api_openai_model_page(q2api_buf_t *out, const q2api_model_t **list,
+    size_t first, size_t last, int more);
 
 
 typedef struct q2api_openai_call_s  q2api_openai_call_t;

@@ -19,12 +19,8 @@ static int q2api_openai_parse_system(q2api_openai_parse_t *p,
     cJSON *content, const char *path);
 static int q2api_openai_parse_user(q2api_openai_parse_t *p, cJSON *content,
     const char *path);
-static int q2api_openai_parse_image(q2api_openai_parse_t *p,
-    q2api_message_t *m, cJSON *part, const char *path);
 static int q2api_openai_parse_assistant(q2api_openai_parse_t *p,
     cJSON *msg, const char *path, int i);
-static int q2api_openai_parse_call(q2api_openai_parse_t *p,
-    q2api_message_t *m, cJSON *id, cJSON *fn, const char *path);
 static int q2api_openai_parse_result(q2api_openai_parse_t *p, cJSON *msg,
     const char *path, int legacy);
 static int q2api_openai_text_parts(q2api_openai_parse_t *p, cJSON *content,
@@ -207,7 +203,7 @@ nomem:
  * "data:image/png;base64,...": the back ends take the bytes, not a link
  * they would have to fetch, so a remote URL is refused with what to do.
  */
-static int
+int
 q2api_openai_parse_image(q2api_openai_parse_t *p, q2api_message_t *m,
     cJSON *part, const char *path)
 {
@@ -399,7 +395,7 @@ nomem:
 
 
 /* one call: its id, and {"name","arguments":"<JSON object>"} */
-static int
+int
 q2api_openai_parse_call(q2api_openai_parse_t *p, q2api_message_t *m,
     cJSON *id, cJSON *fn, const char *path)
 {

@@ -49,7 +49,7 @@ q2api_openai_front_free(void *state)
 }
 
 
-static int
+int
 q2api_openai_model(q2api_buf_t *b, const q2api_model_t *m)
 {
     time_t  created;
@@ -76,7 +76,7 @@ q2api_openai_model(q2api_buf_t *b, const q2api_model_t *m)
 }
 
 
-static int
+int
 q2api_openai_model_page(q2api_buf_t *b, const q2api_model_t **list,
     size_t first, size_t last, int more)
 {
@@ -121,5 +121,8 @@ const q2api_front_t  q2api_openai_front = {
     NULL,
     NULL,
     0,
+    NULL,
+    NULL,
+    NULL,
     NULL
 };

@@ -20,13 +20,7 @@ static int q2api_openai_parse_messages(q2api_openai_parse_t *p,
     cJSON *root);
 static int q2api_openai_parse_refused(q2api_openai_parse_t *p, cJSON *root);
 static int q2api_openai_parse_sampling(q2api_openai_parse_t *p, cJSON *root);
-static int q2api_openai_parse_reasoning(q2api_openai_parse_t *p,
-    cJSON *root);
 static int q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root);
-static int q2api_openai_number(q2api_openai_parse_t *p, cJSON *root,
-    const char *name, double min, double max, double *out);
-static int q2api_openai_count(q2api_openai_parse_t *p, cJSON *root,
-    const char *name, long long *out);
 
 
 int
@@ -353,7 +347,7 @@ q2api_openai_parse_sampling(q2api_openai_parse_t *p, cJSON *root)
  * Responses API and some clients send it) turns thinking on with a budget
  * that grows with the effort; "none" leaves it off.
  */
-static int
+int
 q2api_openai_parse_reasoning(q2api_openai_parse_t *p, cJSON *root)
 {
     size_t       i;
@@ -417,22 +411,40 @@ q2api_openai_parse_reasoning(q2api_openai_parse_t *p, cJSON *root)
 static int
 q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root)
 {
-    cJSON            *item, *type, *spec, *name, *schema;
-    q2api_request_t  *req;
-
-    req = p->req;
+    cJSON  *item;
 
     item = cJSON_GetObjectItemCaseSensitive(root, "response_format");
     if (!q2api_openai_given(item)) {
         return Q2API_OK;
     }
 
+    return q2api_openai_format(p, item,
+                               cJSON_GetObjectItemCaseSensitive(item,
+                                                                "json_schema"),
+                               "response_format", "response_format.json_schema");
+}
+
+
+/*
+ * A reply format: item holds its "type"; a json_schema's "name" and
+ * "schema" are in spec (response_format.json_schema; the Responses
+ * API's text.format holds them itself).  path and spec_path name them in
+ * errors.
+ */
+int
+q2api_openai_format(q2api_openai_parse_t *p, cJSON *item, cJSON *spec,
+    const char *path, const char *spec_path)
+{
+    cJSON            *type, *name, *schema;
+    q2api_request_t  *req;
+
+    req = p->req;
+
     type = cJSON_GetObjectItemCaseSensitive(item, "type");
 
     if (!cJSON_IsObject(item) || !cJSON_IsString(type)) {
         q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "response_format: expected an object with a "
-                        "\"type\"");
+                        "%s: expected an object with a \"type\"", path);
         return Q2API_ERROR;
     }
 
@@ -447,12 +459,11 @@ q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root)
 
     if (strcmp(type->valuestring, "json_schema") != 0) {
         q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "response_format.type: expected \"text\", "
-                        "\"json_object\" or \"json_schema\"");
+                        "%s.type: expected \"text\", \"json_object\" or "
+                        "\"json_schema\"", path);
         return Q2API_ERROR;
     }
 
-    spec = cJSON_GetObjectItemCaseSensitive(item, "json_schema");
     name = cJSON_GetObjectItemCaseSensitive(spec, "name");
     schema = cJSON_GetObjectItemCaseSensitive(spec, "schema");
 
@@ -460,15 +471,13 @@ q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root)
         || name->valuestring[0] == '\0')
     {
         q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "response_format.json_schema.name: expected a "
-                        "non-empty string");
+                        "%s.name: expected a non-empty string", spec_path);
         return Q2API_ERROR;
     }
 
     if (q2api_openai_given(schema) && !cJSON_IsObject(schema)) {
         q2api_error_set(p->err, Q2API_ERR_INVALID_REQUEST,
-                        "response_format.json_schema.schema: expected an "
-                        "object");
+                        "%s.schema: expected an object", spec_path);
         return Q2API_ERROR;
     }
 
@@ -492,7 +501,7 @@ q2api_openai_parse_format(q2api_openai_parse_t *p, cJSON *root)
 
 
 /* an optional number in [min, max] into *out */
-static int
+int
 q2api_openai_number(q2api_openai_parse_t *p, cJSON *root, const char *name,
     double min, double max, double *out)
 {
@@ -519,7 +528,7 @@ q2api_openai_number(q2api_openai_parse_t *p, cJSON *root, const char *name,
 
 
 /* an optional positive integer into *out */
-static int
+int
 q2api_openai_count(q2api_openai_parse_t *p, cJSON *root, const char *name,
     long long *out)
 {

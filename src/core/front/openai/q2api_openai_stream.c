@@ -480,29 +480,38 @@ q2api_openai_finish_reason(q2api_openai_stream_t *s)
 
 
 /*
- * The same figures the Claude front end reports: prompt_tokens holds the
+ * The same figures the Claude front end reports: the input holds the
  * cached tokens too, as OpenAI counts them; reasoning is estimated from
- * its text and is part of completion_tokens.
+ * its text and is part of the output.
  */
+void
+q2api_openai_usage_counts(const q2api_usage_t *u, long long input_estimate,
+    size_t output_bytes, size_t reasoning_bytes, long long *in,
+    long long *out, long long *reasoning)
+{
+    *in = u->input_tokens >= 0 ? u->input_tokens : input_estimate;
+    *in += u->cache_read_tokens + u->cache_write_tokens;
+
+    *reasoning = reasoning_bytes ? q2api_estimate_tokens(reasoning_bytes)
+                                 : 0;
+
+    if (u->output_tokens >= 0) {
+        *out = u->output_tokens;
+        *reasoning = *reasoning > *out ? *out : *reasoning;
+
+    } else {
+        *out = q2api_estimate_tokens(output_bytes) + *reasoning;
+    }
+}
+
+
 int
 q2api_openai_write_usage(q2api_openai_stream_t *s, q2api_buf_t *b)
 {
     long long  in, out, reasoning;
 
-    in = s->usage.input_tokens >= 0 ? s->usage.input_tokens
-                                    : s->input_tokens;
-    in += s->usage.cache_read_tokens + s->usage.cache_write_tokens;
-
-    reasoning = s->reasoning_bytes
-                ? q2api_estimate_tokens(s->reasoning_bytes) : 0;
-
-    if (s->usage.output_tokens >= 0) {
-        out = s->usage.output_tokens;
-        reasoning = reasoning > out ? out : reasoning;
-
-    } else {
-        out = q2api_estimate_tokens(s->output_bytes) + reasoning;
-    }
+    q2api_openai_usage_counts(&s->usage, s->input_tokens, s->output_bytes,
+                              s->reasoning_bytes, &in, &out, &reasoning);
 
     if (q2api_openai_put(b, "{\"prompt_tokens\":") != Q2API_OK
         || q2api_json_append_int(b, in) != Q2API_OK

@@ -13,8 +13,6 @@
 #include "q2api_json.h"
 
 
-static int q2api_openai_parse_tool(q2api_openai_parse_t *p, cJSON *fn,
-    const char *path);
 static int q2api_openai_parse_choice(q2api_openai_parse_t *p, cJSON *choice,
     const char *path, int legacy);
 
@@ -135,7 +133,7 @@ q2api_openai_parse_tools(q2api_openai_parse_t *p, cJSON *root)
 }
 
 
-static int
+int
 q2api_openai_parse_tool(q2api_openai_parse_t *p, cJSON *fn, const char *path)
 {
     cJSON            *name, *desc, *params;
