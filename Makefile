@@ -199,11 +199,13 @@ FUZZ_GLUE_fuzz_admin_import := src/admin/ngx_http_q2api_admin_import.c \
                  src/admin/ngx_http_q2api_admin_input.c \
                  src/admin/ngx_http_q2api_admin_kiro.c \
                  src/admin/ngx_http_q2api_admin_json.c \
+                 src/store/ngx_http_q2api_row.c \
                  src/accounts/ngx_http_q2api_kind.c \
                  src/accounts/ngx_http_q2api_accounts_health.c
 FUZZ_GLUE_fuzz_admin_list := src/admin/ngx_http_q2api_admin_list.c \
                  src/admin/ngx_http_q2api_admin_input.c \
                  src/admin/ngx_http_q2api_admin_json.c \
+                 src/store/ngx_http_q2api_row.c \
                  src/accounts/ngx_http_q2api_kind.c \
                  src/accounts/ngx_http_q2api_accounts_health.c
 FUZZ_GLUE    := fuzz_account_row fuzz_admin_import fuzz_admin_list

@@ -156,6 +156,7 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
     char                        *printed;
     u_char                      *p;
     time_t                       t;
+    ngx_int_t                    rc;
     ngx_str_t                   *s, name;
     ngx_http_q2api_row_field_t  *f;
 
@@ -254,7 +255,12 @@ ngx_http_q2api_row_json_in(ngx_http_q2api_row_field_e field, cJSON *v,
         return NGX_OK;
 
     case NGX_HTTP_Q2API_ROW_IS_JSON:
-        *s = name;
+        /* text that is no one object would be written back as it is */
+        rc = ngx_http_q2api_row_string(field, &name, s);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
         return ngx_http_q2api_row_other(s, d, NULL);
 
     default:
@@ -269,6 +275,7 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
 {
     u_char                      *p;
     time_t                       t;
+    ngx_int_t                    rc;
     ngx_http_q2api_row_field_t  *f;
 
     f = &ngx_http_q2api_row_fields[field];
@@ -304,7 +311,11 @@ ngx_http_q2api_row_from_text(ngx_http_q2api_row_field_e field,
         return NGX_OK;
 
     case NGX_HTTP_Q2API_ROW_IS_JSON:
-        *(ngx_str_t *) p = *text;
+        rc = ngx_http_q2api_row_string(field, text, (ngx_str_t *) p);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
         return ngx_http_q2api_row_other(text, d, NULL);
 
     default:
