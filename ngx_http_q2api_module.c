@@ -190,6 +190,13 @@ static ngx_command_t  ngx_http_q2api_commands[] = {
       offsetof(ngx_http_q2api_loc_conf_t, gemini_onboard_poll),
       NULL },
 
+    { ngx_string("q2api_gemini_quota_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_q2api_loc_conf_t, gemini_quota_interval),
+      NULL },
+
     { ngx_string("q2api_gemini_client_id"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_q2api_google_client_slot,
@@ -508,6 +515,7 @@ ngx_http_q2api_create_loc_conf(ngx_conf_t *cf)
     qlcf->max_attempts = NGX_CONF_UNSET_UINT;
     qlcf->account_header_keys = NGX_CONF_UNSET_PTR;
     qlcf->gemini_onboard_poll = NGX_CONF_UNSET_MSEC;
+    qlcf->gemini_quota_interval = NGX_CONF_UNSET;
 
     return qlcf;
 }

@@ -13,10 +13,15 @@ use Q2api::Admin qw(stored);
 
 our $HTTP = <<'_EOC_';
     q2api_zone q2api 4m;
+    q2api_gemini_quota_interval 0;
     q2api_store file html/accounts.json;
     q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/amazonq;
     q2api_gemini_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v1internal:streamGenerateContent?alt=sse;
 _EOC_
+
+# background quota reads on, at the mock
+our $QUOTA_HTTP = ($HTTP =~ s/    q2api_gemini_quota_interval 0;\n//r)
+    . "    q2api_code_assist_url http://127.0.0.1:\$TEST_NGINX_MOCK_PORT;\n";
 
 our $RR = <<'_EOC_';
     location /v1/ {
@@ -180,7 +185,7 @@ sub {
 
 === TEST 7: a 429 about a model's quota reads the account's quota in the background: the client's answer does not wait, the reset times are kept
 --- http_config eval
-$::HTTP . "    q2api_code_assist_url http://127.0.0.1:\$TEST_NGINX_MOCK_PORT;\n"
+$::QUOTA_HTTP
 --- mock eval
 { by_path => { '/v1internal:retrieveUserQuota' =>
                    [ quota_buckets([ 'gemini-2.5-pro', 0, '2030-01-01T00:00:00Z' ],
@@ -215,4 +220,43 @@ sub {
        'its creditsInfo is kept');
     is($o && $o->{resetTime}, '2030-01-01T00:00:00Z', 'with the earliest reset');
     is($o && $o->{project}, 'p-1', 'the rest of other kept');
+}
+
+
+
+=== TEST 8: each account's quota is read on its first use, then once an interval: two accounts, four requests, two reads in the background
+--- http_config eval
+$::QUOTA_HTTP
+--- mock eval
+{ by_path => { '/v1internal:retrieveUserQuota' =>
+                   [ quota_buckets([ 'gemini-2.5-flash', 0.25, '2030-01-01T02:00:00Z' ]) ] },
+  by_token => { 'tok-g1' => [ gemini_text('g1') ], 'tok-g2' => [ gemini_text('g2') ] } }
+--- request eval
+[ (map { main::body('gemini-2.5-flash') } 1 .. 4) ]
+--- error_code eval
+[ (200) x 4 ]
+--- mock_check eval
+sub {
+    my ($reqs, $block) = @_;
+    return unless ++$main::seen{$block->name} == 4;
+    my @reads;
+    for (1 .. 100) {
+        @reads = grep { ($_->{path} // '') =~ /retrieveUserQuota/ }
+                 Q2api::Test::mock_requests();
+        last if @reads >= 2;
+        select(undef, undef, undef, 0.1);
+    }
+    select(undef, undef, undef, 0.5);
+    @reads = grep { ($_->{path} // '') =~ /retrieveUserQuota/ }
+             Q2api::Test::mock_requests();
+    is(scalar @reads, 2, 'one read per account');
+    is_deeply([ sort map { $_->{json}{project} } @reads ], [ 'p-1', 'p-2' ],
+              'each for its own project');
+    my $s = main::stored();
+    for my $id ('g-1', 'g-2') {
+        my $g = $s->{$id};
+        my $o = ref $g->{other} ? $g->{other} : JSON::PP->new->decode($g->{other} || '{}');
+        is($o->{creditsInfo}{models}{'gemini-2.5-flash'}{remainingPercent}, 25,
+           "$id: its quota is kept");
+    }
 }

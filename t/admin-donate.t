@@ -377,3 +377,24 @@ GET /open/status
 qr/^\{"accounts":3,"active":2,"groups":\[\{"name":"Gemini","accounts":2,"remaining_percent":50,"reset_at":"2029-12-31T00:00:00","reset_in":\d+\},\{"name":"Claude and GPT","accounts":1,"remaining_percent":100,"reset_at":"2030-01-02T00:00:00","reset_in":\d+\}\],"recent":\[\{"label":"\x{e2}\x{80}\x{a6}","project":null,"flavour":"gemini-cli","status":"disabled",.*"quota":\[\{"group":"Gemini","remaining_percent":0,"reset_at":"2029-01-01T00:00:00","reset_in":\d+\}\]\},\{"label":"<im\x{e2}\x{80}\x{a6}","project":null,.*"status":"active",.*\},\{"label":"ali\x{e2}\x{80}\x{a6}","project":"alph\x{e2}\x{80}\x{a6}23",.*"quota":\[\{"group":"Gemini","remaining_percent":20,"reset_at":"2030-01-01T01:00:00","reset_in":\d+\},\{"group":"Claude and GPT","remaining_percent":100,/
 --- response_body_unlike
 alice|1//0|amazon-one|g1|onerror|alpha-project
+
+
+
+=== TEST 15: donations are counted by result in q2api_metrics: added, renewed, refused, rate limited
+--- http_config eval: $::HTTP
+--- config eval
+"    location = /metrics { q2api_metrics; }\n" . $::DONATE
+--- mock eval
+{ by_path => { '/token' => [ google_token('ya29.a', refresh_token => '1//0a', id_token => id_token('42', 'd@example.com')),
+                             google_token('ya29.b', refresh_token => '1//0b', id_token => id_token('42', 'd@example.com')),
+                             google_error('invalid_grant', 'Bad Request') ],
+               '/v1internal:loadCodeAssist' => [ load_code_assist(project => 'fluent-cosmos-a1b2c3') ] } }
+--- request eval
+[ main::answer('4/one', 1), main::answer('4/two', 1), main::answer('4/three', 1),
+  (map { "POST /donate/api/exchange\n{}" } 1 .. 7),
+  "GET /metrics" ]
+--- error_code eval
+[ 200, 200, 400, (400) x 6, 429, 200 ]
+--- response_body_like eval
+[ qr/"created":true/, qr/"created":false/, qr/invalid_grant/, (qr/detail/) x 7,
+  qr/q2api_donations_total\{result="added"\} 1\nq2api_donations_total\{result="renewed"\} 1\nq2api_donations_total\{result="refused"\} 7\nq2api_donations_total\{result="rate_limited"\} 1\nq2api_donations_total\{result="error"\} 0\n/ ]

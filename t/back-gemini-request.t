@@ -10,6 +10,7 @@ use Q2api::Gateway;
 
 our $HTTP = <<'_EOC_';
     q2api_zone q2api 4m;
+    q2api_gemini_quota_interval 0;
     q2api_store file html/accounts.json;
     q2api_amazonq_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/amazonq;
     q2api_gemini_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v1internal:streamGenerateContent?alt=sse;

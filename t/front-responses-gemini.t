@@ -11,6 +11,7 @@ use Q2api::Responses qw(replay strip_ids);
 
 our $HTTP = <<'_EOC_';
     q2api_zone q2api 4m;
+    q2api_gemini_quota_interval 0;
     q2api_store file html/accounts.json;
     q2api_gemini_url http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v1internal:streamGenerateContent?alt=sse;
 _EOC_

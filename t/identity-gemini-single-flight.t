@@ -22,6 +22,7 @@ my $mport = $mock->port;
 
 my $n = Q2api::Nginx->new(workers => 2, http => <<"_EOC_", server => <<'_EOC_');
     q2api_zone q2api 8m;
+    q2api_gemini_quota_interval 0;
     q2api_store file accounts.json;
     q2api_store_interval 100ms;
     q2api_google_oauth_url http://127.0.0.1:$mport;

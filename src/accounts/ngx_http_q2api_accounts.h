@@ -282,6 +282,14 @@ ngx_int_t ngx_http_q2api_accounts_learn_other(
  */
 ngx_int_t ngx_http_q2api_accounts_discover_begin(
     ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, time_t stale);
+/*
+ * Whether Gemini account "id" should have its quota read now: NGX_OK
+ * (and this caller reads it) when the last read began at least "every"
+ * seconds ago, plus a jitter of up to a fifth of it that is the
+ * account's own, so a pool's reads spread out; NGX_DECLINED otherwise.
+ */
+ngx_int_t ngx_http_q2api_accounts_quota_due(
+    ngx_http_q2api_accounts_t *accounts, ngx_str_t *id, time_t every);
 void ngx_http_q2api_accounts_discover_end(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id);
 

@@ -98,6 +98,38 @@ ngx_http_q2api_accounts_discover_begin(ngx_http_q2api_accounts_t *accounts,
 }
 
 
+ngx_int_t
+ngx_http_q2api_accounts_quota_due(ngx_http_q2api_accounts_t *accounts,
+    ngx_str_t *id, time_t every)
+{
+    time_t                     now, jitter;
+    ngx_int_t                  rc;
+    ngx_http_q2api_account_t  *a;
+
+    now = ngx_time();
+    jitter = (time_t) (ngx_crc32_short(id->data, id->len)
+                       % (ngx_uint_t) (every / 5 + 1));
+
+    ngx_shmtx_lock(&accounts->shpool->mutex);
+
+    a = ngx_http_q2api_accounts_lookup(accounts, id);
+
+    if (a == NULL || a->type != NGX_HTTP_Q2API_ACCOUNT_GEMINI
+        || (a->quota_read_at && now - a->quota_read_at < every + jitter))
+    {
+        rc = NGX_DECLINED;
+
+    } else {
+        a->quota_read_at = now;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&accounts->shpool->mutex);
+
+    return rc;
+}
+
+
 void
 ngx_http_q2api_accounts_discover_end(ngx_http_q2api_accounts_t *accounts,
     ngx_str_t *id)

@@ -57,6 +57,7 @@ typedef struct {
     ngx_uint_t                 db_lease;      /* NGX_HTTP_Q2API_DBLEASE_* */
     time_t                     discover_since; /* a Gemini project lookup
                                                   runs since then */
+    time_t                     quota_read_at; /* a Gemini quota read began */
 
     ngx_uint_t                 type;
     ngx_uint_t                 flavour;       /* Gemini accounts' */

@@ -26,6 +26,7 @@
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_admin.h"
 #include "ngx_http_q2api_admin_donate.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 #define NGX_HTTP_Q2API_DONATE_CODE_MAX 2048
@@ -33,6 +34,7 @@
 
 static ngx_int_t ngx_http_q2api_donate_query(ngx_http_request_t *r,
     ngx_str_t *query, const char *name, ngx_str_t *value);
+static void ngx_http_q2api_donate_counted(void *data);
 static ngx_int_t ngx_http_q2api_donate_store(ngx_http_request_t *r,
     ngx_http_q2api_admin_ctx_t *ctx, ngx_uint_t flavour, ngx_str_t *code,
     ngx_str_t *verifier, ngx_str_t *redirect_uri);
@@ -306,7 +308,17 @@ ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
     ngx_str_t                      url, query, state, code, error, verifier;
     ngx_uint_t                     flavour;
     const char                    *why;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_q2api_donate_oauth_t  oauth;
+
+    /* counted once the answer has gone, whichever way it went */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_q2api_donate_counted;
+    cln->data = r;
 
     root = ngx_http_q2api_admin_parse(r, &ctx->body, err);
     if (root == NULL) {
@@ -418,6 +430,34 @@ ngx_http_q2api_admin_donate_exchange(ngx_http_request_t *r,
 
     return ngx_http_q2api_donate_store(r, ctx, flavour, &code, &verifier,
                                        &oauth.redirect_uri);
+}
+
+
+/* a donation's result for q2api_donations_total, from its answer */
+static void
+ngx_http_q2api_donate_counted(void *data)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_uint_t                   result;
+    ngx_http_q2api_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_q2api_admin_module);
+
+    if (r->headers_out.status == NGX_HTTP_OK) {
+        result = (ctx && ctx->created) ? NGX_HTTP_Q2API_M_DONATION_NEW
+                                       : NGX_HTTP_Q2API_M_DONATION_AGAIN;
+
+    } else if (r->headers_out.status >= NGX_HTTP_BAD_REQUEST
+               && r->headers_out.status < NGX_HTTP_INTERNAL_SERVER_ERROR)
+    {
+        result = NGX_HTTP_Q2API_M_DONATION_REFUSED;
+
+    } else {
+        result = NGX_HTTP_Q2API_M_DONATION_ERROR;
+    }
+
+    ngx_http_q2api_metrics_donation(result);
 }
 
 

@@ -18,6 +18,7 @@
 
 #include "ngx_http_q2api.h"
 #include "ngx_http_q2api_admin.h"
+#include "ngx_http_q2api_metrics.h"
 
 
 static void *ngx_http_q2api_admin_create_main_conf(ngx_conf_t *cf);
@@ -299,6 +300,12 @@ ngx_http_q2api_admin_handler(ngx_http_request_t *r)
 
     if (ctx->conf->donate && r->err_status == NGX_HTTP_TOO_MANY_REQUESTS) {
         /* limit_req refused a donate attempt; error_page brought it here */
+        if (ngx_http_q2api_admin_donate_route(r)
+            == NGX_HTTP_Q2API_ROUTE_DONATE_EXCHANGE)
+        {
+            ngx_http_q2api_metrics_donation(NGX_HTTP_Q2API_M_DONATION_LIMITED);
+        }
+
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;

@@ -77,6 +77,7 @@ typedef struct {
     ngx_str_t                  google_oauth_url;
     ngx_str_t                  code_assist_url; /* empty: the account's */
     ngx_msec_t                 gemini_onboard_poll;
+    time_t                     gemini_quota_interval; /* 0: off */
     ngx_str_t                  gemini_client_id[NGX_HTTP_Q2API_GEMINI_FLAVOURS];
     ngx_str_t                  gemini_client_secret[
                                    NGX_HTTP_Q2API_GEMINI_FLAVOURS];
@@ -224,6 +225,7 @@ ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
 /* attempts on Gemini accounts */
 void ngx_http_q2api_model_out(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
+void ngx_http_q2api_quota_when_due(ngx_http_request_t *r, ngx_str_t *id);
 ngx_int_t ngx_http_q2api_discover_then_launch(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id, ngx_uint_t flags);
 /* a refresh or lookup over: the attempt it held back, or the next one */

@@ -32,6 +32,7 @@ ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     time_t                       now, until;
     ngx_str_t                    model;
     ngx_http_q2api_attempt_t    *actx;
+    ngx_http_q2api_loc_conf_t   *qlcf;
     ngx_http_q2api_main_conf_t  *qmcf;
 
     actx = ctx->attempt;
@@ -62,7 +63,9 @@ ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
     ngx_http_q2api_accounts_model_out(qmcf->accounts, &actx->account.id,
                                       &model, until, ue->reason);
 
-    if (ue->health == Q2API_HEALTH_MODEL_QUOTA
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+
+    if (ue->health == Q2API_HEALTH_MODEL_QUOTA && qlcf->gemini_quota_interval
         && ngx_http_q2api_gemini_quota(r, &actx->account.id, NULL, NULL)
            == NGX_ERROR)
     {
@@ -74,6 +77,38 @@ ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "q2api: account \"%V\": its quota could not be read "
                       "after a 429", &actx->account.id);
+    }
+}
+
+
+/*
+ * nginx has no request of its own to call out from on a timer, so a
+ * Gemini account's quota is read on its use: once every
+ * q2api_gemini_quota_interval (with the account's own jitter), in the
+ * background, across all workers.  An account nobody uses keeps the
+ * quota of its last read (and its time, other.quotaCheckedAt).
+ */
+void
+ngx_http_q2api_quota_when_due(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_http_q2api_loc_conf_t   *qlcf;
+    ngx_http_q2api_main_conf_t  *qmcf;
+
+    qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
+    qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
+
+    if (qlcf->gemini_quota_interval == 0
+        || ngx_http_q2api_accounts_quota_due(qmcf->accounts, id,
+                                             qlcf->gemini_quota_interval)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    if (ngx_http_q2api_gemini_quota(r, id, NULL, NULL) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "q2api: account \"%V\": its quota could not be read",
+                      id);
     }
 }
 

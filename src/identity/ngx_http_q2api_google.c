@@ -105,6 +105,10 @@ ngx_http_q2api_google_merge_conf(void *child, void *parent)
     ngx_conf_merge_msec_value(conf->gemini_onboard_poll,
                               prev->gemini_onboard_poll, 5000);
 
+    /* quota moves with use: read it as often as amq2api's page refreshes */
+    ngx_conf_merge_sec_value(conf->gemini_quota_interval,
+                             prev->gemini_quota_interval, 600);
+
     for (i = 0; i < NGX_HTTP_Q2API_GEMINI_FLAVOURS; i++) {
         f = &ngx_http_q2api_gemini_flavours[i];
 

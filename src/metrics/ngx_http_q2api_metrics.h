@@ -41,6 +41,14 @@
 #define NGX_HTTP_Q2API_M_LOGIN_ERROR    3
 #define NGX_HTTP_Q2API_M_LOGINS         4
 
+/* donations (q2api_donate's exchange) by result */
+#define NGX_HTTP_Q2API_M_DONATION_NEW      0   /* a Google account added */
+#define NGX_HTTP_Q2API_M_DONATION_AGAIN    1   /* one already here renewed */
+#define NGX_HTTP_Q2API_M_DONATION_REFUSED  2   /* the donor's or Google's no */
+#define NGX_HTTP_Q2API_M_DONATION_LIMITED  3   /* too many from an address */
+#define NGX_HTTP_Q2API_M_DONATION_ERROR    4
+#define NGX_HTTP_Q2API_M_DONATIONS         5
+
 
 extern ngx_module_t  ngx_http_q2api_metrics_module;
 
@@ -69,6 +77,8 @@ void ngx_http_q2api_metrics_request(ngx_http_request_t *r,
 void ngx_http_q2api_metrics_refresh(void *provider, ngx_int_t rc);
 /* a device login's end: NGX_HTTP_Q2API_M_LOGIN_* */
 void ngx_http_q2api_metrics_login(ngx_uint_t result);
+/* a donation's end: NGX_HTTP_Q2API_M_DONATION_* */
+void ngx_http_q2api_metrics_donation(ngx_uint_t result);
 /* the store: connected or not; wrote: a write went through */
 void ngx_http_q2api_metrics_store(ngx_uint_t up, ngx_uint_t wrote);
 /* PostgreSQL: another node's NOTIFY came (applied 0), or what was

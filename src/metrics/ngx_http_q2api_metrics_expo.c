@@ -323,6 +323,15 @@ ngx_http_q2api_metrics_counters(ngx_http_q2api_metrics_out_t *o,
             ngx_http_q2api_metrics_logins[i], c[mc->login + i]);
     }
 
+    ngx_http_q2api_metrics_family(o, "q2api_donations", "counter",
+        "Donations (q2api_donate's exchange) that ended, by result.");
+
+    for (i = 0; i < NGX_HTTP_Q2API_M_DONATIONS; i++) {
+        ngx_http_q2api_metrics_printf(o,
+            "q2api_donations_total{result=\"%s\"} %uA\n",
+            ngx_http_q2api_metrics_donations[i], c[mc->donation + i]);
+    }
+
     ngx_http_q2api_metrics_family(o, "q2api_key_requests", "counter",
         "Client requests by client key name and outcome.");
 

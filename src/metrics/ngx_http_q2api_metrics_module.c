@@ -107,6 +107,10 @@ const char  *ngx_http_q2api_metrics_logins[] = {
     "ok", "expired", "refused", "error"
 };
 
+const char  *ngx_http_q2api_metrics_donations[] = {
+    "added", "renewed", "refused", "rate_limited", "error"
+};
+
 /* upper bounds in ms; the last bucket is +Inf */
 const ngx_msec_t  ngx_http_q2api_metrics_bounds[] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000,
@@ -310,6 +314,8 @@ ngx_http_q2api_metrics_init(ngx_conf_t *cf)
     o += mc->nprov * NGX_HTTP_Q2API_M_REFRESHES;
     mc->login = o;
     o += NGX_HTTP_Q2API_M_LOGINS;
+    mc->donation = o;
+    o += NGX_HTTP_Q2API_M_DONATIONS;
     mc->kreq = o;
     o += mc->nkey * NGX_HTTP_Q2API_M_OUTCOMES;
     mc->ktok = o;

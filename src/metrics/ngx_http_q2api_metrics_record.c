@@ -256,6 +256,20 @@ ngx_http_q2api_metrics_login(ngx_uint_t result)
 
 
 void
+ngx_http_q2api_metrics_donation(ngx_uint_t result)
+{
+    ngx_http_q2api_metrics_conf_t  *mc;
+
+    mc = ngx_http_q2api_metrics_conf();
+    if (mc == NULL || result >= NGX_HTTP_Q2API_M_DONATIONS) {
+        return;
+    }
+
+    ngx_http_q2api_metrics_add(mc, mc->donation + result, 1);
+}
+
+
+void
 ngx_http_q2api_metrics_store(ngx_uint_t up, ngx_uint_t wrote)
 {
     ngx_http_q2api_metrics_conf_t  *mc;

@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                 tok;           /* [dir][back][model] */
     ngx_uint_t                 ref;           /* [provider][result] */
     ngx_uint_t                 login;         /* [result] */
+    ngx_uint_t                 donation;      /* [result] */
     ngx_uint_t                 kreq;          /* [key][outcome] */
     ngx_uint_t                 ktok;          /* [key][dir] */
     ngx_uint_t                 ring;          /* [slot][field] */
@@ -101,6 +102,7 @@ extern const char  *ngx_http_q2api_metrics_classes[];
 extern const char  *ngx_http_q2api_metrics_directions[];
 extern const char  *ngx_http_q2api_metrics_refreshes[];
 extern const char  *ngx_http_q2api_metrics_logins[];
+extern const char  *ngx_http_q2api_metrics_donations[];
 extern const ngx_msec_t  ngx_http_q2api_metrics_bounds[];
 
 
