@@ -211,7 +211,7 @@ FUZZ_GLUE_fuzz_admin_list := src/admin/ngx_http_q2api_admin_list.c \
 FUZZ_GLUE    := fuzz_account_row fuzz_admin_import fuzz_admin_list
 
 $(addprefix $(BUILD)/fuzz/,$(FUZZ_GLUE)): $(BUILD)/fuzz/%: t/fuzz/%.c \
-        t/fuzz/shim/ngx_shim.c t/fuzz/shim/ngx_shim.h $(BUILD)/Makefile \
+        t/fuzz/shim/ngx_shim.c t/fuzz/shim/ngx_shim.h $(BUILD)/Makefile Makefile \
         $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	@mkdir -p $(BUILD)/fuzz
 	clang $(FUZZ_CFLAGS) $(FUZZ_NGX_INCS) -fno-pie -no-pie -ffunction-sections \

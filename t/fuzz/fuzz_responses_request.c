@@ -79,6 +79,7 @@ static void
 encode(const q2api_request_t *req, q2api_buf_t *out, q2api_buf_t *record)
 {
     q2api_str_t                none = { NULL, 0 };
+    q2api_str_t                result_name = { (char *) "read_result", 11 };
     q2api_str_t                id;
     const q2api_block_t       *b;
     q2api_responses_stream_t   s;
@@ -108,7 +109,9 @@ encode(const q2api_request_t *req, q2api_buf_t *out, q2api_buf_t *record)
         case Q2API_BLOCK_TOOL_RESULT:
             /* a call without arguments, closed by the text after it (a
              * back end's arguments are JSON, which a later turn replays) */
-            send_event(&s, Q2API_EV_TOOL_START, none, b->id, b->id);
+            /* back ends never name a call with nothing (both refuse a
+             * nameless one): the name is one a back end could give */
+            send_event(&s, Q2API_EV_TOOL_START, none, b->id, result_name);
             send_event(&s, Q2API_EV_TEXT, b->text, none, none);
             break;
 
