@@ -50,6 +50,8 @@ static const char  *ngx_http_q2api_donate_group_names[] = {
 };
 
 
+static void ngx_http_q2api_donate_cache_free(void *data);
+
 static u_char      *ngx_http_q2api_donate_cached;
 static size_t       ngx_http_q2api_donate_cached_len;
 static time_t       ngx_http_q2api_donate_cached_at;
@@ -381,6 +383,7 @@ ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
 {
     u_char                       *copy;
     ngx_uint_t                    f;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_q2api_admin_json_t  *j;
 
     j = ngx_http_q2api_admin_json(r);
@@ -406,6 +409,22 @@ ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
         }
 
         copy = ngx_alloc(j->b.len, r->connection->log);
+
+        if (copy != NULL && ngx_http_q2api_donate_cached == NULL) {
+            /*
+             * the worker's cycle frees it when the worker ends: unloading
+             * the module would otherwise leave it with no pointer to it
+             */
+            cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+
+            if (cln == NULL) {
+                ngx_free(copy);
+                copy = NULL;
+
+            } else {
+                cln->handler = ngx_http_q2api_donate_cache_free;
+            }
+        }
 
         if (copy != NULL) {
             ngx_memcpy(copy, j->b.data, j->b.len);
@@ -438,6 +457,16 @@ ngx_http_q2api_admin_donate_status(ngx_http_request_t *r,
     ngx_http_q2api_admin_lit(j, "]}");
 
     return ngx_http_q2api_admin_send(r, NGX_HTTP_OK, j);
+}
+
+
+static void
+ngx_http_q2api_donate_cache_free(void *data)
+{
+    if (ngx_http_q2api_donate_cached) {
+        ngx_free(ngx_http_q2api_donate_cached);
+        ngx_http_q2api_donate_cached = NULL;
+    }
 }
 
 
