@@ -131,6 +131,7 @@ typedef struct {
     ngx_str_t                  project;
     ngx_str_t                  endpoint;
     ngx_uint_t                 flavour;
+    time_t                     quota_read_at; /* its last quota read */
 } ngx_http_q2api_pick_t;
 
 

@@ -51,6 +51,7 @@ ngx_http_q2api_accounts_copy(ngx_http_q2api_account_t *a, ngx_pool_t *p,
 
     pick->project.len = a->project.len;
     pick->endpoint.len = a->endpoint.len;
+    pick->quota_read_at = a->quota_read_at;
 
     return NGX_OK;
 }

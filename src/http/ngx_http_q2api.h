@@ -225,7 +225,8 @@ ngx_int_t ngx_http_q2api_handler(ngx_http_request_t *r);
 /* attempts on Gemini accounts */
 void ngx_http_q2api_model_out(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, q2api_upstream_error_t *ue);
-void ngx_http_q2api_quota_when_due(ngx_http_request_t *r, ngx_str_t *id);
+void ngx_http_q2api_quota_when_due(ngx_http_request_t *r,
+    ngx_http_q2api_pick_t *pick);
 ngx_int_t ngx_http_q2api_discover_then_launch(ngx_http_request_t *r,
     ngx_http_q2api_ctx_t *ctx, ngx_str_t *id, ngx_uint_t flags);
 /* a refresh or lookup over: the attempt it held back, or the next one */

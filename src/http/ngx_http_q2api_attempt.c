@@ -116,7 +116,7 @@ ngx_http_q2api_start_attempt(ngx_http_request_t *r,
     }
 
     if (pick.type == NGX_HTTP_Q2API_ACCOUNT_GEMINI && pick.project.len) {
-        ngx_http_q2api_quota_when_due(r, &pick.id);
+        ngx_http_q2api_quota_when_due(r, &pick);
     }
 
     return ngx_http_q2api_launch_attempt(r, ctx, &pick);

@@ -89,7 +89,8 @@ ngx_http_q2api_model_out(ngx_http_request_t *r, ngx_http_q2api_ctx_t *ctx,
  * quota of its last read (and its time, other.quotaCheckedAt).
  */
 void
-ngx_http_q2api_quota_when_due(ngx_http_request_t *r, ngx_str_t *id)
+ngx_http_q2api_quota_when_due(ngx_http_request_t *r,
+    ngx_http_q2api_pick_t *pick)
 {
     ngx_http_q2api_loc_conf_t   *qlcf;
     ngx_http_q2api_main_conf_t  *qmcf;
@@ -97,18 +98,25 @@ ngx_http_q2api_quota_when_due(ngx_http_request_t *r, ngx_str_t *id)
     qlcf = ngx_http_get_module_loc_conf(r, ngx_http_q2api_module);
     qmcf = ngx_http_get_module_main_conf(r, ngx_http_q2api_module);
 
+    /*
+     * the pick's copy answers most requests without the zone's lock; the
+     * zone decides, under it, which worker reads
+     */
     if (qlcf->gemini_quota_interval == 0
-        || ngx_http_q2api_accounts_quota_due(qmcf->accounts, id,
+        || (pick->quota_read_at
+            && ngx_time() - pick->quota_read_at
+               < qlcf->gemini_quota_interval)
+        || ngx_http_q2api_accounts_quota_due(qmcf->accounts, &pick->id,
                                              qlcf->gemini_quota_interval)
            != NGX_OK)
     {
         return;
     }
 
-    if (ngx_http_q2api_gemini_quota(r, id, NULL, NULL) == NGX_ERROR) {
+    if (ngx_http_q2api_gemini_quota(r, &pick->id, NULL, NULL) == NGX_ERROR) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "q2api: account \"%V\": its quota could not be read",
-                      id);
+                      &pick->id);
     }
 }
 
